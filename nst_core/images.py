@@ -1,0 +1,236 @@
+"""Images in and out: loading every common format safely, resizing, and saving atomically.
+
+Loading turns whatever the person picked into an sRGB, 8-bit, HxWx3 array: EXIF orientation is
+applied, an embedded ICC profile is converted to sRGB, grayscale / palette / CMYK / 16-bit images
+become RGB, transparency is composited over white (the alpha is kept on the side) and an animation
+gives its first frame. What cannot be used raises an `ImageError` with a one-line reason.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+from .errors import ImageError, OutputExistsError, SettingsError
+
+log = logging.getLogger(__name__)
+
+#: Refuse images above this many pixels before decoding them (decompression bombs). 120 MP is
+#: above any camera an artist is likely to own and well below what fills memory.
+MAX_PIXELS = 120_000_000
+#: Refuse inputs smaller than this on either side: nothing useful can be taken from them.
+MIN_SIDE = 16
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+#: Key of the settings JSON in a PNG's text chunks; JPEG and WebP carry it in EXIF
+#: ImageDescription.
+SETTINGS_KEY = "nst-studio-settings"
+_EXIF_DESCRIPTION = 0x010E
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+@dataclass
+class LoadedImage:
+    rgb: np.ndarray  # (H, W, 3) uint8, sRGB
+    alpha: np.ndarray | None  # (H, W) uint8 when the file had transparency
+    path: str
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height)"""
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedImage:
+    """Read an image file into sRGB uint8, or raise `ImageError` saying why it cannot be used."""
+    p = Path(path) if str(path) else None
+    if p is None:
+        raise ImageError("(none)", "no image was chosen")
+    if not p.exists():
+        raise ImageError(p, "file not found; check the path")
+    if p.is_dir():
+        raise ImageError(p, "is a folder, not an image file")
+    try:
+        if p.stat().st_size == 0:
+            raise ImageError(p, "the file is empty (0 bytes)")
+        with warnings.catch_warnings():
+            # We check the pixel count ourselves below, against our own limit.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise ImageError(p, f"the image is {w}x{h} ({w * h / 1e6:.0f} megapixels), "
+                                        f"more than the {max_pixels / 1e6:.0f} megapixel limit; "
+                                        "scale it down first")
+                im.seek(0)  # first frame of an animation
+                im.load()
+                rgb, alpha = _to_srgb(im, p)
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(p, "not an image file this app can read "
+                            "(use JPEG, PNG, WebP, BMP, TIFF or GIF)") from None
+    except Image.DecompressionBombError:
+        raise ImageError(p, f"the image is larger than the {max_pixels / 1e6:.0f} megapixel "
+                            "limit, too large to decode safely; scale it down first") from None
+    except PermissionError:
+        raise ImageError(p, "permission denied; check that you may read this file") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        # Pillow says "image file is truncated", "broken data stream", ... for damaged files.
+        raise ImageError(p, f"the file is damaged or truncated ({e}); re-export it") from None
+    except MemoryError:
+        raise ImageError(p, "not enough memory to decode this image; scale it down first") from None
+    ih, iw = rgb.shape[:2]
+    if min(iw, ih) < MIN_SIDE:
+        raise ImageError(p, f"the image is only {iw}x{ih} pixels; use one at least "
+                            f"{MIN_SIDE} pixels on each side")
+    return LoadedImage(rgb=rgb, alpha=alpha, path=str(p))
+
+
+def _to_srgb(im: Image.Image, p: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        im = ImageOps.exif_transpose(im)
+    except Exception as e:  # a damaged EXIF block should not make the picture unusable
+        log.warning("%s: ignoring unreadable EXIF orientation (%s)", p, e)
+    icc = im.info.get("icc_profile")
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if (im.mode.startswith("I;16") or a.max() > 255) else 255.0
+        im = Image.fromarray(np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        im.mode in ("P", "L", "RGB") and "transparency" in im.info)
+    alpha = None
+    if has_alpha:
+        rgba = im.convert("RGBA")
+        alpha = np.asarray(rgba)[..., 3].copy()
+        color = rgba.convert("RGB") if im.mode not in ("LA", "La") else im.convert("L")
+    else:
+        color = im
+    if color.mode == "P":
+        color = color.convert("RGB")
+    if color.mode == "1":
+        color = color.convert("L")
+    if icc and color.mode in ("RGB", "CMYK", "L"):
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            color = ImageCms.profileToProfile(color, src, _SRGB, outputMode="RGB")
+        except Exception as e:  # a broken profile: fall back to the plain conversion
+            log.warning("%s: ignoring unusable ICC profile (%s)", p, e)
+    color = color.convert("RGB")
+    rgb = np.asarray(color, dtype=np.uint8).copy()
+    if alpha is not None:
+        a = alpha.astype(np.float32)[..., None] / 255.0
+        rgb = (rgb.astype(np.float32) * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+        if alpha.min() == 255:
+            alpha = None  # fully opaque: nothing to remember
+    return rgb, alpha
+
+
+def fit_long_side(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(w, h) scaled so that the longer side is `long_side`, keeping the aspect ratio."""
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an (H, W, C) uint8 array to (w, h) = size with a Lanczos filter."""
+    if (rgb.shape[1], rgb.shape[0]) == tuple(size):
+        return rgb
+    mode = "L" if rgb.ndim == 2 else "RGB"
+    return np.asarray(Image.fromarray(rgb, mode).resize(size, Image.Resampling.LANCZOS))
+
+
+# ---- saving --------------------------------------------------------------------------------
+def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | None = None,
+               overwrite: bool = False, quality: int = 95) -> Path:
+    """Save an (H, W, 3) uint8 image as PNG, JPEG or WebP (by extension), atomically: it is
+    written to a temporary file beside the target and renamed, so a crash never leaves half a
+    file. An existing file is replaced only with `overwrite=True`. The settings JSON, when
+    given, is embedded (PNG text chunk; EXIF ImageDescription for JPEG and WebP)."""
+    p = Path(path)
+    fmt = SAVE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise SettingsError("output", f"cannot save as {p.suffix or 'a file without extension'}; "
+                                      f"use .png, .jpg or .webp")
+    if not p.parent.is_dir():
+        raise SettingsError("output", f"the folder {p.parent} does not exist")
+    if p.exists() and not overwrite:
+        raise OutputExistsError(f"{p} already exists; choose another name or allow overwriting")
+    img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
+    kwargs: dict = {}
+    if fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", "NST Studio")
+        if settings_json:
+            info.add_itxt(SETTINGS_KEY, settings_json)
+        kwargs["pnginfo"] = info
+    else:
+        kwargs["quality"] = quality
+        if settings_json:
+            exif = Image.Exif()
+            exif[_EXIF_DESCRIPTION] = settings_json
+            kwargs["exif"] = exif.tobytes()
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            img.save(f, fmt, **kwargs)
+            f.flush()
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, p)
+        else:
+            _rename_no_clobber(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return p
+
+
+def _rename_no_clobber(tmp: str, p: Path) -> None:
+    try:
+        os.link(tmp, p)  # atomic, and fails if p appeared meanwhile
+    except FileExistsError:
+        raise OutputExistsError(f"{p} already exists; choose another name or allow "
+                                "overwriting") from None
+    except OSError:  # filesystems without hard links
+        if p.exists():
+            raise OutputExistsError(f"{p} already exists; choose another name or allow "
+                                    "overwriting") from None
+        os.replace(tmp, p)
+        return
+    os.unlink(tmp)
+
+
+def unique_path(path: str | os.PathLike) -> Path:
+    """`path` itself if free, else the first free `stem-2.ext`, `stem-3.ext`, ..."""
+    p = Path(path)
+    n = 2
+    while p.exists():
+        p = p.with_name(f"{Path(path).stem}-{n}{p.suffix}")
+        n += 1
+    return p
+
+
+def read_settings_json(path: str | os.PathLike) -> str | None:
+    """The settings JSON embedded in an image this app saved, or None if it has none."""
+    p = Path(path)
+    if not p.is_file():
+        raise ImageError(p, "file not found; check the path")
+    try:
+        with Image.open(p) as im:
+            text = im.info.get(SETTINGS_KEY)
+            if text is None:
+                desc = im.getexif().get(_EXIF_DESCRIPTION)
+                if isinstance(desc, str) and desc.lstrip().startswith("{"):
+                    text = desc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise ImageError(p, f"cannot read this file's settings ({e})") from None
+    return str(text) if text else None

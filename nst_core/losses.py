@@ -1,0 +1,68 @@
+"""The loss terms of Gatys, Ecker & Bethge (2016), "Image Style Transfer Using Convolutional
+Neural Networks", CVPR, and "A Neural Algorithm of Artistic Style", arXiv:1508.06576.
+
+Departure from the paper: each term is divided by the size of its target (a relative squared
+error). That makes the weights independent of the VGG19 weights' source (Caffe features are
+about 50x larger than torchvision's), of the layer's depth and of the image size, so one set of
+defaults works for all of them.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+_EPS = 1e-8
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of (B, C, H, W) features, normalized by their size: (B, C, C).
+
+    G[b, i, j] = sum_k F[b, i, k] F[b, j, k] / (C H W), with k over the H*W positions."""
+    b, c, h, w = features.shape
+    f = features.reshape(b, c, h * w)  # (B, C, N)
+    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)  # (B, C, C)
+
+
+def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """mean((x - target)^2) / mean(target^2): 0 when equal, 1 when x is 0."""
+    return (x - target).pow(2).mean() / (target.pow(2).mean() + _EPS)
+
+
+class ContentLoss(nn.Module):
+    """Relative squared error between features and the content image's features."""
+
+    def __init__(self, target: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target.detach())
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return relative_mse(features, self.target)
+
+
+class StyleLoss(nn.Module):
+    """Relative squared error between Gram matrices and a target Gram matrix.
+
+    With several style images the target is their blend: sum_s w_s G_s (weights sum to 1)."""
+
+    def __init__(self, target_gram: torch.Tensor):
+        super().__init__()
+        self.register_buffer("target", target_gram.detach())
+
+    @classmethod
+    def blended(cls, style_features: Sequence[torch.Tensor], weights: Sequence[float]) -> "StyleLoss":
+        target = sum(w * gram(f) for f, w in zip(style_features, weights))
+        return cls(target)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return relative_mse(gram(features), self.target)
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference between neighbouring pixels, (B, C, H, W).
+
+    sum((x[i+1, j] - x[i, j])^2) / (C (H-1) W) + sum((x[i, j+1] - x[i, j])^2) / (C H (W-1))."""
+    dy = image[:, :, 1:, :] - image[:, :, :-1, :]
+    dx = image[:, :, :, 1:] - image[:, :, :, :-1]
+    return dy.pow(2).mean() + dx.pow(2).mean()

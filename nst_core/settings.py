@@ -1,0 +1,302 @@
+"""Everything a run depends on, in one frozen dataclass.
+
+`TransferSettings` is the single source of defaults, ranges, choices and help texts: the
+command line builds its options from it and the window builds its form from it. `validate()`
+checks every field up front and raises a `SettingsError` naming the field and the allowed range.
+Settings round-trip through JSON (`to_json` / `from_json`) so that a saved PNG carries them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, get_args
+
+from . import resources
+from .errors import SettingsError
+from .layers import FEATURE_LAYERS
+
+Init = Literal["content", "noise", "style", "image"]
+Optimizer = Literal["lbfgs", "adam"]
+ColorMode = Literal["none", "luminance", "histogram"]
+Pooling = Literal["max", "avg"]
+Device = Literal["auto", "cpu", "cuda", "mps"]
+WeightsSource = Literal["bundled", "torchvision"]
+
+#: Default learning rates when `learning_rate` is None. L-BFGS takes a unit step scaled by its
+#: curvature estimate; Adam moves each pixel (0..1 scale) by about this much per step.
+DEFAULT_LR: dict[str, float] = {"lbfgs": 1.0, "adam": 0.02}
+
+SETTINGS_FORMAT = 1  # bump when a field changes meaning
+_JSON_KEY = "nst_studio_settings"
+
+
+def _meta(help: str, *, range: tuple[float, float] | None = None, choices: tuple | None = None,
+          label: str | None = None, log: bool = False) -> dict[str, Any]:
+    return {"help": help, "range": range, "choices": choices, "label": label, "log": log}
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    """What the person chose for one run. Paths are strings so the value is plain JSON."""
+
+    content: str = field(default_factory=lambda: str(resources.default_content()), metadata=_meta(
+        "The photograph to repaint.", label="Content image"))
+    styles: tuple[str, ...] = field(default_factory=lambda: (str(resources.default_style()),),
+                                    metadata=_meta("One or more paintings whose style is taken.",
+                                                   label="Style images"))
+    style_blend: tuple[float, ...] = field(default=(), metadata=_meta(
+        "How much each style image counts, one number per style (normalized to sum to 1); "
+        "empty means equal.", range=(0.0, 1e6), label="Style blend"))
+    size: int = field(default=512, metadata=_meta(
+        "Long side of the output in pixels. Time grows with the square of it.",
+        range=(32, 4096), label="Output size"))
+    content_weight: float = field(default=5.0, metadata=_meta(
+        "How strongly the picture keeps the photo's shapes.", range=(0.0, 1e6), log=True,
+        label="Content weight"))
+    style_weight: float = field(default=100.0, metadata=_meta(
+        "How strongly the painting's textures and colours take over.", range=(0.0, 1e8),
+        log=True, label="Style strength"))
+    tv_weight: float = field(default=1e-3, metadata=_meta(
+        "Smoothing: higher values remove speckles but soften brush strokes.", range=(0.0, 10.0),
+        log=True, label="Smoothing (TV)"))
+    content_layers: tuple[str, ...] = field(default=("relu4_2",), metadata=_meta(
+        "VGG19 layers whose activations the picture must keep from the photo.",
+        choices=FEATURE_LAYERS, label="Content layers"))
+    style_layers: tuple[str, ...] = field(
+        default=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), metadata=_meta(
+            "VGG19 layers whose Gram matrices must match the painting's: shallow layers give "
+            "fine texture, deep layers large strokes.", choices=FEATURE_LAYERS,
+            label="Style layers"))
+    style_layer_weights: tuple[float, ...] = field(default=(), metadata=_meta(
+        "One weight per style layer; empty means equal.", range=(0.0, 1e6),
+        label="Style layer weights"))
+    init: Init = field(default="content", metadata=_meta(
+        "Where the painting starts: the photo, random noise, the (first) painting, or any image.",
+        choices=get_args(Init), label="Start from"))
+    init_image: str = field(default="", metadata=_meta(
+        "The image to start from when init is 'image' (for example an earlier result).",
+        label="Start image"))
+    optimizer: Optimizer = field(default="lbfgs", metadata=_meta(
+        "L-BFGS converges in fewer steps; Adam takes cheaper, steadier steps.",
+        choices=get_args(Optimizer), label="Optimizer"))
+    learning_rate: float | None = field(default=None, metadata=_meta(
+        "Step size; empty means the optimizer's default (L-BFGS 1.0, Adam 0.02).",
+        range=(1e-6, 100.0), log=True, label="Learning rate"))
+    iterations: int = field(default=300, metadata=_meta(
+        "Optimizer steps in all, over every scale.", range=(1, 100000), label="Iterations"))
+    multiscale: bool = field(default=True, metadata=_meta(
+        "Paint coarse-to-fine: start small, upscale the result and refine it. Faster, and "
+        "gives larger strokes.", label="Coarse-to-fine"))
+    scales: int = field(default=3, metadata=_meta(
+        "How many sizes the coarse-to-fine schedule uses (each half the next).",
+        range=(2, 6), label="Scales"))
+    style_scale: float = field(default=1.0, metadata=_meta(
+        "Size of the painting relative to the output: larger values give larger strokes.",
+        range=(0.1, 4.0), label="Style scale"))
+    color: ColorMode = field(default="none", metadata=_meta(
+        "Keep the photo's colours: 'luminance' transfers only light and dark; 'histogram' "
+        "recolours the painting to the photo's palette before the run.",
+        choices=get_args(ColorMode), label="Preserve colours"))
+    pooling: Pooling = field(default="max", metadata=_meta(
+        "Pooling in the network: 'avg' gives softer, more flowing results.",
+        choices=get_args(Pooling), label="Pooling"))
+    seed: int = field(default=0, metadata=_meta(
+        "Random seed: the same seed on the same device gives the same picture.",
+        range=(0, 2**31 - 1), label="Seed"))
+    device: Device = field(default="auto", metadata=_meta(
+        "Where to compute: auto picks CUDA, then Apple MPS, then the CPU.",
+        choices=get_args(Device), label="Device"))
+    weights: WeightsSource = field(default="bundled", metadata=_meta(
+        "VGG19 weights: the bundled original Caffe weights, or a torchvision checkpoint file.",
+        choices=get_args(WeightsSource), label="Network weights"))
+    weights_path: str = field(default="", metadata=_meta(
+        "Path of a torchvision VGG19 checkpoint (vgg19-dcbb9e9d.pth); empty looks in the "
+        "torch hub cache.", label="Weights file"))
+
+    # ---- derived values -------------------------------------------------------------------
+    @property
+    def lr(self) -> float:
+        return self.learning_rate if self.learning_rate is not None else DEFAULT_LR[self.optimizer]
+
+    def blend(self) -> tuple[float, ...]:
+        """Style blend weights normalized to sum to 1, one per style."""
+        raw = self.style_blend or (1.0,) * len(self.styles)
+        total = sum(raw)
+        return tuple(w / total for w in raw)
+
+    def layer_weights(self) -> tuple[float, ...]:
+        return self.style_layer_weights or (1.0,) * len(self.style_layers)
+
+    def replace(self, **changes: Any) -> "TransferSettings":
+        return dataclasses.replace(self, **changes)
+
+    # ---- validation -----------------------------------------------------------------------
+    def validate(self) -> "TransferSettings":
+        """Raise `SettingsError` for the first bad field; return self when all are good."""
+        for f in fields(self):
+            _check_field(f, getattr(self, f.name))
+        if not self.content:
+            raise SettingsError("content", "choose a content image")
+        if not self.styles:
+            raise SettingsError("styles", "choose at least one style image")
+        if self.style_blend:
+            if len(self.style_blend) != len(self.styles):
+                raise SettingsError("style_blend", f"give one weight per style image: "
+                                    f"{len(self.styles)} styles but {len(self.style_blend)} weights")
+            if sum(self.style_blend) <= 0:
+                raise SettingsError("style_blend", "at least one weight must be above 0")
+        if not self.content_layers:
+            raise SettingsError("content_layers", "choose at least one layer")
+        if not self.style_layers:
+            raise SettingsError("style_layers", "choose at least one layer")
+        for name in ("content_layers", "style_layers"):
+            layers = getattr(self, name)
+            if len(set(layers)) != len(layers):
+                raise SettingsError(name, "a layer is listed twice")
+        if self.style_layer_weights and len(self.style_layer_weights) != len(self.style_layers):
+            raise SettingsError("style_layer_weights", f"give one weight per style layer: "
+                                f"{len(self.style_layers)} layers but "
+                                f"{len(self.style_layer_weights)} weights")
+        if self.init == "image" and not self.init_image:
+            raise SettingsError("init_image", "init is 'image' but no start image was given")
+        if self.content_weight == 0 and self.style_weight == 0 and self.tv_weight == 0:
+            raise SettingsError("style_weight", "content, style and TV weights are all 0: "
+                                "nothing to optimize")
+        return self
+
+    # ---- JSON -----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps({_JSON_KEY: SETTINGS_FORMAT, **self.to_dict()}, indent=indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TransferSettings":
+        """Build settings from a dict (as `to_dict` makes); missing fields take defaults.
+        Unknown fields and values of the wrong type raise `SettingsError`."""
+        if not isinstance(data, dict):
+            raise SettingsError("settings", "expected a JSON object")
+        data = dict(data)
+        fmt = data.pop(_JSON_KEY, SETTINGS_FORMAT)
+        if fmt != SETTINGS_FORMAT:
+            raise SettingsError(_JSON_KEY, f"unsupported settings format {fmt!r} "
+                                f"(this version reads {SETTINGS_FORMAT})")
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                raise SettingsError(key, "unknown setting")
+            kwargs[key] = _coerce(known[key], value)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TransferSettings":
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as e:
+            raise SettingsError("settings", f"not valid JSON ({e})") from None
+        return cls.from_dict(data)
+
+    @staticmethod
+    def meta(name: str) -> dict[str, Any]:
+        """Help text, range, choices and label of a field (for the CLI and the form)."""
+        return dict(TransferSettings.__dataclass_fields__[name].metadata)
+
+
+# ---- field checks ------------------------------------------------------------------------
+def _kind(f: dataclasses.Field) -> str:
+    t = str(f.type)
+    if t.startswith("tuple[str"):
+        return "strs"
+    if t.startswith("tuple[float"):
+        return "floats"
+    if t in ("bool",):
+        return "bool"
+    if t in ("int",):
+        return "int"
+    if t.startswith("float"):
+        return "float"
+    return "str"  # str and the Literal choices
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    """Convert a JSON value to the field's type, or raise SettingsError."""
+    kind = _kind(f)
+    try:
+        if kind in ("strs", "floats"):
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise TypeError
+            conv = str if kind == "strs" else float
+            if kind == "floats" and any(isinstance(v, bool) for v in value):
+                raise TypeError
+            return tuple(conv(v) for v in value)
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if kind == "float":
+            if value is None and "None" in str(f.type):
+                return None
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if not isinstance(value, str):
+            raise TypeError
+        return value
+    except (TypeError, ValueError):
+        wanted = {"strs": "a list of names", "floats": "a list of numbers",
+                  "bool": "true or false", "int": "a whole number"}.get(kind, kind)
+        raise SettingsError(f.name, f"expected {wanted}, got {value!r}") from None
+
+
+def _check_field(f: dataclasses.Field, value: Any) -> None:
+    meta = f.metadata
+    kind = _kind(f)
+    name = f.name
+    if kind == "strs":
+        if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+            raise SettingsError(name, f"expected a list of names, got {value!r}")
+        if meta.get("choices"):
+            for v in value:
+                if v not in meta["choices"]:
+                    raise SettingsError(name, f"unknown layer {v!r}; choose from "
+                                        f"{', '.join(meta['choices'])}")
+        return
+    if kind == "floats":
+        if not isinstance(value, tuple):
+            raise SettingsError(name, f"expected a list of numbers, got {value!r}")
+        for v in value:
+            _check_number(name, v, meta["range"])
+        return
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise SettingsError(name, f"expected true or false, got {value!r}")
+        return
+    if kind in ("int", "float"):
+        if value is None and "None" in str(f.type):
+            return
+        if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise SettingsError(name, f"expected a whole number, got {value!r}")
+        _check_number(name, value, meta["range"])
+        return
+    if not isinstance(value, str):
+        raise SettingsError(name, f"expected text, got {value!r}")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise SettingsError(name, f"must be one of {', '.join(meta['choices'])} (got {value!r})")
+
+
+def _check_number(name: str, value: Any, rng: tuple[float, float] | None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(name, f"expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise SettingsError(name, f"must be a finite number (got {value!r})")
+    if rng is not None and not (rng[0] <= value <= rng[1]):
+        raise SettingsError(name, f"must be between {rng[0]:g} and {rng[1]:g} (got {value:g})")

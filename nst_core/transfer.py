@@ -1,0 +1,390 @@
+"""One style-transfer run: settings in, a stream of `Progress` events, a `TransferResult` out.
+
+    job = StyleTransfer(settings)        # validates, loads the images, plans the scales
+    for event in job.events():           # Progress, one per iteration
+        ...                              # job.request_stop() from any thread ends it early
+    job.result                           # TransferResult (the best image so far if stopped)
+
+`run_transfer(settings, on_progress=..., stop=...)` is the blocking form. The image is optimized
+directly (Gatys et al. 2016) in RGB 0..1 and projected back into range after every step, so what
+is saved is what was optimized. Coarse-to-fine: the first scales run on smaller copies and each
+result, upsampled, starts the next scale.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import color
+from .errors import DeviceError, ImageError, OutOfMemoryError, RunFailedError
+from .images import LoadedImage, fit_long_side, load_image, resize
+from .layers import pooling_depth
+from .losses import ContentLoss, StyleLoss, tv_loss
+from .settings import TransferSettings
+from .vgg import VGGFeatures, load_conv_state
+
+log = logging.getLogger(__name__)
+
+#: Coarse scales whose long side would fall below this are skipped.
+MIN_SCALE_SIDE = 64
+
+
+@dataclass
+class Progress:
+    """What a run reports after each iteration."""
+
+    iteration: int  # 1-based, counted over all scales
+    total: int  # iterations in the whole run
+    scale: int  # 0-based index of the current scale
+    scales: int  # number of scales
+    size: tuple[int, int]  # (width, height) of the image at this scale
+    losses: dict[str, float]  # weighted terms: content, style, tv, and total
+    elapsed: float  # seconds since the run started
+    eta: float | None  # estimated seconds left, None until measurable
+    preview: np.ndarray | None = None  # (H, W, 3) uint8 every `preview_every` iterations
+
+
+@dataclass
+class TransferResult:
+    image: np.ndarray  # (H, W, 3) uint8 at the output size
+    settings: TransferSettings
+    losses: list[dict[str, float]] = field(default_factory=list)  # one per iteration
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: setup, optimize, total
+    iterations: int = 0  # iterations done
+    stopped: bool = False  # stopped early on request
+    device: str = "cpu"
+    alpha: np.ndarray | None = None  # the content's transparency at the output size, if any
+
+
+@dataclass(frozen=True)
+class Scale:
+    size: tuple[int, int]  # (w, h)
+    iterations: int
+
+
+def resolve_device(choice: str) -> torch.device:
+    """'auto' -> CUDA, then Apple MPS, then CPU; an explicit choice must be available."""
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if has_mps else torch.device("cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("CUDA was chosen but no CUDA GPU is available here; choose auto or cpu")
+    if choice == "mps" and not has_mps:
+        raise DeviceError("Apple MPS was chosen but is not available here; choose auto or cpu")
+    return torch.device(choice)
+
+
+def available_devices() -> list[str]:
+    """The device choices that work on this machine, 'auto' first."""
+    out = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        out.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps and mps.is_available():
+        out.append("mps")
+    return out
+
+
+def plan_scales(settings: TransferSettings, content_size: tuple[int, int]) -> list[Scale]:
+    """Sizes and iterations of each scale, coarse to fine. Each scale is half the next; the
+    iterations are shared equally (a coarse iteration costs a quarter of the next one's)."""
+    w, h = content_size
+    longs = [settings.size]
+    if settings.multiscale:
+        for k in range(1, settings.scales):
+            side = round(settings.size / 2**k)
+            if side < MIN_SCALE_SIDE:
+                break
+            longs.insert(0, side)
+    n = min(len(longs), settings.iterations)
+    longs = longs[-n:]
+    base, extra = divmod(settings.iterations, n)
+    return [Scale(fit_long_side(w, h, side), base + (1 if i >= n - extra else 0))
+            for i, side in enumerate(longs)]
+
+
+def min_side_for(settings: TransferSettings) -> int:
+    """Smallest short side (pixels) at which the deepest layer still sees a 2x2 map."""
+    deepest = max(pooling_depth(name) for name in settings.content_layers + settings.style_layers)
+    return 2 ** (deepest + 1)
+
+
+def to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (1, 3, H, W) float32 in 0..1."""
+    t = torch.from_numpy(np.array(rgb, dtype=np.float32)).to(device)
+    return t.permute(2, 0, 1).unsqueeze(0) / 255.0
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) float in 0..1 -> (H, W, 3) uint8 (a new array)."""
+    x = image.detach()[0].clamp(0, 1).mul(255.0).round().to(torch.uint8)
+    return x.permute(1, 2, 0).cpu().numpy().copy()
+
+
+def _is_oom(e: BaseException) -> bool:
+    if isinstance(e, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    return isinstance(e, RuntimeError) and "out of memory" in str(e).lower()
+
+
+class StyleTransfer:
+    """One run. Construction validates the settings, loads the images and the network's
+    weights, raising `SettingsError`, `ImageError`, `DeviceError` or `WeightsError` before any
+    work starts."""
+
+    def __init__(self, settings: TransferSettings, preview_every: int = 10):
+        self.settings = settings.validate()
+        self.preview_every = max(1, int(preview_every))
+        self.device = resolve_device(settings.device)
+        self._stop = threading.Event()
+        self.result: TransferResult | None = None
+        self.content = load_image(settings.content)
+        self.styles = [load_image(p) for p in settings.styles]
+        self.init_image = load_image(settings.init_image) if settings.init == "image" else None
+        self.scales = plan_scales(settings, self.content.size)
+        self._check_sizes()
+        load_conv_state(settings.weights, settings.weights_path)  # cached: fails here, not mid-run
+
+    # ---- public ------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ask the run to stop; it does so before its next iteration. Safe from any thread."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def total_iterations(self) -> int:
+        return sum(s.iterations for s in self.scales)
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        return self.scales[-1].size
+
+    def run(self, on_progress: Callable[[Progress], None] | None = None) -> TransferResult:
+        for event in self.events():
+            if on_progress is not None:
+                on_progress(event)
+        assert self.result is not None
+        return self.result
+
+    def events(self) -> Iterator[Progress]:
+        """Run the optimization, yielding a `Progress` after every iteration. Sets
+        `self.result`. Raises `RunFailedError` (NaN loss) or `OutOfMemoryError`, both carrying
+        the last good image as `.result` when there is one."""
+        t0 = time.perf_counter()
+        s = self.settings
+        torch.manual_seed(s.seed)
+        self._gen = torch.Generator(device="cpu").manual_seed(s.seed)
+        self._history: list[dict[str, float]] = []
+        self._best: torch.Tensor | None = None  # best image of the current scale, (1, 3, H, W)
+        self._scale_index = 0
+        self._t_start = t0
+        try:
+            net = VGGFeatures(s.content_layers + s.style_layers, s.weights, s.weights_path,
+                              s.pooling).to(self.device)
+            self._timings = {"setup": time.perf_counter() - t0}
+            done = 0
+            x: torch.Tensor | None = None
+            for k, scale in enumerate(self.scales):
+                self._scale_index = k
+                x = yield from self._run_scale(net, k, scale, x, done)
+                done += scale.iterations
+                if self._stop.is_set():
+                    break
+        except (RunFailedError, ImageError):
+            raise
+        except Exception as e:
+            if _is_oom(e):
+                w, h = self.scales[self._scale_index].size
+                smaller = max(32, s.size // 2)
+                raise OutOfMemoryError(
+                    f"Not enough memory for a {w}x{h} image on {self.device.type}; choose a "
+                    f"smaller output size (for example {smaller}) and start again.",
+                    result=self._partial_result(stopped=True)) from None
+            raise
+        self._timings["total"] = time.perf_counter() - t0
+        self._timings["optimize"] = self._timings["total"] - self._timings["setup"]
+        self.result = self._partial_result(stopped=self._stop.is_set())
+
+    # ---- internals ---------------------------------------------------------------------------
+    def _check_sizes(self) -> None:
+        need = min_side_for(self.settings)
+        w, h = self.output_size
+        if min(w, h) < need:
+            raise ImageError(self.content.path, f"too small for the network at this output size: "
+                             f"{w}x{h} gives the deepest layer less than 2x2 pixels; choose an "
+                             f"output size with a short side of at least {need} px")
+        for img in self.styles:
+            sw, sh = self._style_size(img, self.output_size)
+            if min(sw, sh) < need:
+                raise ImageError(img.path, f"too small for the network at style scale "
+                                 f"{self.settings.style_scale:g}: it becomes {sw}x{sh}; use a "
+                                 f"larger style scale or a less elongated painting")
+
+    def _style_size(self, img: LoadedImage, out: tuple[int, int]) -> tuple[int, int]:
+        side = max(1, round(max(out) * self.settings.style_scale))
+        return fit_long_side(*img.size, side)
+
+    def _prepare(self, scale: Scale):
+        """Content, styles and start image for one scale as tensors (1, 3, H, W)."""
+        s, dev = self.settings, self.device
+        content = to_tensor(resize(self.content.rgb, scale.size), dev)
+        styles = [to_tensor(resize(img.rgb, self._style_size(img, scale.size)), dev)
+                  for img in self.styles]
+        if s.color == "histogram":
+            styles = [color.match_color(st, content) for st in styles]
+        net_content = content
+        if s.color == "luminance":
+            net_content = color.luminance(content)
+            styles = [color.match_luminance(color.luminance(st), net_content) for st in styles]
+        return content, net_content, styles
+
+    def _initial(self, scale: Scale, content: torch.Tensor, styles: list[torch.Tensor]):
+        s = self.settings
+        w, h = scale.size
+        if s.init == "content":
+            return content.clone()
+        if s.init == "noise":
+            return torch.rand((1, 3, h, w), generator=self._gen).to(self.device)
+        if s.init == "style":
+            return F.interpolate(styles[0], size=(h, w), mode="bicubic",
+                                 align_corners=False).clamp(0, 1)
+        assert self.init_image is not None
+        x = to_tensor(resize(self.init_image.rgb, (w, h)), self.device)
+        return color.luminance(x) if s.color == "luminance" else x
+
+    def _run_scale(self, net: VGGFeatures, k: int, scale: Scale, previous: torch.Tensor | None,
+                   done: int):
+        s = self.settings
+        w, h = scale.size
+        content, net_content, styles = self._prepare(scale)
+        with torch.no_grad():
+            feats = net(net_content)
+            content_losses = {name: ContentLoss(feats[name]) for name in s.content_layers}
+            style_feats = [net(st) for st in styles]
+            blend = s.blend()
+            style_losses = {name: StyleLoss.blended([f[name] for f in style_feats], blend)
+                            for name in s.style_layers}
+            del feats, style_feats
+        layer_w = s.layer_weights()
+        layer_w_sum = sum(layer_w) or 1.0
+
+        if previous is None:
+            x = self._initial(scale, net_content, styles)
+        else:
+            x = F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False)
+        x = x.clamp(0, 1).contiguous().requires_grad_(True)
+
+        if s.optimizer == "lbfgs":
+            opt = torch.optim.LBFGS([x], lr=s.lr, max_iter=1, history_size=50,
+                                    tolerance_grad=-1.0, tolerance_change=-1.0)
+        else:
+            opt = torch.optim.Adam([x], lr=s.lr)
+
+        last: dict[str, float] = {}
+        best_loss = math.inf
+        self._best = x.detach().clone()
+
+        def closure() -> torch.Tensor:
+            nonlocal best_loss
+            opt.zero_grad(set_to_none=True)
+            feats = net(x)
+            c = sum(loss(feats[n]) for n, loss in content_losses.items())
+            st = sum(wl * style_losses[n](feats[n]) for n, wl in zip(s.style_layers, layer_w))
+            st = st / layer_w_sum
+            tv = tv_loss(x)
+            total = s.content_weight * c + s.style_weight * st + s.tv_weight * tv
+            terms = torch.stack([s.content_weight * c, s.style_weight * st, s.tv_weight * tv,
+                                 total]).detach().tolist()  # one device sync for all four
+            value = terms[3]
+            last.clear()
+            last.update(zip(("content", "style", "tv", "total"), terms))
+            if not math.isfinite(value):
+                return total
+            if value < best_loss:  # x is the image this loss belongs to
+                best_loss = value
+                self._best = x.detach().clone()
+            total.backward()
+            return total
+
+        t_scale = time.perf_counter()
+        for i in range(scale.iterations):
+            if self._stop.is_set():
+                return self._best
+            opt.step(closure)
+            if not math.isfinite(last.get("total", math.nan)):
+                raise RunFailedError(
+                    f"The loss became {last.get('total')} at iteration {done + i + 1} (scale "
+                    f"{k + 1}); the last good image was kept. Lower the learning rate or the "
+                    "style strength, or start from the content image.",
+                    result=self._partial_result(stopped=True))
+            with torch.no_grad():
+                x.clamp_(0, 1)
+            self._history.append(dict(last))
+            it = done + i + 1
+            now = time.perf_counter()
+            per_iter = (now - t_scale) / (i + 1)
+            eta = self._eta(k, scale, i + 1, per_iter)
+            want_preview = (it % self.preview_every == 0 or i == scale.iterations - 1 or it == 1)
+            yield Progress(iteration=it, total=self.total_iterations, scale=k,
+                           scales=len(self.scales), size=scale.size, losses=dict(last),
+                           elapsed=now - self._t_start, eta=eta,
+                           preview=self._display(x) if want_preview else None)
+        # The best image of this scale, not merely the last one, goes on to the next.
+        return self._best
+
+    def _eta(self, k: int, scale: Scale, done_here: int, per_iter: float) -> float:
+        px = scale.size[0] * scale.size[1]
+        left = (scale.iterations - done_here) * per_iter
+        for later in self.scales[k + 1:]:
+            left += later.iterations * per_iter * (later.size[0] * later.size[1]) / px
+        return left
+
+    def _display(self, image: torch.Tensor) -> np.ndarray:
+        """What the person sees of an image being optimized: (H, W, 3) uint8."""
+        image = image.detach()
+        if self.settings.color == "luminance":
+            h, w = image.shape[-2:]
+            content = to_tensor(resize(self.content.rgb, (w, h)), image.device)
+            image = color.combine_luminance(image, content)
+        return to_uint8(image)
+
+    def _partial_result(self, stopped: bool) -> TransferResult | None:
+        if self._best is None:
+            return None
+        rgb = self._display(self._best)
+        out_w, out_h = self.output_size
+        if (rgb.shape[1], rgb.shape[0]) != (out_w, out_h):  # stopped on a coarse scale
+            rgb = resize(rgb, (out_w, out_h))
+        alpha = resize(self.content.alpha, (out_w, out_h)) if self.content.alpha is not None else None
+        timings = dict(getattr(self, "_timings", {}))
+        timings.setdefault("total", time.perf_counter() - self._t_start)
+        return TransferResult(image=rgb, settings=self.settings, losses=list(self._history),
+                              timings=timings, iterations=len(self._history), stopped=stopped,
+                              device=self.device.type, alpha=alpha)
+
+
+def run_transfer(settings: TransferSettings, on_progress: Callable[[Progress], None] | None = None,
+                 stop: threading.Event | None = None, preview_every: int = 10) -> TransferResult:
+    """Blocking form of a run. Setting `stop` ends it before the next iteration."""
+    job = StyleTransfer(settings, preview_every=preview_every)
+    for event in job.events():
+        if on_progress is not None:
+            on_progress(event)
+        if stop is not None and stop.is_set():
+            job.request_stop()
+    assert job.result is not None
+    return job.result

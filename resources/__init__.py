@@ -1,0 +1,1 @@
+"""Bundled resources of NST Studio (sample images, presets, icons), installed as `nst_resources`."""

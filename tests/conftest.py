@@ -1,0 +1,72 @@
+"""Shared fixtures. Qt runs offscreen; images are tiny and made here so the suite stays fast."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def make_photo(w: int = 48, h: int = 40, seed: int = 1) -> np.ndarray:
+    """A smooth 'photo': gradients and a bright disc, (h, w, 3) uint8."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = xx / max(w - 1, 1)
+    g = yy / max(h - 1, 1)
+    disc = ((xx - w * 0.6) ** 2 + (yy - h * 0.4) ** 2 < (min(w, h) * 0.25) ** 2).astype(np.float32)
+    b = 0.3 + 0.6 * disc
+    img = np.stack([r, g, b], axis=-1)
+    return (img * 255).round().astype(np.uint8)
+
+
+def make_painting(w: int = 48, h: int = 40, seed: int = 2) -> np.ndarray:
+    """A textured 'painting': coloured diagonal stripes plus noise, (h, w, 3) uint8."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    stripes = (np.sin((xx + yy) * 0.9) > 0).astype(np.float32)
+    img = np.stack([0.9 * stripes, 0.2 + 0.3 * (1 - stripes), 0.8 * (1 - stripes)], axis=-1)
+    img = img + rng.normal(0, 0.08, img.shape)
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+
+
+def read_rgb(path) -> np.ndarray:
+    """An image file's pixels, closing the file."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")).copy()
+
+
+def image_size(path) -> tuple[int, int]:
+    with Image.open(path) as im:
+        return im.size
+
+
+@pytest.fixture
+def photo_path(tmp_path):
+    p = tmp_path / "photo.png"
+    Image.fromarray(make_photo()).save(p)
+    return p
+
+
+@pytest.fixture
+def painting_path(tmp_path):
+    p = tmp_path / "painting.png"
+    Image.fromarray(make_painting()).save(p)
+    return p
+
+
+@pytest.fixture
+def painting2_path(tmp_path):
+    p = tmp_path / "painting2.png"
+    Image.fromarray(make_painting(seed=7)[:, ::-1].copy()).save(p)
+    return p
+
+
+@pytest.fixture
+def tiny_settings(photo_path, painting_path):
+    """Settings for a run that takes about a second on a CPU."""
+    from nst_core import TransferSettings
+
+    return TransferSettings(content=str(photo_path), styles=(str(painting_path),), size=48,
+                            iterations=6, multiscale=False, device="cpu")

@@ -1,0 +1,175 @@
+"""The command line end to end, on the bundled samples at 64 px."""
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_core import TransferSettings
+from nst_core import cli
+from nst_core import transfer as transfer_mod
+from nst_core.images import read_settings_json
+from nst_core.resources import default_content, default_style
+from tests.conftest import image_size, read_rgb
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def test_no_inputs_renders_the_bundled_pair(tmp_path, capsys):
+    assert cli.main(["--size", "64", "--iters", "2", "-q"]) == 0
+    out = tmp_path / "tubingen_starry_night.png"
+    assert out.is_file()
+    assert f"Saved to {out}" in capsys.readouterr().out
+    with Image.open(out) as im:
+        assert im.size == (64, 48)
+    s = TransferSettings.from_json(read_settings_json(out))
+    assert s.content == str(default_content()) and s.styles == (str(default_style()),)
+    assert s.size == 64 and s.iterations == 2
+    # a second run never overwrites the first
+    assert cli.main(["--size", "64", "--iters", "1", "-q"]) == 0
+    assert (tmp_path / "tubingen_starry_night-2.png").is_file()
+
+
+def test_every_option_and_json_summary(tmp_path, capsys, photo_path, painting_path,
+                                       painting2_path):
+    code = cli.main([
+        "--content", str(photo_path), "--style", str(painting_path), "--style",
+        str(painting2_path), "--blend", "0.7,0.3", "-o", "out.webp", "--size", "64",
+        "--iters", "3", "--content-weight", "2", "--style-weight", "300", "--tv-weight", "0.01",
+        "--content-layers", "relu3_2", "--style-layers", "relu1_1,relu2_1,relu3_1",
+        "--style-layer-weights", "1,2,1", "--init", "noise", "--optimizer", "adam", "--lr", "0.05",
+        "--no-multiscale", "--scales", "2", "--style-scale", "0.8", "--color", "histogram",
+        "--pooling", "avg", "--seed", "7", "--device", "cpu", "--weights", "bundled",
+        "--json", "-q"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ok"] and summary["output"] == str(tmp_path / "out.webp")
+    assert (summary["width"], summary["height"]) == (64, 53)
+    assert summary["iterations"] == 3 and summary["device"] == "cpu"
+    st = summary["settings"]
+    assert st["style_blend"] == [0.7, 0.3] and st["optimizer"] == "adam"
+    assert st["learning_rate"] == 0.05 and st["multiscale"] is False
+    assert st["style_layer_weights"] == [1.0, 2.0, 1.0] and st["color"] == "histogram"
+    assert set(summary["final_losses"]) == {"content", "style", "tv", "total"}
+    assert read_settings_json(tmp_path / "out.webp") is not None
+
+
+def test_settings_from_a_saved_png_reruns_them(tmp_path, photo_path, painting_path):
+    assert cli.main(["--content", str(photo_path), "--style", str(painting_path), "--size", "64",
+                     "--iters", "2", "--seed", "5", "--pooling", "avg", "-o", "first.png",
+                     "-q"]) == 0
+    assert cli.main(["--settings-from", "first.png", "-o", "again.png", "-q"]) == 0
+    a = TransferSettings.from_json(read_settings_json(tmp_path / "first.png"))
+    b = TransferSettings.from_json(read_settings_json(tmp_path / "again.png"))
+    assert a == b and b.seed == 5 and b.pooling == "avg"
+    # the same settings and seed on the same device give the same picture
+    assert np.array_equal(read_rgb("first.png"), read_rgb("again.png"))
+    assert cli.main(["--settings-from", "first.png", "--iters", "1", "-o", "third.png", "-q"]) == 0
+    assert TransferSettings.from_json(read_settings_json(tmp_path / "third.png")).iterations == 1
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--content", "missing.jpg"], "file not found"),
+    (["--size", "8"], "size: must be between 32 and 4096"),
+    (["--blend", "0.5,0.5"], "one weight per style"),
+    (["--style-layers", "relu9_1"], "unknown layer"),
+    (["-o", "out.gif"], "use .png, .jpg or .webp"),
+    (["-o", "nowhere/out.png"], "does not exist"),
+    (["--init-image", "nothing.png"], "file not found"),
+    (["--settings-from", "nothing.png"], "file not found"),
+    (["--weights", "torchvision", "--weights-path", "none.pth"], "No torchvision VGG19"),
+])
+def test_bad_input_exits_2_with_one_line_reason(args, words, capsys):
+    assert cli.main(args + ["--size", "64", "--iters", "1", "-q"] if "--size" not in args
+                    else args + ["-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and words in err
+    assert len(err.splitlines()) == 1
+
+
+def test_settings_from_an_image_without_settings(tmp_path, capsys, photo_path):
+    assert cli.main(["--settings-from", str(photo_path), "-q"]) == 2
+    assert "carries no NST Studio settings" in capsys.readouterr().err
+
+
+def test_existing_output_needs_overwrite(tmp_path, capsys):
+    (tmp_path / "out.png").write_bytes(b"keep me")
+    assert cli.main(["-o", "out.png", "--size", "64", "--iters", "1", "-q"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (tmp_path / "out.png").read_bytes() == b"keep me"
+    assert cli.main(["-o", "out.png", "--size", "64", "--iters", "1", "-q", "--overwrite"]) == 0
+    assert image_size(tmp_path / "out.png") == (64, 48)
+
+
+def test_bad_choice_is_an_argparse_error():
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--optimizer", "sgd"])
+    assert info.value.code == 2
+
+
+def test_nan_exits_1_and_saves_last_good_image(tmp_path, capsys, monkeypatch, photo_path,
+                                               painting_path):
+    real, calls = transfer_mod.tv_loss, {"n": 0}
+
+    def nan_later(x):
+        calls["n"] += 1
+        return real(x) * (float("nan") if calls["n"] > 2 else 1.0)
+
+    monkeypatch.setattr(transfer_mod, "tv_loss", nan_later)
+    code = cli.main(["--content", str(photo_path), "--style", str(painting_path), "--size", "48",
+                     "--iters", "5", "-o", "nan.png", "-q"])
+    assert code == 1
+    assert "loss became nan" in capsys.readouterr().err
+    assert (tmp_path / "nan.png").is_file()
+
+
+def test_first_ctrl_c_stops_and_saves_best_so_far(tmp_path, capsys, monkeypatch, photo_path,
+                                                  painting_path):
+    real_events = transfer_mod.StyleTransfer.events
+
+    def events_then_sigint(self):
+        for i, ev in enumerate(real_events(self)):
+            yield ev
+            if i == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(transfer_mod.StyleTransfer, "events", events_then_sigint)
+    code = cli.main(["--content", str(photo_path), "--style", str(painting_path), "--size", "48",
+                     "--iters", "50", "-o", "stopped.png", "--json", "-q"])
+    assert code == 130
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["stopped"] and summary["iterations"] == 2
+    assert (tmp_path / "stopped.png").is_file()
+
+
+def test_main_py_render_subprocess(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "render", "--size", "64",
+                           "--iters", "2", "-o", "sub.png", "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["output"] == str(tmp_path / "sub.png") and (tmp_path / "sub.png").is_file()
+    assert "2/2" in proc.stderr  # the progress bar
+
+
+def test_help_lists_every_setting(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = capsys.readouterr().out
+    for opt in ("--content", "--style", "--blend", "--size", "--iters", "--content-weight",
+                "--style-weight", "--tv-weight", "--content-layers", "--style-layers",
+                "--style-layer-weights", "--init", "--init-image", "--optimizer", "--lr",
+                "--multiscale", "--scales", "--style-scale", "--color", "--pooling", "--seed",
+                "--device", "--weights", "--weights-path", "--settings-from", "--overwrite",
+                "--json"):
+        assert opt in text
