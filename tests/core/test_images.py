@@ -10,7 +10,7 @@ from PIL import Image, ImageCms
 from nst_core import ImageError, OutputExistsError, SettingsError
 from nst_core.images import (MIN_SIDE, fit_long_side, load_image, read_settings_json, resize,
                              save_image, unique_path)
-from tests.conftest import image_size, make_photo, read_rgb
+from tests.conftest import make_photo, read_rgb
 
 RGB = make_photo(40, 32)
 

@@ -110,3 +110,15 @@ def test_bad_json_raises_settings_error(text, field):
 def test_settings_are_frozen():
     with pytest.raises(Exception):
         TransferSettings().size = 3
+
+
+def test_bundled_presets_load_and_apply():
+    from nst_core.presets import load_presets
+
+    presets = {p.name: p for p in load_presets()}
+    assert list(presets) == ["Quick preview", "Balanced", "High quality"]
+    base = TransferSettings(content="/photo.jpg", seed=9)
+    quick = presets["Quick preview"].apply(base)
+    assert quick.size == 256 and quick.content == "/photo.jpg" and quick.seed == 9
+    assert presets["High quality"].apply(base).size == 1024
+    assert presets["Balanced"].apply(base).size == TransferSettings().size

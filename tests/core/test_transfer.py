@@ -13,7 +13,7 @@ from nst_core.color import rgb_to_yiq
 from nst_core.losses import gram
 from nst_core.transfer import StyleTransfer, plan_scales, to_tensor
 from nst_core.vgg import VGGFeatures
-from tests.conftest import image_size, make_photo, read_rgb
+from tests.conftest import make_photo, read_rgb
 
 
 def _totals(result):

@@ -1,0 +1,57 @@
+"""GUI fixtures: a window with its own data folder and settings file, message boxes that record
+instead of blocking, and settings small enough for a run to take about a second."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+
+@pytest.fixture(autouse=True)
+def messages(monkeypatch):
+    """Every QMessageBox.warning/critical/information call, as (title, text), never blocking."""
+    seen: list[tuple[str, str]] = []
+
+    def record(parent, title, text, *args, **kwargs):
+        seen.append((title, text))
+        return QMessageBox.StandardButton.Ok
+
+    for name in ("warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, name, record)
+    return seen
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """Build a window on a given data folder (so a 'restart' can reuse it)."""
+    from nst_gui.app import create_app
+    from nst_gui.main_window import MainWindow
+
+    create_app()
+    windows = []
+
+    def make(data_dir=None, ini=None):
+        data_dir = data_dir or tmp_path / "data"
+        store = QSettings(str(ini or tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+        w = MainWindow(data_dir=data_dir, store=store)
+        qtbot.addWidget(w)
+        w.show()
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.controller.shutdown()
+
+
+@pytest.fixture
+def window(make_window):
+    w = make_window()
+    w.params.size.setValue(64)
+    w.params.iterations.setValue(6)
+    w.params.multiscale.setChecked(False)
+    return w
+
+
+def wait_idle(qtbot, window, timeout=60000):
+    qtbot.waitUntil(lambda: not window.controller.running, timeout=timeout)

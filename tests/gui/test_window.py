@@ -1,0 +1,354 @@
+"""The window, as a person uses it (offscreen)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
+
+from nst_core import TransferSettings
+from nst_core.images import read_settings_json
+from nst_core.resources import default_content, default_style, sample_styles
+from nst_gui.qtimage import to_array
+from tests.conftest import make_painting, make_photo
+from tests.gui.conftest import wait_idle
+
+
+def _pixels(canvas) -> np.ndarray:
+    return to_array(canvas.image())
+
+
+def test_opens_with_the_samples_chosen(window):
+    s = window.current_settings()
+    assert s.content == str(default_content())
+    assert s.styles == (str(default_style()),)
+    s.validate()  # Start works at once
+    assert window.canvas.has_image()  # the photo is on show
+    assert window.start_action.text() == "Start"
+    assert not window.save_action.isEnabled()  # nothing to save yet
+    assert window.inputs.style_gallery.count() == len(sample_styles())
+
+
+def test_choosing_images_by_the_api(window, photo_path, painting_path, painting2_path):
+    assert window.set_content(str(photo_path))
+    assert window.add_style(str(painting_path))
+    window.inputs.rows[0].remove_button.click()  # drop the bundled one
+    assert window.add_style(str(painting2_path))
+    window.inputs.rows[-1].weight.setValue(3.0)
+    s = window.current_settings()
+    assert s.content == str(photo_path)
+    assert s.styles == (str(painting_path), str(painting2_path))
+    assert s.style_blend == (1.0, 3.0) and s.blend() == (0.25, 0.75)
+
+
+def test_last_painting_cannot_be_removed(window):
+    assert len(window.inputs.rows) == 1
+    assert not window.inputs.rows[0].remove_button.isEnabled()
+
+
+def test_gallery_click_adds_a_painting(window, qtbot):
+    g = window.inputs.style_gallery
+    item = next(g.item(i) for i in range(g.count())
+                if "great_wave" in g.item(i).data(Qt.ItemDataRole.UserRole))
+    g.itemClicked.emit(item)
+    assert any("great_wave" in p for p in window.current_settings().styles)
+
+
+def _drop(window, widget, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(widget.mapTo(window, widget.rect().center()))
+    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+
+
+def test_simulated_drop_sets_photo_or_adds_paintings(window, photo_path, painting_path):
+    _drop(window, window.canvas, [photo_path])
+    assert window.current_settings().content == str(photo_path)
+    _drop(window, window.inputs.styles_box, [painting_path])
+    assert window.current_settings().styles[-1] == str(painting_path)
+    assert window.current_settings().content == str(photo_path)
+
+
+def test_unreadable_file_shows_message_and_keeps_old_image(window, tmp_path, messages):
+    before = window.current_settings()
+    shown = _pixels(window.canvas)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is no jpeg")
+    assert not window.set_content(str(bad))
+    assert not window.add_style(str(bad))
+    assert len(messages) == 2
+    assert "damaged or truncated" in messages[0][1] or "not an image" in messages[0][1]
+    assert "current photo is kept" in messages[0][1]
+    assert window.current_settings() == before
+    assert np.array_equal(_pixels(window.canvas), shown)
+
+
+def test_changing_settings_changes_what_the_worker_receives(window, qtbot, monkeypatch):
+    received = []
+    monkeypatch.setattr(window.controller, "start",
+                        lambda settings, history=None: received.append(settings) or True)
+    window.params.style_weight.set_value(2500.0)
+    window.params.tv_weight.set_value(0.01)
+    window.params.size.setValue(96)
+    window.params._select(window.params.optimizer, "adam")
+    window.params._select(window.params.color, "luminance")
+    window.params.seed.setValue(42)
+    window.params.layers.item(0, 0).setCheckState(Qt.CheckState.Unchecked)  # relu1_1 off
+    assert window.start()
+    s = received[-1]
+    assert (s.style_weight, s.tv_weight, s.size, s.optimizer, s.color, s.seed) == (
+        2500.0, 0.01, 96, "adam", "luminance", 42)
+    assert s.style_layers == ("relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+def test_invalid_settings_show_a_message_and_start_nothing(window, messages):
+    for row in range(window.params.layers.rowCount()):
+        window.params.layers.item(row, 0).setCheckState(Qt.CheckState.Unchecked)
+    assert not window.start()
+    assert not window.controller.running
+    assert "style_layers" in messages[-1][1]
+
+
+def test_run_emits_progress_in_order_and_canvas_changes(window, qtbot):
+    before = _pixels(window.canvas)
+    iterations = []
+    window.controller.progress.connect(lambda p: iterations.append(p.iteration))
+    with qtbot.waitSignal(window.controller.finished, timeout=60000):
+        assert window.start()
+        assert window.start_action.text() == "Stop"
+        assert not window.start()  # a second Start is impossible while running
+    wait_idle(qtbot, window)
+    assert iterations == list(range(1, 7))
+    after = _pixels(window.canvas)
+    assert after.shape != before.shape or np.abs(after.astype(int) - before).mean() > 1
+    assert window.start_action.text() == "Start"
+    assert window.save_action.isEnabled() and window.current is not None
+    assert window.progress.bar.value() == 6 and "Done" in window.progress.bar.format()
+    assert len(window.progress.x) == 6
+    assert window.history_list.count() == 1
+
+
+def test_stop_keeps_an_image(window, qtbot):
+    window.params.iterations.setValue(500)
+
+    def stop_at_two(p):
+        if p.iteration == 2:
+            window.start_or_stop()  # the Start button is Stop now
+
+    window.controller.progress.connect(stop_at_two)
+    with qtbot.waitSignal(window.controller.finished, timeout=60000) as blocker:
+        window.start()
+    wait_idle(qtbot, window)
+    assert blocker.args[0].stopped and blocker.args[0].iterations <= 3
+    assert window.current is not None and window.current.stopped
+    assert "Stopped at iteration" in window.statusBar().currentMessage()
+
+
+def test_closing_during_a_run_stops_it_and_waits(window, qtbot):
+    window.params.iterations.setValue(1000)
+    with qtbot.waitSignal(window.controller.progress, timeout=60000):
+        window.start()
+    thread = window.controller._thread
+    assert window.close()
+    assert thread.isFinished()
+
+
+def test_nan_shows_message_and_keeps_last_image(window, qtbot, monkeypatch, messages):
+    from nst_core import transfer as transfer_mod
+
+    real, calls = transfer_mod.tv_loss, {"n": 0}
+
+    def nan_later(x):
+        calls["n"] += 1
+        return real(x) * (float("nan") if calls["n"] > 3 else 1.0)
+
+    monkeypatch.setattr(transfer_mod, "tv_loss", nan_later)
+    before = window.current_settings()
+    with qtbot.waitSignal(window.controller.failed, timeout=60000):
+        window.start()
+    wait_idle(qtbot, window)
+    assert "loss became nan" in messages[-1][1] and "kept" in messages[-1][1]
+    assert window.current is not None and window.history_list.count() == 1
+    assert window.current_settings() == before  # inputs and settings stay
+
+
+def test_out_of_memory_message_suggests_smaller_size(window, qtbot, monkeypatch, messages):
+    import torch
+
+    from nst_core import transfer as transfer_mod
+
+    def oom(*a, **k):
+        raise torch.OutOfMemoryError("out of memory")
+
+    monkeypatch.setattr(transfer_mod, "tv_loss", oom)
+    with qtbot.waitSignal(window.controller.failed, timeout=60000):
+        window.start()
+    wait_idle(qtbot, window)
+    assert "smaller output size" in messages[-1][1]
+    assert window.start_action.text() == "Start"  # still usable
+
+
+def test_save_writes_png_whose_settings_read_back(window, qtbot, tmp_path):
+    with qtbot.waitSignal(window.controller.finished, timeout=60000):
+        window.start()
+    wait_idle(qtbot, window)
+    out = tmp_path / "saved.png"
+    assert window.save_to(str(out))
+    back = TransferSettings.from_json(read_settings_json(out))
+    assert back == window.current.settings
+    with Image.open(out) as im:
+        assert np.array_equal(np.asarray(im.convert("RGB")), window.current.rgb)
+    assert window.save_to(str(tmp_path / "saved.jpg"))
+    assert window.save_to(str(tmp_path / "saved.webp"))
+
+
+def test_copy_to_clipboard_and_use_result_as_init(window, qtbot):
+    with qtbot.waitSignal(window.controller.finished, timeout=60000):
+        window.start()
+    wait_idle(qtbot, window)
+    window.copy_result()
+    assert QGuiApplication.clipboard().image().size() == window.current.image.size()
+    window.use_result_as_init()
+    s = window.current_settings()
+    assert s.init == "image" and Path(s.init_image).is_file()
+
+
+def test_paste_photo_from_clipboard(window, messages):
+    QGuiApplication.clipboard().clear()
+    window.paste_content()
+    assert "clipboard holds no image" in messages[-1][1]
+    img = QImage(64, 48, QImage.Format.Format_RGB888)
+    img.fill(Qt.GlobalColor.darkCyan)
+    QGuiApplication.clipboard().setImage(img)
+    window.paste_content()
+    s = window.current_settings()
+    assert Path(s.content).is_file() and Path(s.content).parent.name == "pasted"
+
+
+def test_history_survives_a_restart(make_window, qtbot, tmp_path):
+    w = make_window()
+    w.params.size.setValue(64)
+    w.params.iterations.setValue(3)
+    with qtbot.waitSignal(w.controller.finished, timeout=60000):
+        w.start()
+    wait_idle(qtbot, w)
+    settings_used = w.current.settings
+    w.close()
+    w2 = make_window()  # same data folder and settings file
+    assert w2.history_list.count() == 1
+    w2.history_list.setCurrentRow(0)
+    w2._history_clicked(w2.history_list.item(0))
+    assert w2.current is not None and w2.current.settings == settings_used
+    w2.params.size.setValue(200)
+    w2.restore_selected_settings()
+    assert w2.params.values()["size"] == 64
+
+
+def test_last_settings_and_geometry_are_remembered(make_window, photo_path):
+    w = make_window()
+    w.set_content(str(photo_path))
+    w.params.style_weight.set_value(777.0)
+    w.resize(760, 560)  # within the offscreen platform's 800x600 screen
+    size = (w.width(), w.height())
+    assert size != (1400, 900)  # not the first-run default
+    w.close()
+    w2 = make_window()
+    s = w2.current_settings()
+    assert s.content == str(photo_path) and s.style_weight == 777.0
+    assert (w2.width(), w2.height()) == size
+
+
+def test_moved_images_fall_back_to_samples(make_window, tmp_path):
+    p = tmp_path / "temp_photo.png"
+    Image.fromarray(make_photo()).save(p)
+    w = make_window()
+    w.set_content(str(p))
+    w.close()
+    p.unlink()
+    w2 = make_window()
+    assert w2.current_settings().content == str(default_content())
+
+
+def test_open_result_restores_its_settings(window, tmp_path, photo_path, painting_path, messages):
+    from nst_core.images import save_image
+
+    s = TransferSettings(content=str(photo_path), styles=(str(painting_path),), size=80,
+                         style_weight=321.0, seed=11, optimizer="adam")
+    out = save_image(tmp_path / "result.png", make_painting(), s.to_json())
+    assert window.open_result_file(str(out))
+    got = window.current_settings()
+    assert (got.content, got.styles, got.size, got.style_weight, got.seed, got.optimizer) == (
+        s.content, s.styles, 80, 321.0, 11, "adam")
+    assert window.current is not None and window.save_action.isEnabled()
+    plain = tmp_path / "plain.png"
+    Image.fromarray(make_photo()).save(plain)
+    assert not window.open_result_file(str(plain))
+    assert "carries no NST Studio settings" in messages[-1][1]
+
+
+def test_presets_and_reset(window):
+    names = [window.preset_box.itemText(i) for i in range(window.preset_box.count())]
+    assert names == ["Custom", "Quick preview", "Balanced", "High quality"]
+    window.params.style_weight.set_value(999.0)
+    window.apply_preset("High quality")
+    v = window.params.values()
+    assert (v["size"], v["iterations"], v["scales"]) == (1024, 600, 4)
+    assert v["style_weight"] == 999.0  # presets leave the look alone
+    assert window.preset_box.currentText() == "High quality"
+    window.apply_preset("Quick preview")
+    assert window.params.values()["size"] == 256
+    window.reset_to_defaults()
+    defaults = TransferSettings()
+    v = window.params.values()
+    assert v["size"] == defaults.size and v["style_weight"] == defaults.style_weight
+    assert window.preset_box.currentText() == "Balanced"  # the defaults are the Balanced preset
+    assert window.current_settings().content == str(default_content())  # images stay
+
+
+def test_shortcuts_exist(window):
+    def keys(action):
+        return {k.toString() for k in action.shortcuts()}
+
+    assert "Ctrl+O" in keys(window.open_action)
+    assert "Ctrl+S" in keys(window.save_action)
+    assert "Ctrl+Return" in keys(window.start_action)
+    assert "Ctrl+0" in keys(window.fit_action)
+    assert "Ctrl+1" in keys(window.actual_action)
+    assert keys(window.zoom_in_action) and keys(window.zoom_out_action)
+
+
+def test_every_setting_has_a_tooltip(window):
+    p = window.params
+    for w in (p.style_weight, p.content_weight, p.tv_weight, p.size, p.iterations, p.optimizer,
+              p.init, p.color, p.seed, p.device, p.pooling, p.style_scale, p.layers):
+        assert w.toolTip(), w
+
+
+def test_device_choices_are_only_those_present(window):
+    import torch
+
+    choices = [window.params.device.itemData(i) for i in range(window.params.device.count())]
+    assert choices[:2] == ["auto", "cpu"]
+    assert ("cuda" in choices) == torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("value", [1.0, 37.5, 100.0, 12345.0, 1e5])
+def test_log_slider_round_trips(window, value):
+    slider = window.params.style_weight
+    slider.set_value(value)
+    assert slider.value() == pytest.approx(value)
+    pos = slider.slider.value()
+    slider.slider.setValue(pos + 100)  # one tenth of the travel up: about x3.2 for 5 decades
+    assert slider.value() == pytest.approx(value * 10 ** 0.5, rel=0.02) or value >= 1e5 * 0.9
+
+
+def test_unexpected_exception_dialog_has_copy_button(qtbot):
+    from nst_gui.app import ErrorDialog
+
+    d = ErrorDialog("ValueError: boom", "Traceback (most recent call last):\n  ...")
+    qtbot.addWidget(d)
+    d.copy_button.click()
+    assert QGuiApplication.clipboard().text().startswith("Traceback")
