@@ -67,7 +67,9 @@ class ProgressArea(QWidget):
         self.plot.setLabel("left", "loss")
         self.plot.setMinimumHeight(120)
         self.plot.setMaximumHeight(200)
-        self.plot.addLegend(offset=(-10, 10))
+        legend = self.plot.addLegend(brush=pg.mkBrush(0, 0, 0, 170), colCount=4)
+        legend.anchor(itemPos=(0, 0.5), parentPos=(0, 0.5), offset=(60, 0))  # clear of curves
+        legend.setZValue(10)
         self.plot.setMouseEnabled(x=False, y=False)
         self.curves = {name: self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name)
                        for name, color in _CURVES}
@@ -197,11 +199,13 @@ class MainWindow(QMainWindow):
         hb.addWidget(self.restore_button)
         hb.addStretch(1)
         hl.addLayout(hb)
+        hist.setMaximumHeight(126)
         dock = QDockWidget("History")
         dock.setObjectName("history")
         dock.setWidget(hist)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setMaximumHeight(160)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self._build_actions()
         self.statusBar().showMessage("Ready: press Start (Ctrl+Enter) to paint")
