@@ -16,13 +16,41 @@ from torch import nn
 _EPS = 1e-8
 
 
+class _Gram(torch.autograd.Function):
+    """G = F F^T / n with a one-product backward: G is symmetric, so dL/dF = (dG + dG^T) F / n,
+    where autograd would spend two products. Works on either memory layout without copying:
+    channels-last features are read as (B, N, C) and G = F^T F."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = features.shape
+        n = c * h * w
+        last = features.is_contiguous(memory_format=torch.channels_last) and c > 1
+        if last:
+            f = features.permute(0, 2, 3, 1).reshape(b, h * w, c)  # (B, N, C), a view
+            g = torch.bmm(f.transpose(1, 2), f)
+        else:
+            f = features.reshape(b, c, h * w)  # (B, C, N)
+            g = torch.bmm(f, f.transpose(1, 2))
+        ctx.save_for_backward(f)
+        ctx.shape, ctx.n, ctx.last = (b, c, h, w), n, last
+        return g / n  # (B, C, C)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (f,) = ctx.saved_tensors
+        b, c, h, w = ctx.shape
+        sym = (grad + grad.transpose(1, 2)) / ctx.n
+        if ctx.last:
+            return torch.bmm(f, sym).reshape(b, h, w, c).permute(0, 3, 1, 2)  # channels-last
+        return torch.bmm(sym, f).reshape(b, c, h, w)
+
+
 def gram(features: torch.Tensor) -> torch.Tensor:
     """Gram matrix of (B, C, H, W) features, normalized by their size: (B, C, C).
 
     G[b, i, j] = sum_k F[b, i, k] F[b, j, k] / (C H W), with k over the H*W positions."""
-    b, c, h, w = features.shape
-    f = features.reshape(b, c, h * w)  # (B, C, N)
-    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)  # (B, C, C)
+    return _Gram.apply(features)
 
 
 def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 
 #: Coarse scales whose long side would fall below this are skipped.
 MIN_SCALE_SIDE = 64
+#: How the iterations are shared between scales: each scale gets this many times the
+#: iterations of the next finer one (a coarse iteration costs a quarter of the next one's).
+COARSE_RATIO = 1.0
+#: Early stop looks at the best loss over this many iterations.
+EARLY_STOP_WINDOW = 20
 
 
 @dataclass
@@ -97,8 +102,8 @@ def available_devices() -> list[str]:
 
 
 def plan_scales(settings: TransferSettings, content_size: tuple[int, int]) -> list[Scale]:
-    """Sizes and iterations of each scale, coarse to fine. Each scale is half the next; the
-    iterations are shared equally (a coarse iteration costs a quarter of the next one's)."""
+    """Sizes and iterations of each scale, coarse to fine. Each scale is half the next; each
+    gets COARSE_RATIO times the iterations of the next finer one, and every scale at least one."""
     w, h = content_size
     longs = [settings.size]
     if settings.multiscale:
@@ -109,9 +114,14 @@ def plan_scales(settings: TransferSettings, content_size: tuple[int, int]) -> li
             longs.insert(0, side)
     n = min(len(longs), settings.iterations)
     longs = longs[-n:]
-    base, extra = divmod(settings.iterations, n)
-    return [Scale(fit_long_side(w, h, side), base + (1 if i >= n - extra else 0))
-            for i, side in enumerate(longs)]
+    shares = [COARSE_RATIO ** (n - 1 - i) for i in range(n)]
+    counts = [max(1, int(settings.iterations * sh / sum(shares))) for sh in shares]
+    counts[-1] += settings.iterations - sum(counts)  # rounding goes to the finest scale
+    while counts[-1] < 1:  # many tiny scales: take back from the coarsest that can spare
+        j = max(range(n - 1), key=lambda k: counts[k])
+        counts[j] -= 1
+        counts[-1] += 1
+    return [Scale(fit_long_side(w, h, side), c) for side, c in zip(longs, counts)]
 
 
 def min_side_for(settings: TransferSettings) -> int:
@@ -167,7 +177,8 @@ class StyleTransfer:
 
     @property
     def total_iterations(self) -> int:
-        return sum(s.iterations for s in self.scales)
+        """Planned iterations, less those an early stop skipped so far."""
+        return sum(s.iterations for s in self.scales) - getattr(self, "_skipped", 0)
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -191,6 +202,7 @@ class StyleTransfer:
         self._history: list[dict[str, float]] = []
         self._best: torch.Tensor | None = None  # best image of the current scale, (1, 3, H, W)
         self._scale_index = 0
+        self._skipped = 0
         self._t_start = t0
         try:
             net = VGGFeatures(s.content_layers + s.style_layers, s.weights, s.weights_path,
@@ -201,7 +213,7 @@ class StyleTransfer:
             for k, scale in enumerate(self.scales):
                 self._scale_index = k
                 x = yield from self._run_scale(net, k, scale, x, done)
-                done += scale.iterations
+                done = len(self._history)
                 if self._stop.is_set():
                     break
         except (RunFailedError, ImageError):
@@ -321,6 +333,8 @@ class StyleTransfer:
             return total
 
         t_scale = time.perf_counter()
+        bests: list[float] = []  # best loss after each iteration of this scale
+        window = min(EARLY_STOP_WINDOW, scale.iterations)
         for i in range(scale.iterations):
             if self._stop.is_set():
                 return self._best
@@ -334,6 +348,12 @@ class StyleTransfer:
             with torch.no_grad():
                 x.clamp_(0, 1)
             self._history.append(dict(last))
+            bests.append(best_loss)
+            if (s.early_stop > 0 and i + 1 > window and i + 1 < scale.iterations
+                    and bests[-1 - window] - bests[-1] < s.early_stop * bests[-1 - window]):
+                self._skipped += scale.iterations - (i + 1)  # converged: on to the next scale
+                log.info("scale %d converged after %d iterations", k + 1, i + 1)
+                scale = Scale(scale.size, i + 1)
             it = done + i + 1
             now = time.perf_counter()
             per_iter = (now - t_scale) / (i + 1)
@@ -343,6 +363,8 @@ class StyleTransfer:
                            scales=len(self.scales), size=scale.size, losses=dict(last),
                            elapsed=now - self._t_start, eta=eta,
                            preview=self._display(x) if want_preview else None)
+            if i + 1 >= scale.iterations:  # the last one, or converged early
+                break
         # The best image of this scale, not merely the last one, goes on to the next.
         return self._best
 

@@ -76,3 +76,21 @@ def test_match_color_gives_content_mean_and_covariance():
     c, o = content[0].reshape(3, -1).double(), out[0].reshape(3, -1).double()
     assert torch.allclose(o.mean(1), c.mean(1), atol=1e-4)
     assert torch.allclose(torch.cov(o), torch.cov(c), atol=1e-4)
+
+
+def test_gram_gradient_is_exact_in_both_memory_layouts():
+    f = torch.randn(2, 4, 3, 5, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(gram, (f,))
+    cl = torch.randn(1, 4, 3, 5, dtype=torch.double).contiguous(
+        memory_format=torch.channels_last).requires_grad_(True)
+    assert torch.autograd.gradcheck(gram, (cl,))
+    # same values and gradients as the plain formula
+    x = torch.randn(1, 6, 7, 8, requires_grad=True)
+    t = torch.randn(1, 6, 6)
+    ((gram(x) - t) ** 2).sum().backward()
+    ref = x.detach().clone().requires_grad_(True)
+    r = ref.reshape(1, 6, 56)
+    ((r @ r.transpose(1, 2) / 336 - t) ** 2).sum().backward()
+    assert torch.allclose(x.grad, ref.grad, atol=1e-5)
+    y = x.detach().contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(gram(y), gram(x.detach()), atol=1e-6)

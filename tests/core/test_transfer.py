@@ -204,3 +204,27 @@ def test_transparency_is_remembered_at_output_size(tiny_settings, tmp_path):
     r = run_transfer(tiny_settings.replace(content=str(p), size=96, iterations=1))
     assert r.alpha is not None and r.alpha.shape == (80, 96)
     assert r.alpha[40, 5] == 0 and r.alpha[40, 60] == 255
+
+
+def test_early_stop_ends_a_converged_scale(photo_path, painting_path, monkeypatch):
+    monkeypatch.setattr(transfer_mod, "EARLY_STOP_WINDOW", 3)
+    s = TransferSettings(content=str(photo_path), styles=(str(painting_path),), size=128,
+                         iterations=60, multiscale=True, scales=2, device="cpu",
+                         early_stop=0.5)  # "converged" as soon as 3 steps gain under 50%
+    events = []
+    r = run_transfer(s, on_progress=events.append)
+    its = [e.iteration for e in events]
+    assert its == list(range(1, len(its) + 1))  # numbering stays continuous
+    assert len(its) < 60 and r.iterations == len(its) and not r.stopped
+    assert events[-1].total == len(its) and events[-1].scale == 1  # both scales ran
+    assert r.image.shape == (107, 128, 3)
+    without = run_transfer(s.replace(early_stop=0.0, iterations=8))
+    assert without.iterations == 8
+
+
+def test_scale_shares_follow_coarse_ratio(monkeypatch):
+    monkeypatch.setattr(transfer_mod, "COARSE_RATIO", 2.0)
+    plan = plan_scales(TransferSettings(size=512, iterations=70, scales=3), (1024, 768))
+    assert [p.iterations for p in plan] == [40, 20, 10]
+    plan = plan_scales(TransferSettings(size=512, iterations=3, scales=3), (1024, 768))
+    assert [p.iterations for p in plan] == [1, 1, 1]
