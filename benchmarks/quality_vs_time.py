@@ -6,7 +6,7 @@
 
 Runs the engine on the bundled pair (Tübingen, The Starry Night) with a preset (default: the
 default settings) and, in the same process, the plain textbook configuration as the reference:
-single-scale L-BFGS from the content image at the same size and weights. Every `--every`
+single-scale L-BFGS from the content image at the same size and weights, in float32. Every `--every`
 iterations the picture as it would be saved (8-bit, at the output size; coarse scales upsampled)
 is scored by a fixed evaluator, the bundled VGG19 in float32 at the output size:
 
@@ -114,7 +114,15 @@ def main() -> int:
     ap.add_argument("--json", metavar="FILE", help="write every point to this file")
     ap.add_argument("--coarse-ratio", type=float, help="override transfer.COARSE_RATIO (how "
                     "many times the iterations of the next finer scale each scale gets)")
+    ap.add_argument("--autocast", choices=["auto", "off", "bf16"], default="auto",
+                    help="the network's precision on this device (auto: the engine's choice)")
     args = ap.parse_args()
+    if args.autocast != "auto":
+        import torch
+
+        from nst_core import transfer
+
+        transfer.AUTOCAST[args.device] = None if args.autocast == "off" else torch.bfloat16
     if args.coarse_ratio is not None:
         from nst_core import transfer
 
@@ -137,7 +145,14 @@ def main() -> int:
     if not args.no_ref:
         ref_settings = cand.replace(multiscale=False, optimizer="lbfgs", learning_rate=None,
                                     iterations=args.ref_iters, early_stop=0.0, init="content")
-        ref = trace(ref_settings, args.every, "reference", runs[0]["evaluator"])
+        from nst_core import transfer
+
+        saved = transfer.AUTOCAST.get(args.device)
+        transfer.AUTOCAST[args.device] = None  # the textbook run is plain float32
+        try:
+            ref = trace(ref_settings, args.every, "reference", runs[0]["evaluator"])
+        finally:
+            transfer.AUTOCAST[args.device] = saved
         runs.append(ref)
     c = runs[0]
     print(f"\ncandidate: {c['iterations']} it in {c['seconds']:.1f} s, final quality "

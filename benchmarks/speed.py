@@ -10,7 +10,9 @@ For each size it runs the engine single-scale on the bundled sample pair and pri
             to the image (input gradients only: the weights are frozen), counted from the
             layer shapes (2 * Cin * Cout * 9 * H * W per conv and direction)
   floor     GFLOP / this machine's conv throughput, measured here by timing each of the same
-            convolutions alone (forward, warm, best of several)
+            convolutions alone (forward, warm, best of several) in the precision the run uses
+            (bf16 where the engine autocasts, e.g. on CPUs with AVX-512 BF16; --autocast off
+            measures float32)
   ratio     s/it / floor
 Each size runs in its own process so that peak memory is that size's alone.
 """
@@ -51,16 +53,18 @@ def iteration_flops(shapes) -> float:
     return 2 * fwd  # forward + backward to the input (same FLOPs as the forward)
 
 
-def conv_throughput(shapes, device) -> float:
-    """FLOP/s of the same convolutions run alone: the machine's attainable conv speed."""
+def conv_throughput(shapes, device, dtype=None) -> float:
+    """FLOP/s of the same convolutions run alone: the machine's attainable conv speed, in the
+    precision the run uses."""
     import torch
     import torch.nn.functional as F
 
+    dtype = dtype or torch.float32
     total_flops, total_time = 0.0, 0.0
     with torch.no_grad():
         for ci, co, h, w in shapes:
-            x = torch.randn(1, ci, h, w, device=device)
-            wt = torch.randn(co, ci, 3, 3, device=device)
+            x = torch.randn(1, ci, h, w, device=device, dtype=dtype)
+            wt = torch.randn(co, ci, 3, 3, device=device, dtype=dtype)
             for _ in range(2):
                 F.conv2d(x, wt, padding=1)
             best = float("inf")
@@ -82,11 +86,14 @@ def _sync(device) -> None:
         torch.cuda.synchronize()
 
 
-def measure_one(size: int, device: str, iters: int, warmup: int) -> dict:
+def measure_one(size: int, device: str, iters: int, warmup: int, autocast: str) -> dict:
     import torch
 
-    from nst_core import StyleTransfer, TransferSettings
+    from nst_core import StyleTransfer, TransferSettings, transfer
 
+    if autocast != "auto":
+        for kind in transfer.AUTOCAST:
+            transfer.AUTOCAST[kind] = None if autocast == "off" else torch.bfloat16
     s = TransferSettings(size=size, iterations=warmup + iters, multiscale=False, device=device)
     job = StyleTransfer(s, preview_every=10**9)
     dev = job.device
@@ -99,7 +106,8 @@ def measure_one(size: int, device: str, iters: int, warmup: int) -> dict:
     per_iter = [b - a for a, b in zip(stamps, stamps[1:])][warmup - 1:]
     shapes = conv_shapes(s, job.output_size)
     flops = iteration_flops(shapes)
-    throughput = conv_throughput(shapes, dev)
+    dtype = transfer.AUTOCAST.get(dev.type)
+    throughput = conv_throughput(shapes, dev, dtype)
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
         peak_kind = "cuda_allocated"
@@ -113,7 +121,8 @@ def measure_one(size: int, device: str, iters: int, warmup: int) -> dict:
             "peak_mib": round(peak, 1), "peak_kind": peak_kind, "gflop": round(flops / 1e9, 2),
             "conv_gflops": round(throughput / 1e9, 1), "floor_s": round(floor, 4),
             "ratio": round(sec / floor, 3), "iterations_timed": len(per_iter),
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(),
+            "precision": "bf16" if dtype == torch.bfloat16 else "fp32"}
 
 
 def main() -> int:
@@ -123,17 +132,20 @@ def main() -> int:
     ap.add_argument("--iters", type=int, default=6, help="iterations timed per size")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--autocast", choices=["auto", "off", "bf16"], default="auto",
+                    help="the network's precision (auto: the engine's choice for the device)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size
     args = ap.parse_args()
 
     if args.one:
-        print(json.dumps(measure_one(args.one, args.device, args.iters, args.warmup)))
+        print(json.dumps(measure_one(args.one, args.device, args.iters, args.warmup,
+                                     args.autocast)))
         return 0
     rows = []
     for size in args.sizes:
         proc = subprocess.run([sys.executable, __file__, "--one", str(size), "--device",
                                args.device, "--iters", str(args.iters), "--warmup",
-                               str(args.warmup)], capture_output=True, text=True,
+                               str(args.warmup), "--autocast", args.autocast], capture_output=True, text=True,
                               env={**os.environ, "PYTHONWARNINGS": "ignore"})
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)
@@ -141,7 +153,8 @@ def main() -> int:
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         if not args.json:
             r = rows[-1]
-            print(f"{r['device']:>4} {r['width']}x{r['height']:<5} {r['s_per_it']:.3f} s/it  "
+            print(f"{r['device']:>4} {r['precision']} {r['width']}x{r['height']:<5} "
+                  f"{r['s_per_it']:.3f} s/it  "
                   f"peak {r['peak_mib']:.0f} MiB ({r['peak_kind']})  {r['gflop']:.1f} GFLOP  "
                   f"conv {r['conv_gflops']:.0f} GFLOP/s  floor {r['floor_s']:.3f} s  "
                   f"ratio {r['ratio']:.2f}", flush=True)

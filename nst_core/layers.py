@@ -14,6 +14,9 @@ def _build() -> list[str]:
     return names
 
 
+#: Output channels of every conv in each block.
+BLOCK_CHANNELS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+
 #: Every module of torchvision's `vgg19().features`, in order (37 of them).
 LAYER_NAMES: tuple[str, ...] = tuple(_build())
 LAYER_INDEX: dict[str, int] = {name: i for i, name in enumerate(LAYER_NAMES)}

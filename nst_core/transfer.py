@@ -42,6 +42,22 @@ COARSE_RATIO = 1.0
 EARLY_STOP_WINDOW = 20
 
 
+def _fast_cpu_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), where oneDNN's bf16
+    convolutions run about 1.8x faster than float32 (benchmarks/RESULTS.md). Elsewhere bf16
+    would be emulated and slower."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except Exception:  # a private API: absent means no
+        return False
+
+
+#: Autocast dtype for the network's forward per device type (None: float32). The losses
+#: always run in float32. CUDA's bf16 is not yet measured on a GPU: see benchmarks/RESULTS.md.
+AUTOCAST: dict[str, torch.dtype | None] = {
+    "cuda": torch.bfloat16, "cpu": torch.bfloat16 if _fast_cpu_bf16() else None, "mps": None}
+
+
 @dataclass
 class Progress:
     """What a run reports after each iteration."""
@@ -124,6 +140,61 @@ def plan_scales(settings: TransferSettings, content_size: tuple[int, int]) -> li
     return [Scale(fit_long_side(w, h, side), c) for side, c in zip(longs, counts)]
 
 
+# ---- memory --------------------------------------------------------------------------------
+#: What the process needs besides the run's tensors (torch, the weights, the images): measured
+#: RSS of a 64 px run on CPU is about 0.9 GiB.
+_BASE_BYTES = {"cpu": 900 * 2**20, "cuda": 400 * 2**20, "mps": 900 * 2**20}
+
+
+def estimate_memory(settings: TransferSettings, content_size: tuple[int, int],
+                    device: str = "cpu") -> int:
+    """Bytes a run needs at its peak, from the layer shapes of the final (largest) scale:
+    the activations autograd keeps for the backward pass (float32, plus max-pooling indices),
+    the gradient working set, the optimizer's state and the fixed runtime."""
+    from .layers import BLOCK_CHANNELS, LAYER_INDEX, LAYER_NAMES
+
+    w, h = plan_scales(settings, content_size)[-1].size
+    deepest = max(LAYER_INDEX[n] for n in settings.content_layers + settings.style_layers)
+    floats, indices, largest = 3 * w * h, 0, 0
+    cw, ch = w, h
+    for name in LAYER_NAMES[: deepest + 1]:
+        channels = BLOCK_CHANNELS[int(name[4])]  # conv1_1, relu1_1, pool1: the block
+        if name.startswith("pool"):
+            cw, ch = cw // 2, ch // 2
+            indices += channels * cw * ch if settings.pooling == "max" else 0
+        size = channels * cw * ch
+        floats += size
+        largest = max(largest, size)
+    activations = 4 * floats + 8 * indices
+    gradients = 4 * 3 * largest  # a layer's output grad, input grad and accumulation buffer
+    image = 4 * 3 * w * h
+    optimizer = image * (2 * 50 + 6 if settings.optimizer == "lbfgs" else 6)  # L-BFGS history
+    side = max(w, h) * settings.style_scale  # style features are made once, not kept
+    style = 4 * 2 * 64 * side * side
+    return int(_BASE_BYTES.get(device, _BASE_BYTES["cpu"]) + activations + gradients + optimizer
+               + max(style - activations, 0))
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free for a run on `device` now."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0]) + _BASE_BYTES["cuda"]
+    import psutil
+
+    return int(psutil.virtual_memory().available) + _BASE_BYTES["cpu"]
+
+
+def largest_size_that_fits(settings: TransferSettings, content_size: tuple[int, int],
+                           free: int, device: str = "cpu") -> int:
+    """The largest output size (a multiple of 64, at least 64) whose estimate fits in `free`."""
+    size = 64
+    for candidate in range(128, settings.size + 1, 64):
+        if estimate_memory(settings.replace(size=candidate), content_size, device) > free:
+            break
+        size = candidate
+    return size
+
+
 def min_side_for(settings: TransferSettings) -> int:
     """Smallest short side (pixels) at which the deepest layer still sees a 2x2 map."""
     deepest = max(pooling_depth(name) for name in settings.content_layers + settings.style_layers)
@@ -165,6 +236,15 @@ class StyleTransfer:
         self.scales = plan_scales(settings, self.content.size)
         self._check_sizes()
         load_conv_state(settings.weights, settings.weights_path)  # cached: fails here, not mid-run
+        self.memory_needed = estimate_memory(settings, self.content.size, self.device.type)
+        free = available_memory(self.device)
+        if self.memory_needed > free:
+            w, h = self.output_size
+            fits = largest_size_that_fits(settings, self.content.size, free, self.device.type)
+            raise OutOfMemoryError(
+                f"A {w}x{h} picture needs about {self.memory_needed / 2**30:.1f} GB of memory "
+                f"but only {free / 2**30:.1f} GB is free on {self.device.type}; choose a smaller "
+                f"output size (up to about {fits} px fits) or close other programs.")
 
     # ---- public ------------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -199,6 +279,10 @@ class StyleTransfer:
         s = self.settings
         torch.manual_seed(s.seed)
         self._gen = torch.Generator(device="cpu").manual_seed(s.seed)
+        if self.device.type == "cuda":  # autotuned kernels, TF32 matrix maths
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
         self._history: list[dict[str, float]] = []
         self._best: torch.Tensor | None = None  # best image of the current scale, (1, 3, H, W)
         self._scale_index = 0
@@ -313,7 +397,7 @@ class StyleTransfer:
         def closure() -> torch.Tensor:
             nonlocal best_loss
             opt.zero_grad(set_to_none=True)
-            feats = net(x)
+            feats = self._features(net, x)
             c = sum(loss(feats[n]) for n, loss in content_losses.items())
             st = sum(wl * style_losses[n](feats[n]) for n, wl in zip(s.style_layers, layer_w))
             st = st / layer_w_sum
@@ -367,6 +451,16 @@ class StyleTransfer:
                 break
         # The best image of this scale, not merely the last one, goes on to the next.
         return self._best
+
+    def _features(self, net: VGGFeatures, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The network's activations; under autocast when set for this device, returned in
+        float32 so the Gram matrices and losses keep full precision."""
+        dtype = AUTOCAST.get(self.device.type)
+        if dtype is None:
+            return net(x)
+        with torch.autocast(self.device.type, dtype=dtype):
+            feats = net(x)
+        return {name: f.float() for name, f in feats.items()}
 
     def _eta(self, k: int, scale: Scale, done_here: int, per_iter: float) -> float:
         px = scale.size[0] * scale.size[1]

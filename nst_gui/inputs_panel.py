@@ -77,6 +77,7 @@ class InputsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.content_path = ""
+        self.content_size = (0, 0)  # the photo's (width, height) as loaded
         self.content_image = QImage()  # the photo, for the before/after compare
         self.rows: list[StyleRow] = []
         lay = QVBoxLayout(self)
@@ -166,6 +167,7 @@ class InputsPanel(QWidget):
         if max(q.width(), q.height()) > BEFORE_SIDE:
             q = thumbnail(q, BEFORE_SIDE)
         self.content_path = str(Path(path).absolute())
+        self.content_size = img.size
         self.content_image = q
         self.content_thumb.setPixmap(QPixmap.fromImage(thumbnail(q, 200)))
         self.content_name.setText(pretty_name(path))

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog
 from nst_core import ImageError, NSTError, SettingsError, TransferSettings
 from nst_core.images import load_image, read_settings_json, save_image
 from nst_core.presets import load_presets
-from nst_core.transfer import available_devices
+from nst_core.transfer import (available_devices, available_memory, estimate_memory,
+                               resolve_device)
 
 from .canvas import PreviewCanvas
 from .history import HistoryEntry, HistoryStore
@@ -302,6 +303,7 @@ class MainWindow(QMainWindow):
         self.inputs.paste_content_requested.connect(self.paste_content)
         self.inputs.add_style_requested.connect(self.add_style_dialog)
         self.params.changed.connect(self._params_changed)
+        self.inputs.changed.connect(self._update_memory_label)
         self.preset_box.activated.connect(self._preset_chosen)
         self.history_list.itemClicked.connect(self._history_clicked)
         self.history_list.itemDoubleClicked.connect(lambda item: self.restore_selected_settings())
@@ -332,6 +334,24 @@ class MainWindow(QMainWindow):
 
     def _params_changed(self) -> None:
         self._sync_preset_box()
+        self._update_memory_label()
+
+    def _update_memory_label(self) -> None:
+        """Show what the chosen size needs against what is free (the engine's estimate)."""
+        if not self.inputs.content_path:
+            return
+        try:
+            s = self.current_settings().validate()
+            device = resolve_device(s.device)
+            need = estimate_memory(s, self.inputs.content_size, device.type)
+            free = available_memory(device)
+        except NSTError:
+            self.params.memory_label.setText("")
+            return
+        text = f"needs ≈ {need / 2**30:.1f} GB of {free / 2**30:.1f} GB free"
+        if need > free:
+            text = f"<span style='color:#c03030'>{text}: too large</span>"
+        self.params.memory_label.setText(text)
 
     def _sync_preset_box(self) -> None:
         values = self.params.values()

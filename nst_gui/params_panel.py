@@ -124,6 +124,10 @@ class ParamsPanel(QWidget):
         self._number(self.size, "size", step=64)
         self.size.setSuffix(" px")
         self._row(form, "size", self.size)
+        self.memory_label = QLabel()
+        self.memory_label.setToolTip("Memory this size needs, and what is free now. A size that "
+                                     "cannot fit is refused before the run starts.")
+        form.addRow("", self.memory_label)
         self.iterations = QSpinBox()
         self._number(self.iterations, "iterations", step=50)
         self._row(form, "iterations", self.iterations)
@@ -137,6 +141,10 @@ class ParamsPanel(QWidget):
         self.multiscale.setToolTip(_tip("multiscale"))
         self.multiscale.toggled.connect(self.scales.setEnabled)
         self._row(form, "multiscale", ms)
+        self.early_stop = QDoubleSpinBox()
+        self._number(self.early_stop, "early_stop", decimals=4, step=0.001)
+        self.early_stop.setSpecialValueText("never")
+        self._row(form, "early_stop", self.early_stop)
         self.optimizer = self._combo("optimizer")
         self._row(form, "optimizer", self.optimizer)
         self.init = self._combo("init")
@@ -228,7 +236,8 @@ class ParamsPanel(QWidget):
 
         for w in (self.style_weight, self.content_weight, self.tv_weight):
             w.value_changed.connect(self._emit_changed)
-        for w in (self.style_scale, self.size, self.iterations, self.scales, self.seed, self.lr):
+        for w in (self.style_scale, self.size, self.iterations, self.scales, self.seed, self.lr,
+                  self.early_stop):
             w.valueChanged.connect(self._emit_changed)
         for w in (self.color, self.optimizer, self.init, self.device, self.pooling,
                   self.weights):
@@ -307,6 +316,7 @@ class ParamsPanel(QWidget):
             "style_scale": self.style_scale.value(),
             "size": self.size.value(),
             "iterations": self.iterations.value(),
+            "early_stop": self.early_stop.value(),
             "multiscale": self.multiscale.isChecked(),
             "scales": self.scales.value(),
             "optimizer": self.optimizer.currentData(),
@@ -335,6 +345,7 @@ class ParamsPanel(QWidget):
             self.style_scale.setValue(s.style_scale)
             self.size.setValue(s.size)
             self.iterations.setValue(s.iterations)
+            self.early_stop.setValue(s.early_stop)
             self.multiscale.setChecked(s.multiscale)
             self.scales.setValue(s.scales)
             self.scales.setEnabled(s.multiscale)

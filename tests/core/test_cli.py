@@ -173,3 +173,9 @@ def test_help_lists_every_setting(capsys):
                 "--device", "--weights", "--weights-path", "--settings-from", "--overwrite",
                 "--json"):
         assert opt in text
+
+
+def test_size_too_large_for_memory_exits_2(monkeypatch, capsys):
+    monkeypatch.setattr(transfer_mod, "available_memory", lambda device: 2**20)
+    assert cli.main(["--size", "64", "--iters", "1", "-q"]) == 2
+    assert "choose a smaller output size" in capsys.readouterr().err

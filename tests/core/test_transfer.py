@@ -20,8 +20,10 @@ def _totals(result):
     return [h["total"] for h in result.losses]
 
 
+@pytest.mark.parametrize("precision", [None, torch.bfloat16], ids=["fp32", "bf16"])
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_loss_falls(tiny_settings, optimizer):
+def test_loss_falls(tiny_settings, optimizer, precision, monkeypatch):
+    monkeypatch.setitem(transfer_mod.AUTOCAST, "cpu", precision)  # both paths on any CPU
     s = tiny_settings.replace(optimizer=optimizer, iterations=10)
     r = run_transfer(s)
     totals = _totals(r)
@@ -228,3 +230,39 @@ def test_scale_shares_follow_coarse_ratio(monkeypatch):
     assert [p.iterations for p in plan] == [40, 20, 10]
     plan = plan_scales(TransferSettings(size=512, iterations=3, scales=3), (1024, 768))
     assert [p.iterations for p in plan] == [1, 1, 1]
+
+
+def test_memory_estimate_grows_with_size_and_fits_2048_in_24_gb():
+    from nst_core.transfer import estimate_memory
+
+    s = TransferSettings()
+    sizes = [estimate_memory(s.replace(size=n), (1024, 768)) for n in (256, 512, 1024, 2048)]
+    assert sizes == sorted(sizes)
+    assert sizes[3] < 24 * 2**30
+    # roughly quadratic in the long side once the fixed runtime is taken off
+    base = estimate_memory(s.replace(size=32), (1024, 768))
+    assert 3.0 < (sizes[3] - base) / (sizes[2] - base) < 4.5
+    assert estimate_memory(s.replace(optimizer="adam"), (1024, 768)) < sizes[1]
+
+
+def test_size_that_cannot_fit_is_refused_up_front(tiny_settings, monkeypatch):
+    from nst_core.transfer import estimate_memory
+
+    s = tiny_settings.replace(size=512)
+    free = estimate_memory(s.replace(size=256), (48, 40)) + 1
+    monkeypatch.setattr(transfer_mod, "available_memory", lambda device: free)
+    with pytest.raises(OutOfMemoryError, match=r"needs about .* GB .* up to about 256 px fits"):
+        StyleTransfer(s)
+    StyleTransfer(s.replace(size=256))  # fits
+
+
+def test_autocast_path_runs_with_float32_losses(tiny_settings, monkeypatch):
+    """The CUDA path's autocast, exercised on the CPU (bfloat16 autocast exists there too)."""
+    monkeypatch.setitem(transfer_mod.AUTOCAST, "cpu", torch.bfloat16)
+    r = run_transfer(tiny_settings.replace(iterations=8))
+    totals = _totals(r)
+    assert all(np.isfinite(totals)) and totals[-1] < totals[0]
+    job = StyleTransfer(tiny_settings)
+    net = VGGFeatures(["relu1_1"])
+    feats = job._features(net, torch.rand(1, 3, 16, 16))
+    assert feats["relu1_1"].dtype == torch.float32

@@ -352,3 +352,31 @@ def test_unexpected_exception_dialog_has_copy_button(qtbot):
     qtbot.addWidget(d)
     d.copy_button.click()
     assert QGuiApplication.clipboard().text().startswith("Traceback")
+
+
+def test_memory_need_is_shown_and_too_large_is_marked(window, monkeypatch):
+    from nst_gui import main_window
+
+    window.params.size.setValue(512)
+    assert "needs ≈" in window.params.memory_label.text()
+    assert "too large" not in window.params.memory_label.text()
+    monkeypatch.setattr(main_window, "available_memory", lambda device: 2**20)
+    window.params.size.setValue(1024)
+    assert "too large" in window.params.memory_label.text()
+
+
+def test_form_round_trips_every_setting(window, photo_path, painting_path, painting2_path):
+    """Any field the form forgot would come back as its default here."""
+    s = TransferSettings(
+        content=str(photo_path), styles=(str(painting_path), str(painting2_path)),
+        style_blend=(2.0, 1.0), size=320, content_weight=2.5, style_weight=4321.0,
+        tv_weight=0.02, content_layers=("relu3_2", "relu4_2"),
+        style_layers=("relu1_1", "relu3_1"), style_layer_weights=(1.0, 0.5), init="noise",
+        optimizer="adam", learning_rate=0.05, iterations=77, early_stop=0.01, multiscale=False,
+        scales=4, style_scale=0.5, color="luminance", pooling="avg", seed=1234, device="cpu",
+        weights="torchvision", weights_path="/x/vgg19.pth")
+    assert set(s.to_dict()) == set(TransferSettings().to_dict())
+    for name, value in s.to_dict().items():  # every field differs from its default
+        assert value != TransferSettings().to_dict()[name] or name == "init_image", name
+    assert window.apply_settings(s) == []
+    assert window.current_settings() == s
