@@ -86,7 +86,7 @@ class TransferSettings:
         range=(1e-6, 100.0), log=True, label="Learning rate"))
     iterations: int = field(default=300, metadata=_meta(
         "Optimizer steps in all, over every scale.", range=(1, 100000), label="Iterations"))
-    early_stop: float = field(default=0.0, metadata=_meta(
+    early_stop: float = field(default=0.001, metadata=_meta(
         "Move on when the picture stops changing: a scale ends once the loss improved by less "
         "than this fraction over its last 20 iterations (0 never stops early).",
         range=(0.0, 0.5), label="Early stop"))
