@@ -169,9 +169,19 @@ def main() -> int:
         else:
             print(f"the candidate reached it at {reach:.1f} s: {ref['seconds'] / reach:.2f}x "
                   f"sooner than the reference's {ref['seconds']:.1f} s")
+        # and the other way round: when did the reference reach the candidate's final quality?
+        own = c["final_quality"]
+        ref_to_own = next((p["seconds"] for p in ref["points"] if p["quality"] <= own), None)
+        if ref_to_own is not None:
+            print(f"the reference reached the candidate's final quality {own:.3f} at "
+                  f"{ref_to_own:.1f} s: the candidate got there {ref_to_own / c['seconds']:.2f}x "
+                  "sooner")
         summary.update(reference={k: v for k, v in ref.items() if k != "evaluator"},
                        target_quality=target, candidate_reaches_at=reach,
-                       speedup=round(ref["seconds"] / reach, 2) if reach else None)
+                       speedup=round(ref["seconds"] / reach, 2) if reach else None,
+                       reference_reaches_candidate_final_at=ref_to_own,
+                       speedup_at_candidate_quality=round(ref_to_own / c["seconds"], 2)
+                       if ref_to_own else None)
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1))
     return 0

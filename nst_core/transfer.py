@@ -149,7 +149,8 @@ _BASE_BYTES = {"cpu": 900 * 2**20, "cuda": 400 * 2**20, "mps": 900 * 2**20}
 def estimate_memory(settings: TransferSettings, content_size: tuple[int, int],
                     device: str = "cpu") -> int:
     """Bytes a run needs at its peak, from the layer shapes of the final (largest) scale:
-    the activations autograd keeps for the backward pass (float32, plus max-pooling indices),
+    the activations autograd keeps for the backward pass (float32, or bfloat16 where the
+    network is autocast, plus max-pooling indices),
     the gradient working set, the optimizer's state and the fixed runtime."""
     from .layers import BLOCK_CHANNELS, LAYER_INDEX, LAYER_NAMES
 
@@ -165,7 +166,8 @@ def estimate_memory(settings: TransferSettings, content_size: tuple[int, int],
         size = channels * cw * ch
         floats += size
         largest = max(largest, size)
-    activations = 4 * floats + 8 * indices
+    act_bytes = 2 if AUTOCAST.get(device) == torch.bfloat16 else 4  # autocast halves them
+    activations = act_bytes * floats + 8 * indices
     gradients = 4 * 3 * largest  # a layer's output grad, input grad and accumulation buffer
     image = 4 * 3 * w * h
     optimizer = image * (2 * 50 + 6 if settings.optimizer == "lbfgs" else 6)  # L-BFGS history

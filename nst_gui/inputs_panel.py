@@ -177,13 +177,16 @@ class InputsPanel(QWidget):
     def add_style(self, path: str, weight: float = 1.0) -> None:
         """Add a painting. Raises ImageError (and changes nothing) if unusable."""
         img = load_image(path)
-        row = StyleRow(str(Path(path).absolute()), to_qimage(img.rgb), weight)
+        self._append_row(path, to_qimage(img.rgb), weight)
+        self._sync_remove_buttons()
+        self.changed.emit()
+
+    def _append_row(self, path: str, image: QImage, weight: float) -> None:
+        row = StyleRow(str(Path(path).absolute()), image, weight)
         row.changed.connect(self.changed)
         row.remove_requested.connect(self.remove_style)
         self.rows.append(row)
         self.rows_layout.addWidget(row)
-        self._sync_remove_buttons()
-        self.changed.emit()
 
     def remove_style(self, row: StyleRow) -> None:
         if len(self.rows) <= 1:
@@ -203,11 +206,7 @@ class InputsPanel(QWidget):
             row.deleteLater()
         self.rows = []
         for p, w, q in loaded:
-            row = StyleRow(str(Path(p).absolute()), q, w)
-            row.changed.connect(self.changed)
-            row.remove_requested.connect(self.remove_style)
-            self.rows.append(row)
-            self.rows_layout.addWidget(row)
+            self._append_row(p, q, w)
         self._sync_remove_buttons()
         self.changed.emit()
 

@@ -330,6 +330,7 @@ class MainWindow(QMainWindow):
                 self.inputs.set_styles(list(s.styles), blend)
             except ImageError as e:
                 problems.append(str(e))
+            self.canvas.set_before(self.inputs.content_image)  # compare with this photo
         return problems
 
     def _params_changed(self) -> None:

@@ -174,7 +174,9 @@ class RunController(QObject):
         # Direct: QThread.quit is thread-safe, and a queued call would deadlock a GUI thread
         # that is blocked in wait() (closing the window during a run).
         worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        worker.done.connect(self._on_done)
+        # Let go of the thread only once it has finished: dropping the last reference while
+        # run() is still returning would destroy a running QThread (Qt aborts).
+        thread.finished.connect(self._on_thread_finished)
         thread.finished.connect(worker.deleteLater)
         thread.finished.connect(thread.deleteLater)
         self._thread, self._worker = thread, worker
@@ -199,6 +201,6 @@ class RunController(QObject):
         return ok
 
     @Slot()
-    def _on_done(self) -> None:
+    def _on_thread_finished(self) -> None:
         self._thread, self._worker = None, None
         self.running_changed.emit(False)

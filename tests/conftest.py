@@ -70,3 +70,16 @@ def tiny_settings(photo_path, painting_path):
 
     return TransferSettings(content=str(photo_path), styles=(str(painting_path),), size=48,
                             iterations=6, multiscale=False, device="cpu")
+
+
+def nan_after(monkeypatch, good_calls: int) -> None:
+    """Make the engine's loss NaN from the (good_calls + 1)-th evaluation on."""
+    from nst_core import transfer
+
+    real, calls = transfer.tv_loss, {"n": 0}
+
+    def tv_then_nan(x):
+        calls["n"] += 1
+        return real(x) * (float("nan") if calls["n"] > good_calls else 1.0)
+
+    monkeypatch.setattr(transfer, "tv_loss", tv_then_nan)

@@ -15,7 +15,7 @@ from nst_core import cli
 from nst_core import transfer as transfer_mod
 from nst_core.images import read_settings_json
 from nst_core.resources import default_content, default_style
-from tests.conftest import image_size, read_rgb
+from tests.conftest import image_size, nan_after, read_rgb
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,13 +119,7 @@ def test_bad_choice_is_an_argparse_error():
 
 def test_nan_exits_1_and_saves_last_good_image(tmp_path, capsys, monkeypatch, photo_path,
                                                painting_path):
-    real, calls = transfer_mod.tv_loss, {"n": 0}
-
-    def nan_later(x):
-        calls["n"] += 1
-        return real(x) * (float("nan") if calls["n"] > 2 else 1.0)
-
-    monkeypatch.setattr(transfer_mod, "tv_loss", nan_later)
+    nan_after(monkeypatch, 2)
     code = cli.main(["--content", str(photo_path), "--style", str(painting_path), "--size", "48",
                      "--iters", "5", "-o", "nan.png", "-q"])
     assert code == 1

@@ -13,7 +13,7 @@ from nst_core.color import rgb_to_yiq
 from nst_core.losses import gram
 from nst_core.transfer import StyleTransfer, plan_scales, to_tensor
 from nst_core.vgg import VGGFeatures
-from tests.conftest import make_photo, read_rgb
+from tests.conftest import make_photo, nan_after, read_rgb
 
 
 def _totals(result):
@@ -160,14 +160,7 @@ def test_histogram_mode_runs(tiny_settings):
 
 
 def test_nan_loss_stops_with_clear_error_and_keeps_last_good_image(tiny_settings, monkeypatch):
-    real_tv = transfer_mod.tv_loss
-    calls = {"n": 0}
-
-    def tv_then_nan(x):
-        calls["n"] += 1
-        return real_tv(x) * (float("nan") if calls["n"] > 3 else 1.0)
-
-    monkeypatch.setattr(transfer_mod, "tv_loss", tv_then_nan)
+    nan_after(monkeypatch, 3)
     with pytest.raises(RunFailedError, match="loss became nan at iteration 4") as info:
         run_transfer(tiny_settings.replace(iterations=10))
     assert info.value.result is not None

@@ -11,7 +11,7 @@ from nst_core import TransferSettings
 from nst_core.images import read_settings_json
 from nst_core.resources import default_content, default_style, sample_styles
 from nst_gui.qtimage import to_array
-from tests.conftest import make_painting, make_photo
+from tests.conftest import make_painting, make_photo, nan_after
 from tests.gui.conftest import wait_idle
 
 
@@ -157,15 +157,7 @@ def test_closing_during_a_run_stops_it_and_waits(window, qtbot):
 
 
 def test_nan_shows_message_and_keeps_last_image(window, qtbot, monkeypatch, messages):
-    from nst_core import transfer as transfer_mod
-
-    real, calls = transfer_mod.tv_loss, {"n": 0}
-
-    def nan_later(x):
-        calls["n"] += 1
-        return real(x) * (float("nan") if calls["n"] > 3 else 1.0)
-
-    monkeypatch.setattr(transfer_mod, "tv_loss", nan_later)
+    nan_after(monkeypatch, 3)
     before = window.current_settings()
     with qtbot.waitSignal(window.controller.failed, timeout=60000):
         window.start()
@@ -380,3 +372,40 @@ def test_form_round_trips_every_setting(window, photo_path, painting_path, paint
         assert value != TransferSettings().to_dict()[name] or name == "init_image", name
     assert window.apply_settings(s) == []
     assert window.current_settings() == s
+
+
+def test_main_py_opens_the_window_on_the_samples(tmp_path):
+    """`python main.py` with no arguments, in its own process (as a person starts it)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    probe = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from nst_gui.app import create_app\n"
+        "import main\n"
+        "app = create_app()\n"
+        "def check():\n"
+        "    ws = [w for w in QApplication.topLevelWidgets()\n"
+        "          if type(w).__name__ == 'MainWindow' and w.isVisible()]\n"
+        "    print('WINDOWS', len(ws), ws[0].current_settings().content if ws else '')\n"
+        "    for w in ws: w.close()\n"
+        "QTimer.singleShot(500, check)\n"
+        "sys.exit(main.main([]))\n") % str(root)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path),
+           "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_DATA_HOME": str(tmp_path / "data")}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"WINDOWS 1 {default_content()}" in proc.stdout
+    assert (tmp_path / "config").is_dir()  # it remembered its state there, not in a real home
+
+
+def test_restoring_settings_updates_the_compare_photo(window, photo_path, painting_path):
+    s = window.current_settings().replace(content=str(photo_path), styles=(str(painting_path),))
+    window.apply_settings(s)
+    before = window.canvas._before.toImage()
+    assert (before.width(), before.height()) == (48, 40)  # the restored photo, not the sample

@@ -5,6 +5,7 @@ from PySide6.QtGui import QImage
 from nst_core import TransferSettings
 from nst_gui.history import HistoryStore
 from nst_gui.worker import ProgressInfo, RunController, RunOutcome, TransferWorker
+from tests.conftest import nan_after
 
 
 @pytest.fixture
@@ -50,8 +51,14 @@ def test_bad_input_fails_with_message_and_no_result(qtbot, settings, tmp_path):
             worker.run()
 
 
-def test_stop_in_a_real_thread_keeps_an_image(qtbot, settings):
-    controller = RunController()
+@pytest.fixture
+def controller():
+    c = RunController()
+    yield c
+    c.shutdown()  # never leave a run going into the next test
+
+
+def test_stop_in_a_real_thread_keeps_an_image(qtbot, settings, controller):
     seen = []
 
     def on_progress(p):
@@ -72,15 +79,7 @@ def test_stop_in_a_real_thread_keeps_an_image(qtbot, settings):
 
 
 def test_nan_reaches_failed_with_the_last_good_image(qtbot, settings, monkeypatch, tmp_path):
-    from nst_core import transfer as transfer_mod
-
-    real, calls = transfer_mod.tv_loss, {"n": 0}
-
-    def nan_later(x):
-        calls["n"] += 1
-        return real(x) * (float("nan") if calls["n"] > 2 else 1.0)
-
-    monkeypatch.setattr(transfer_mod, "tv_loss", nan_later)
+    nan_after(monkeypatch, 2)
     worker = TransferWorker(settings, HistoryStore(tmp_path / "h"))
     with qtbot.waitSignal(worker.failed) as blocker:
         worker.run()
