@@ -3,7 +3,8 @@ signals. The window never touches the optimization; it hands settings in, receiv
 may ask the run to stop.
 
 Wiring follows the canonical recipe (superqt's `new_worker_qthread`): the worker is moved to a
-QThread, `started -> run`, `done -> quit`, and `deleteLater` on both once the thread finished.
+QThread, `started -> run`, `done -> quit`; once the thread has ended both are released (see
+`RunController.start` for why Python's ownership replaces `deleteLater` here).
 Previews are QImages built in the worker as copies, throttled by time so the event loop stays
 responsive; scalar progress goes out on every iteration.
 """
@@ -174,11 +175,11 @@ class RunController(QObject):
         # Direct: QThread.quit is thread-safe, and a queued call would deadlock a GUI thread
         # that is blocked in wait() (closing the window during a run).
         worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-        # Let go of the thread only once it has finished: dropping the last reference while
-        # run() is still returning would destroy a running QThread (Qt aborts).
+        # Let go of the thread only once it has ended. `finished` is emitted from the thread
+        # just before it ends, so the slot waits for the end first; then Python, which owns
+        # both objects, frees them. (A deleteLater here could free the QThread before that
+        # wait: Qt aborts or crashes on a QThread destroyed while running.)
         thread.finished.connect(self._on_thread_finished)
-        thread.finished.connect(worker.deleteLater)
-        thread.finished.connect(thread.deleteLater)
         self._thread, self._worker = thread, worker
         thread.start()
         self.running_changed.emit(True)
@@ -202,5 +203,7 @@ class RunController(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
+        if self._thread is not None:
+            self._thread.wait()  # returns at once: the thread is past its last statement
         self._thread, self._worker = None, None
         self.running_changed.emit(False)
