@@ -144,18 +144,6 @@ def default_output(settings: TransferSettings) -> Path:
     return unique_path(Path.cwd() / name)
 
 
-def _check_output(path: Path, overwrite: bool) -> None:
-    from .images import SAVE_FORMATS
-
-    if path.suffix.lower() not in SAVE_FORMATS:
-        raise SettingsError("output", f"cannot save as {path.suffix or 'a file without extension'}"
-                            "; use .png, .jpg or .webp")
-    if not path.parent.is_dir():
-        raise SettingsError("output", f"the folder {path.parent} does not exist")
-    if path.exists() and not overwrite:
-        raise OutputExistsError(f"{path} already exists; choose another name or pass --overwrite")
-
-
 class _Bar:
     """A tqdm progress bar on stderr showing scale, losses and time left."""
 
@@ -188,17 +176,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    from .images import save_image
+    from .images import check_output, save_image
     from .transfer import StyleTransfer
 
     try:
         settings = settings_from_args(args)
         out = Path(args.output).expanduser().absolute() if getattr(args, "output", None) \
             else default_output(settings)
-        _check_output(out, args.overwrite)
+        check_output(out, args.overwrite)  # before the run, not after it
         job = StyleTransfer(settings)
     except NSTError as e:
-        print(f"error: {e}", file=sys.stderr)
+        hint = " (--overwrite)" if isinstance(e, OutputExistsError) else ""
+        print(f"error: {e}{hint}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
     # The first Ctrl-C stops the run and keeps the best image so far; a second one aborts.

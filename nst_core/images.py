@@ -155,14 +155,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
     file. An existing file is replaced only with `overwrite=True`. The settings JSON, when
     given, is embedded (PNG text chunk; EXIF ImageDescription for JPEG and WebP)."""
     p = Path(path)
-    fmt = SAVE_FORMATS.get(p.suffix.lower())
-    if fmt is None:
-        raise SettingsError("output", f"cannot save as {p.suffix or 'a file without extension'}; "
-                                      f"use .png, .jpg or .webp")
-    if not p.parent.is_dir():
-        raise SettingsError("output", f"the folder {p.parent} does not exist")
-    if p.exists() and not overwrite:
-        raise OutputExistsError(f"{p} already exists; choose another name or allow overwriting")
+    fmt = check_output(p, overwrite)
     img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
     kwargs: dict = {}
     if fmt == "PNG":
@@ -192,6 +185,21 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
             os.unlink(tmp)
         raise
     return p
+
+
+def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
+    """The format to save `path` in, or the reason it cannot be written: an unknown extension,
+    a missing folder, or an existing file when not overwriting."""
+    p = Path(path)
+    fmt = SAVE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise SettingsError("output", f"cannot save as {p.suffix or 'a file without extension'}; "
+                                      f"use .png, .jpg or .webp")
+    if not p.parent.is_dir():
+        raise SettingsError("output", f"the folder {p.parent} does not exist")
+    if p.exists() and not overwrite:
+        raise OutputExistsError(f"{p} already exists; choose another name or allow overwriting")
+    return fmt
 
 
 def _rename_no_clobber(tmp: str, p: Path) -> None:

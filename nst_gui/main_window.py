@@ -369,10 +369,13 @@ class MainWindow(QMainWindow):
 
     def apply_preset(self, name: str) -> None:
         preset = next(p for p in self.presets if p.name == name)
-        merged = {**self.params.values(), **preset.changes}
-        base = TransferSettings(content=self.inputs.content_path or "x",
-                                styles=tuple(self.inputs.style_paths()) or ("x",))
-        self.params.set_values(base.replace(**merged))
+        try:
+            settings = preset.apply(self.current_settings())
+        except SettingsError as e:
+            self.show_error("Check the settings", f"{e}\n\nFix it, then choose the preset again.")
+            self._sync_preset_box()
+            return
+        self.params.set_values(settings)
         self.statusBar().showMessage(f"Preset: {name}", 4000)
 
     def reset_to_defaults(self) -> None:

@@ -105,7 +105,8 @@ def test_settings_from_an_image_without_settings(tmp_path, capsys, photo_path):
 def test_existing_output_needs_overwrite(tmp_path, capsys):
     (tmp_path / "out.png").write_bytes(b"keep me")
     assert cli.main(["-o", "out.png", "--size", "64", "--iters", "1", "-q"]) == 2
-    assert "already exists" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip()
+    assert "out.png already exists" in err and err.endswith("allow overwriting (--overwrite)")
     assert (tmp_path / "out.png").read_bytes() == b"keep me"
     assert cli.main(["-o", "out.png", "--size", "64", "--iters", "1", "-q", "--overwrite"]) == 0
     assert image_size(tmp_path / "out.png") == (64, 48)
