@@ -116,7 +116,16 @@ def main() -> int:
                     "many times the iterations of the next finer scale each scale gets)")
     ap.add_argument("--autocast", choices=["auto", "off", "bf16"], default="auto",
                     help="the network's precision on this device (auto: the engine's choice)")
+    ap.add_argument("--lbfgs-history", type=int, help="override transfer.LBFGS_HISTORY")
+    ap.add_argument("--line-search", choices=["none", "strong_wolfe"],
+                    help="override transfer.LBFGS_LINE_SEARCH")
     args = ap.parse_args()
+    from nst_core import transfer as _transfer
+
+    if args.lbfgs_history is not None:
+        _transfer.LBFGS_HISTORY = args.lbfgs_history
+    if args.line_search is not None:
+        _transfer.LBFGS_LINE_SEARCH = None if args.line_search == "none" else args.line_search
     if args.autocast != "auto":
         import torch
 

@@ -38,6 +38,10 @@ MIN_SCALE_SIDE = 64
 #: How the iterations are shared between scales: each scale gets this many times the
 #: iterations of the next finer one (a coarse iteration costs a quarter of the next one's).
 COARSE_RATIO = 0.3  # tuned on quality per second at 512 px: benchmarks/RESULTS.md
+#: L-BFGS memory (curvature pairs kept) and line search (None: a unit step, as Gatys et al.
+#: and most implementations; "strong_wolfe": safer steps at the cost of extra evaluations).
+LBFGS_HISTORY = 50
+LBFGS_LINE_SEARCH: str | None = None
 #: Early stop looks at the best loss over this many iterations.
 EARLY_STOP_WINDOW = 20
 
@@ -170,7 +174,7 @@ def estimate_memory(settings: TransferSettings, content_size: tuple[int, int],
     activations = act_bytes * floats + 8 * indices
     gradients = 4 * 3 * largest  # a layer's output grad, input grad and accumulation buffer
     image = 4 * 3 * w * h
-    optimizer = image * (2 * 50 + 6 if settings.optimizer == "lbfgs" else 6)  # L-BFGS history
+    optimizer = image * (2 * LBFGS_HISTORY + 6 if settings.optimizer == "lbfgs" else 6)
     side = max(w, h) * settings.style_scale  # style features are made once, not kept
     style = 4 * 2 * 64 * side * side
     return int(_BASE_BYTES.get(device, _BASE_BYTES["cpu"]) + activations + gradients + optimizer
@@ -388,7 +392,8 @@ class StyleTransfer:
         x = x.clamp(0, 1).contiguous().requires_grad_(True)
 
         if s.optimizer == "lbfgs":
-            opt = torch.optim.LBFGS([x], lr=s.lr, max_iter=1, history_size=50,
+            opt = torch.optim.LBFGS([x], lr=s.lr, max_iter=1, history_size=LBFGS_HISTORY,
+                                    line_search_fn=LBFGS_LINE_SEARCH,
                                     tolerance_grad=-1.0, tolerance_change=-1.0)
         else:
             opt = torch.optim.Adam([x], lr=s.lr)
