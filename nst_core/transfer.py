@@ -182,7 +182,8 @@ def estimate_memory(settings: TransferSettings, content_size: tuple[int, int],
 
 
 def available_memory(device: torch.device) -> int:
-    """Bytes free for a run on `device` now."""
+    """Bytes free for a run on `device` now, plus the fixed runtime that `estimate_memory`
+    counts but this process (which has torch and the weights loaded) already holds."""
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0]) + _BASE_BYTES["cuda"]
     import psutil
@@ -374,10 +375,10 @@ class StyleTransfer:
         s = self.settings
         w, h = scale.size
         content, net_content, styles = self._prepare(scale)
-        with torch.no_grad():
-            feats = net(net_content)
+        with torch.no_grad():  # targets through the same precision path as the picture
+            feats = self._features(net, net_content)
             content_losses = {name: ContentLoss(feats[name]) for name in s.content_layers}
-            style_feats = [net(st) for st in styles]
+            style_feats = [self._features(net, st) for st in styles]
             blend = s.blend()
             style_losses = {name: StyleLoss.blended([f[name] for f in style_feats], blend)
                             for name in s.style_layers}

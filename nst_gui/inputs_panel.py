@@ -6,14 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QImageReader, QPixmap
+from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
 from nst_core.images import load_image
 from nst_core.resources import sample_contents, sample_styles
 
-from .qtimage import thumbnail, to_qimage
+from .qtimage import thumbnail, thumbnail_from_file, to_qimage
 
 THUMB = 56
 BEFORE_SIDE = 2048  # the "before" image kept for the compare view
@@ -21,15 +21,6 @@ BEFORE_SIDE = 2048  # the "before" image kept for the compare view
 
 def pretty_name(path: str | Path) -> str:
     return Path(path).stem.replace("_", " ").replace("-", " ").title()
-
-
-def _gallery_icon(path: Path, side: int) -> QIcon:
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)
-    size = reader.size()
-    if size.isValid():
-        reader.setScaledSize(size.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio))
-    return QIcon(QPixmap.fromImage(reader.read()))
 
 
 class StyleRow(QWidget):
@@ -134,7 +125,8 @@ class InputsPanel(QWidget):
         g.setSpacing(2)
         g.setFixedHeight(side * 2 + 24)
         for p in paths:
-            item = QListWidgetItem(_gallery_icon(p, side), "")
+            icon = QIcon(QPixmap.fromImage(thumbnail_from_file(str(p), side)))
+            item = QListWidgetItem(icon, "")
             item.setToolTip(pretty_name(p))
             item.setData(Qt.ItemDataRole.UserRole, str(p))
             g.addItem(item)

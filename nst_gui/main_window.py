@@ -25,7 +25,7 @@ from .canvas import PreviewCanvas
 from .history import HistoryEntry, HistoryStore
 from .inputs_panel import InputsPanel
 from .params_panel import ParamsPanel
-from .qtimage import thumbnail, to_array, to_qimage
+from .qtimage import thumbnail, thumbnail_from_file, to_array, to_qimage
 from .worker import ProgressInfo, RunController, RunOutcome
 
 log = logging.getLogger(__name__)
@@ -628,8 +628,8 @@ class MainWindow(QMainWindow):
 
     def _add_history_item(self, entry: HistoryEntry, image: QImage | None,
                           select: bool = False) -> None:
-        if image is None:
-            image = QImage(entry.image_path)
+        if image is None:  # at start-up: read at thumbnail size, not the whole picture
+            image = thumbnail_from_file(entry.image_path, 96)
         when = time.strftime("%H:%M", time.localtime(entry.created))
         item = QListWidgetItem(QIcon(QPixmap.fromImage(thumbnail(image, 96))),
                                when + (" ■" if entry.stopped else ""))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QImageReader
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -25,3 +25,14 @@ def to_array(image: QImage) -> np.ndarray:
 def thumbnail(image: QImage, side: int) -> QImage:
     return image.scaled(QSize(side, side), Qt.AspectRatioMode.KeepAspectRatio,
                         Qt.TransformationMode.SmoothTransformation)
+
+
+def thumbnail_from_file(path: str, side: int) -> QImage:
+    """A file's image at most `side` pixels on its long side, decoded at that size (JPEG) or
+    scaled while reading, never kept at full size. A null QImage if unreadable."""
+    reader = QImageReader(str(path))
+    reader.setAutoTransform(True)
+    size = reader.size()
+    if size.isValid():
+        reader.setScaledSize(size.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio))
+    return reader.read()

@@ -231,6 +231,7 @@ def test_history_survives_a_restart(make_window, qtbot, tmp_path):
     w.close()
     w2 = make_window()  # same data folder and settings file
     assert w2.history_list.count() == 1
+    assert not w2.history_list.item(0).icon().isNull()  # thumbnail read from the saved PNG
     w2.history_list.setCurrentRow(0)
     w2._history_clicked(w2.history_list.item(0))
     assert w2.current is not None and w2.current.settings == settings_used
