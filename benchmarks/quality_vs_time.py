@@ -6,7 +6,8 @@
 
 Runs the engine on the bundled pair (Tübingen, The Starry Night) with a preset (default: the
 default settings) and, in the same process, the plain textbook configuration as the reference:
-single-scale L-BFGS from the content image at the same size and weights, in float32. Every `--every`
+single-scale L-BFGS (torch.optim.LBFGS, unit steps) from the content image at the same size and
+weights, in float32. Every `--every`
 iterations the picture as it would be saved (8-bit, at the output size; coarse scales upsampled)
 is scored by a fixed evaluator, the bundled VGG19 in float32 at the output size:
 
@@ -101,6 +102,15 @@ def trace(settings, every: int, label: str, evaluator=None) -> dict:
             "iterations": job.result.iterations, "evaluator": ev}
 
 
+def textbook_lbfgs(params, lr, history_size, **_ignored):
+    """The textbook optimizer: torch's L-BFGS, a unit step without line search, 50 pairs of
+    history, no preconditioner (the engine clamps the image into [0, 1] after each step)."""
+    import torch
+
+    return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=history_size,
+                             tolerance_grad=-1.0, tolerance_change=-1.0)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", help="a bundled preset's name (default: the default settings)")
@@ -117,15 +127,20 @@ def main() -> int:
     ap.add_argument("--autocast", choices=["auto", "off", "bf16"], default="auto",
                     help="the network's precision on this device (auto: the engine's choice)")
     ap.add_argument("--lbfgs-history", type=int, help="override transfer.LBFGS_HISTORY")
-    ap.add_argument("--line-search", choices=["none", "strong_wolfe"],
-                    help="override transfer.LBFGS_LINE_SEARCH")
+    ap.add_argument("--precondition", type=json.loads, metavar="JSON",
+                    help='override transfer.PRECONDITION, e.g. "[]" (none) or "[[0.0078, 3], '
+                    '[0.031, 8]]" ([sigma as a fraction of the long side, weight], ...)')
+    ap.add_argument("--carry-detail", choices=["on", "off"],
+                    help="override transfer.CARRY_DETAIL")
     args = ap.parse_args()
     from nst_core import transfer as _transfer
 
     if args.lbfgs_history is not None:
         _transfer.LBFGS_HISTORY = args.lbfgs_history
-    if args.line_search is not None:
-        _transfer.LBFGS_LINE_SEARCH = None if args.line_search == "none" else args.line_search
+    if args.precondition is not None:
+        _transfer.PRECONDITION = tuple(tuple(p) for p in args.precondition)
+    if args.carry_detail is not None:
+        _transfer.CARRY_DETAIL = args.carry_detail == "on"
     if args.autocast != "auto":
         import torch
 
@@ -156,12 +171,13 @@ def main() -> int:
                                     iterations=args.ref_iters, early_stop=0.0, init="content")
         from nst_core import transfer
 
-        saved = transfer.AUTOCAST.get(args.device)
+        saved = transfer.AUTOCAST.get(args.device), transfer.BoxLBFGS
         transfer.AUTOCAST[args.device] = None  # the textbook run is plain float32
+        transfer.BoxLBFGS = textbook_lbfgs  # and plain L-BFGS
         try:
             ref = trace(ref_settings, args.every, "reference", runs[0]["evaluator"])
         finally:
-            transfer.AUTOCAST[args.device] = saved
+            transfer.AUTOCAST[args.device], transfer.BoxLBFGS = saved
         runs.append(ref)
     c = runs[0]
     print(f"\ncandidate: {c['iterations']} it in {c['seconds']:.1f} s, final quality "

@@ -7,8 +7,9 @@
 
 `run_transfer(settings, on_progress=..., stop=...)` is the blocking form. The image is optimized
 directly (Gatys et al. 2016) in RGB 0..1 and projected back into range after every step, so what
-is saved is what was optimized. Coarse-to-fine: the first scales run on smaller copies and each
-result, upsampled, starts the next scale.
+is saved is what was optimized; L-BFGS is preconditioned and respects that box (nst_core.optim).
+Coarse-to-fine: the first scales run on smaller copies and each result, upsampled, with the
+photo's finer detail added back, starts the next scale.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from .errors import DeviceError, ImageError, OutOfMemoryError, RunFailedError
 from .images import LoadedImage, fit_long_side, load_image, resize
 from .layers import pooling_depth
 from .losses import ContentLoss, StyleLoss, tv_loss
+from .optim import BoxLBFGS, Preconditioner
 from .settings import TransferSettings
 from .vgg import VGGFeatures, load_conv_state
 
@@ -38,10 +40,15 @@ MIN_SCALE_SIDE = 64
 #: How the iterations are shared between scales: each scale gets this many times the
 #: iterations of the next finer one (a coarse iteration costs a quarter of the next one's).
 COARSE_RATIO = 0.3  # tuned on quality per second at 512 px: benchmarks/RESULTS.md
-#: L-BFGS memory (curvature pairs kept) and line search (None: a unit step, as Gatys et al.
-#: and most implementations; "strong_wolfe": safer steps at the cost of extra evaluations).
+#: L-BFGS memory (curvature pairs kept) and its preconditioner: (sigma, weight) of each
+#: Gaussian blur in P = I + sum weight * blur, sigma as a fraction of the scale's long side
+#: (see nst_core.optim; tuned on quality per second at 512 px: benchmarks/RESULTS.md).
 LBFGS_HISTORY = 50
-LBFGS_LINE_SEARCH: str | None = None
+PRECONDITION: tuple[tuple[float, float], ...] = ((1 / 128, 3.0), (1 / 32, 8.0))
+#: When a scale starts from the coarser scale's result, add back the photo's detail that the
+#: coarser scale could not hold (the photo minus its own copy at the coarser size), so the
+#: finer scale starts with its content in place and spends its iterations on the style.
+CARRY_DETAIL = True
 #: Early stop looks at the best loss over this many iterations.
 EARLY_STOP_WINDOW = 20
 
@@ -174,7 +181,7 @@ def estimate_memory(settings: TransferSettings, content_size: tuple[int, int],
     activations = act_bytes * floats + 8 * indices
     gradients = 4 * 3 * largest  # a layer's output grad, input grad and accumulation buffer
     image = 4 * 3 * w * h
-    optimizer = image * (2 * LBFGS_HISTORY + 6 if settings.optimizer == "lbfgs" else 6)
+    optimizer = image * (2 * LBFGS_HISTORY + 10 if settings.optimizer == "lbfgs" else 6)
     side = max(w, h) * settings.style_scale  # style features are made once, not kept
     style = 4 * 2 * 64 * side * side
     return int(_BASE_BYTES.get(device, _BASE_BYTES["cpu"]) + activations + gradients + optimizer
@@ -218,6 +225,25 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) float in 0..1 -> (H, W, 3) uint8 (a new array)."""
     x = image.detach()[0].clamp(0, 1).mul(255.0).round().to(torch.uint8)
     return x.permute(1, 2, 0).cpu().numpy().copy()
+
+
+def _upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(1, 3, h, w) -> (1, 3, *size), bicubic."""
+    return F.interpolate(image, size=size, mode="bicubic", align_corners=False)
+
+
+def start_from_coarser(previous: torch.Tensor, content: torch.Tensor,
+                       carry_detail: bool = True) -> torch.Tensor:
+    """The start of a finer scale: the coarser scale's result upsampled to `content`'s size,
+    plus (with `carry_detail`) the detail of the photo that the coarser size could not hold:
+    the photo minus its own downsampled-and-upsampled copy. A coarser result that equals the
+    downsampled photo thus gives back the photo itself. Not clamped."""
+    size = tuple(content.shape[-2:])
+    x = _upsample(previous, size)
+    if carry_detail:
+        coarse = F.interpolate(content, size=previous.shape[-2:], mode="area")
+        x = x + (content - _upsample(coarse, size))
+    return x
 
 
 def _is_oom(e: BaseException) -> bool:
@@ -364,8 +390,7 @@ class StyleTransfer:
         if s.init == "noise":
             return torch.rand((1, 3, h, w), generator=self._gen).to(self.device)
         if s.init == "style":
-            return F.interpolate(styles[0], size=(h, w), mode="bicubic",
-                                 align_corners=False).clamp(0, 1)
+            return _upsample(styles[0], (h, w)).clamp(0, 1)
         assert self.init_image is not None
         x = to_tensor(resize(self.init_image.rgb, (w, h)), self.device)
         return color.luminance(x) if s.color == "luminance" else x
@@ -389,13 +414,14 @@ class StyleTransfer:
         if previous is None:
             x = self._initial(scale, net_content, styles)
         else:
-            x = F.interpolate(previous, size=(h, w), mode="bicubic", align_corners=False)
+            x = start_from_coarser(previous, net_content, CARRY_DETAIL)
         x = x.clamp(0, 1).contiguous().requires_grad_(True)
 
         if s.optimizer == "lbfgs":
-            opt = torch.optim.LBFGS([x], lr=s.lr, max_iter=1, history_size=LBFGS_HISTORY,
-                                    line_search_fn=LBFGS_LINE_SEARCH,
-                                    tolerance_grad=-1.0, tolerance_change=-1.0)
+            long_side = max(w, h)
+            precond = Preconditioner(x.shape, [(f * long_side, c) for f, c in PRECONDITION],
+                                     self.device) if PRECONDITION else None
+            opt = BoxLBFGS([x], lr=s.lr, history_size=LBFGS_HISTORY, preconditioner=precond)
         else:
             opt = torch.optim.Adam([x], lr=s.lr)
 

@@ -113,6 +113,23 @@ def test_progress_events_are_ordered_and_complete(photo_path, painting_path, mon
     assert r.image.shape == (107, 128, 3)
 
 
+def test_a_finer_scale_starts_with_the_photos_detail():
+    g = torch.Generator().manual_seed(0)
+    photo = torch.rand(1, 3, 48, 64, generator=g)  # all detail: noise
+    coarse = torch.nn.functional.interpolate(photo, size=(24, 32), mode="area")
+    # A coarse result that is the downsampled photo gives back the photo itself ...
+    assert torch.allclose(transfer_mod.start_from_coarser(coarse, photo), photo, atol=1e-6)
+    # ... where upsampling alone loses the detail.
+    blurred = transfer_mod.start_from_coarser(coarse, photo, carry_detail=False)
+    assert float((blurred - photo).abs().mean()) > 0.1
+    # A stylized coarse result keeps its own colours: the detail added has zero mean.
+    red = torch.zeros(1, 3, 24, 32)
+    red[:, 0] = 1.0
+    start = transfer_mod.start_from_coarser(red, photo)
+    assert float(start[:, 0].mean()) == pytest.approx(1.0, abs=0.01)
+    assert float(start[:, 1:].mean()) == pytest.approx(0.0, abs=0.01)
+
+
 def test_plan_scales():
     s = TransferSettings(size=512, iterations=300, multiscale=True, scales=3)
     plan = plan_scales(s, (1024, 768))
