@@ -51,8 +51,9 @@ class Preconditioner:
 
 
 class BoxLBFGS(torch.optim.Optimizer):
-    """L-BFGS on one tensor kept inside [lo, hi]; `step(closure)` evaluates the loss once (the
-    closure zeroes the gradient, computes the loss and calls backward) and moves the tensor."""
+    """L-BFGS on one contiguous tensor kept inside [lo, hi]; `step(closure)` evaluates the loss
+    once (the closure zeroes the gradient, computes the loss and calls backward) and moves the
+    tensor."""
 
     def __init__(self, params, lr: float = 1.0, history_size: int = 50, lo: float = 0.0,
                  hi: float = 1.0, preconditioner: Preconditioner | None = None,
@@ -64,8 +65,9 @@ class BoxLBFGS(torch.optim.Optimizer):
         self.lo, self.hi = lo, hi
         self.P = preconditioner
         self.max_increase = max_increase
-        self.pairs: deque[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = deque(maxlen=history_size)
-        self._prev: tuple[torch.Tensor, torch.Tensor, float] | None = None  # x, grad, loss
+        Pair = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # s, y, 1 / (s . y)
+        self.pairs: deque[Pair] = deque(maxlen=history_size)
+        self._prev: tuple[torch.Tensor, torch.Tensor] | None = None  # accepted x and its gradient
         self.best = math.inf  # lowest loss accepted so far
         self.steps = 0
         self.rejected = 0  # steps taken back by half
@@ -87,7 +89,7 @@ class BoxLBFGS(torch.optim.Optimizer):
         flat = x.view(-1)
         g = x.grad.reshape(-1).clone()
         if self._prev is not None:
-            px, pg, _ = self._prev
+            px, pg = self._prev
             if f > self.best + (self.max_increase - 1.0) * abs(self.best):  # overshot
                 self.rejected += 1  # try half the step instead
                 flat.copy_(px + 0.5 * (flat - px))
@@ -115,7 +117,7 @@ class BoxLBFGS(torch.optim.Optimizer):
         d = r.neg_().masked_fill_(outward, 0.0)
         # The first step has no curvature to go by: a small one, as torch's L-BFGS takes.
         t = lr if self.steps else lr * min(1.0, 1.0 / max(float(g.abs().sum()), 1e-12))
-        self._prev = (flat.clone(), g, f)
+        self._prev = (flat.clone(), g)
         self.best = min(self.best, f)
         flat.add_(d, alpha=t).clamp_(self.lo, self.hi)
         self.steps += 1
