@@ -68,13 +68,14 @@ class BoxLBFGS(torch.optim.Optimizer):
         Pair = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # s, y, 1 / (s . y)
         self.pairs: deque[Pair] = deque(maxlen=history_size)
         self._prev: tuple[torch.Tensor, torch.Tensor] | None = None  # accepted x and its gradient
+        self._gamma: torch.Tensor | None = None  # H0 = gamma P, gamma from the newest pair
         self.best = math.inf  # lowest loss accepted so far
         self.steps = 0
         self.rejected = 0  # steps taken back by half
 
     def _precondition(self, v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         if self.P is None:
-            return v.clone()
+            return v
         return self.P(v.view(like.shape)).reshape(-1)
 
     @torch.no_grad()
@@ -98,6 +99,7 @@ class BoxLBFGS(torch.optim.Optimizer):
             ys = y.dot(s)
             if float(ys - 1e-10 * s.norm() * y.norm()) > 0:  # curvature positive: keep it
                 self.pairs.append((s, y, 1.0 / ys))
+                self._gamma = ys / y.dot(self._precondition(y, x))  # H0 scale: s.y / y.P y
 
         outward = ((flat <= self.lo) & (g > 0)) | ((flat >= self.hi) & (g < 0))
         q = g.masked_fill(outward, 0.0)
@@ -109,9 +111,8 @@ class BoxLBFGS(torch.optim.Optimizer):
             q.addcmul_(y, a, value=-1.0)
             alphas.append(a)
         r = self._precondition(q, x)
-        if self.pairs:  # scale H0 by the newest pair: gamma = s.y / y.P y
-            s, y, rho = self.pairs[-1]
-            r.div_(rho * y.dot(self._precondition(y, x)))
+        if self.pairs:
+            r.mul_(self._gamma)
         for (s, y, rho), a in zip(self.pairs, reversed(alphas)):
             r.addcmul_(s, a - rho * y.dot(r))
         d = r.neg_().masked_fill_(outward, 0.0)
