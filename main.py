@@ -1,5 +1,5 @@
-"""NST Studio. `python main.py` opens the window; `python main.py render ...` runs headless
-(`python main.py render --help` lists every option)."""
+"""NST Studio. `python main.py` opens the window; `python main.py render ...` renders one picture
+and `python main.py batch ...` many, headless (`--help` after either lists every option)."""
 from __future__ import annotations
 
 import sys
@@ -7,10 +7,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "render":
-        from nst_core.cli import main as render
+    if argv and argv[0] in ("render", "batch"):
+        from nst_app import cli
 
-        return render(argv[1:])
+        return (cli.main if argv[0] == "render" else cli.batch_main)(argv[1:])
     from nst_gui.app import main as gui
 
     return gui(argv)

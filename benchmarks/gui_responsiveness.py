@@ -45,7 +45,7 @@ def main() -> int:
     timer.setInterval(10)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
 
-    def on_preview(image, iteration):
+    def on_preview(image, iteration, item_id):
         marks.setdefault("first_preview", time.perf_counter())
 
     def on_progress(p):
@@ -61,7 +61,7 @@ def main() -> int:
             app.quit()
 
     w.controller.preview.connect(on_preview)
-    w.controller.progress.connect(on_progress)
+    w.progressed.connect(on_progress)
     w.controller.running_changed.connect(on_running)
     timer.start()
     marks["start"] = time.perf_counter()

@@ -41,7 +41,7 @@ class Evaluator:
 
         from nst_core.images import load_image, resize
         from nst_core.losses import gram
-        from nst_core.transfer import to_tensor
+        from nst_core.tensors import to_tensor
         from nst_core.vgg import VGGFeatures
 
         self.torch, self.gram, self.resize, self.to_tensor = torch, gram, resize, to_tensor
@@ -71,24 +71,28 @@ class Evaluator:
         return {"style": style, "content": content, "quality": 100 * style + 5 * content}
 
 
-def trace(settings, every: int, label: str, evaluator=None) -> dict:
-    """Run `settings`, scoring the picture every `every` iterations and at the end."""
-    from nst_core import StyleTransfer
+def trace(settings, tuning, every: int, label: str, evaluator=None) -> dict:
+    """Run `settings` with `tuning`, scoring the picture every `every` iterations (and at the
+    end of each scale) and at the end."""
+    from nst_core import PreviewPolicy, Preview, Progress, StillJob
 
-    job = StyleTransfer(settings, preview_every=every)
+    job = StillJob(settings, tuning).prepare(PreviewPolicy(every=every))
     ev = evaluator or Evaluator(settings, job.output_size)
     points = []
     eval_time = 0.0
+    scale = 0
     t0 = time.perf_counter()
     for p in job.events():
-        if p.preview is None:
+        if isinstance(p, Progress):
+            scale = p.scale
+        if not isinstance(p, Preview):
             continue
         t_eval = time.perf_counter()
         engine_seconds = t_eval - t0 - eval_time  # leave out earlier evaluations
-        q = ev(p.preview)
+        q = ev(p.image)
         eval_time += time.perf_counter() - t_eval
         points.append({"iteration": p.iteration, "seconds": round(engine_seconds, 3),
-                       "scale": p.scale, **{k: round(v, 5) for k, v in q.items()}})
+                       "scale": scale, **{k: round(v, 5) for k, v in q.items()}})
         print(f"  {label:>9} it {p.iteration:4d}  {points[-1]['seconds']:7.1f} s  "
               f"quality {q['quality']:8.3f}  (style {q['style']:.4f}, content "
               f"{q['content']:.4f})", file=sys.stderr, flush=True)
@@ -102,15 +106,6 @@ def trace(settings, every: int, label: str, evaluator=None) -> dict:
             "iterations": job.result.iterations, "evaluator": ev}
 
 
-def textbook_lbfgs(params, lr, history_size, **_ignored):
-    """The textbook optimizer: torch's L-BFGS, a unit step without line search, 50 pairs of
-    history, no preconditioner (the engine clamps the image into [0, 1] after each step)."""
-    import torch
-
-    return torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=history_size,
-                             tolerance_grad=-1.0, tolerance_change=-1.0)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", help="a bundled preset's name (default: the default settings)")
@@ -122,40 +117,38 @@ def main() -> int:
     ap.add_argument("--every", type=int, default=10)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", metavar="FILE", help="write every point to this file")
-    ap.add_argument("--coarse-ratio", type=float, help="override transfer.COARSE_RATIO (how "
+    ap.add_argument("--coarse-ratio", type=float, help="Tuning.coarse_ratio (how "
                     "many times the iterations of the next finer scale each scale gets)")
     ap.add_argument("--autocast", choices=["auto", "off", "bf16"], default="auto",
                     help="the network's precision on this device (auto: the engine's choice)")
-    ap.add_argument("--lbfgs-history", type=int, help="override transfer.LBFGS_HISTORY")
+    ap.add_argument("--lbfgs-history", type=int, help="Tuning.lbfgs_history")
     ap.add_argument("--precondition", type=json.loads, metavar="JSON",
-                    help='override transfer.PRECONDITION, e.g. "[]" (none) or "[[0.0078, 3], '
+                    help='Tuning.precondition, e.g. "[]" (none) or "[[0.0078, 3], '
                     '[0.031, 8]]" ([sigma as a fraction of the long side, weight], ...)')
     ap.add_argument("--carry-detail", choices=["on", "off"],
-                    help="override transfer.CARRY_DETAIL")
+                    help="Tuning.carry_detail")
     args = ap.parse_args()
-    from nst_core import transfer as _transfer
+    from nst_core import Tuning
 
+    changes_t = {}
     if args.lbfgs_history is not None:
-        _transfer.LBFGS_HISTORY = args.lbfgs_history
+        changes_t["lbfgs_history"] = args.lbfgs_history
     if args.precondition is not None:
-        _transfer.PRECONDITION = tuple(tuple(p) for p in args.precondition)
+        changes_t["precondition"] = tuple(tuple(p) for p in args.precondition)
     if args.carry_detail is not None:
-        _transfer.CARRY_DETAIL = args.carry_detail == "on"
-    if args.autocast != "auto":
-        import torch
-
-        from nst_core import transfer
-
-        transfer.AUTOCAST[args.device] = None if args.autocast == "off" else torch.bfloat16
+        changes_t["carry_detail"] = args.carry_detail == "on"
     if args.coarse_ratio is not None:
-        from nst_core import transfer
+        changes_t["coarse_ratio"] = args.coarse_ratio
+    tuning = Tuning(**changes_t)
+    if args.autocast != "auto":
+        tuning = tuning.with_precision(args.device,
+                                       "float32" if args.autocast == "off" else "bfloat16")
 
-        transfer.COARSE_RATIO = args.coarse_ratio
-
+    from nst_app.presets import load_presets
+    from nst_app.samples import default_settings
     from nst_core import TransferSettings
-    from nst_core.presets import load_presets
 
-    base = TransferSettings(size=args.size, device=args.device)
+    base = default_settings().replace(size=args.size, device=args.device)
     if args.preset:
         base = next(p for p in load_presets() if p.name == args.preset).apply(base)
         base = base.replace(size=args.size)
@@ -164,20 +157,15 @@ def main() -> int:
         key, _, value = item.partition("=")
         changes[key] = json.loads(value)
     cand = TransferSettings.from_dict({**base.to_dict(), **changes}).validate()
-    runs = [trace(cand, args.every, "candidate")]
+    runs = [trace(cand, tuning, args.every, "candidate")]
     ref = None
     if not args.no_ref:
         ref_settings = cand.replace(multiscale=False, optimizer="lbfgs", learning_rate=None,
                                     iterations=args.ref_iters, early_stop=0.0, init="content")
-        from nst_core import transfer
-
-        saved = transfer.AUTOCAST.get(args.device), transfer.BoxLBFGS
-        transfer.AUTOCAST[args.device] = None  # the textbook run is plain float32
-        transfer.BoxLBFGS = textbook_lbfgs  # and plain L-BFGS
-        try:
-            ref = trace(ref_settings, args.every, "reference", runs[0]["evaluator"])
-        finally:
-            transfer.AUTOCAST[args.device], transfer.BoxLBFGS = saved
+        # the textbook run: torch's L-BFGS (unit steps, no line search, 50 pairs, no
+        # preconditioner), plain float32
+        textbook = Tuning(lbfgs="torch", precondition=()).with_precision(args.device, "float32")
+        ref = trace(ref_settings, textbook, args.every, "reference", runs[0]["evaluator"])
         runs.append(ref)
     c = runs[0]
     print(f"\ncandidate: {c['iterations']} it in {c['seconds']:.1f} s, final quality "

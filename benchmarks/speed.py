@@ -89,24 +89,30 @@ def _sync(device) -> None:
 def measure_one(size: int, device: str, iters: int, warmup: int, autocast: str) -> dict:
     import torch
 
-    from nst_core import StyleTransfer, TransferSettings, transfer
+    from nst_app.samples import default_settings
+    from nst_core import NONE, Progress, StillJob, Tuning
+    from nst_core.devices import autocast_dtype
 
+    tuning = Tuning()
     if autocast != "auto":
-        for kind in transfer.AUTOCAST:
-            transfer.AUTOCAST[kind] = None if autocast == "off" else torch.bfloat16
-    s = TransferSettings(size=size, iterations=warmup + iters, multiscale=False, device=device)
-    job = StyleTransfer(s, preview_every=10**9)
+        for kind in ("cpu", "cuda", "mps"):
+            tuning = tuning.with_precision(kind, "float32" if autocast == "off" else "bfloat16")
+    s = default_settings().replace(size=size, iterations=warmup + iters, multiscale=False,
+                                   device=device, early_stop=0.0)
+    job = StillJob(s, tuning).prepare(NONE)
     dev = job.device
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     stamps = []
-    for _ in job.events():
+    for event in job.events():
+        if not isinstance(event, Progress):
+            continue
         _sync(dev)
         stamps.append(time.perf_counter())
     per_iter = [b - a for a, b in zip(stamps, stamps[1:])][warmup - 1:]
     shapes = conv_shapes(s, job.output_size)
     flops = iteration_flops(shapes)
-    dtype = transfer.AUTOCAST.get(dev.type)
+    dtype = autocast_dtype(tuning, dev.type)
     throughput = conv_throughput(shapes, dev, dtype)
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
-from . import resources
 from .errors import SettingsError
 from .layers import FEATURE_LAYERS
 
@@ -39,13 +38,13 @@ def _meta(help: str, *, range: tuple[float, float] | None = None, choices: tuple
 
 @dataclass(frozen=True)
 class TransferSettings:
-    """What the person chose for one run. Paths are strings so the value is plain JSON."""
+    """What the person chose for one picture. Paths are strings so the value is plain JSON.
+    The engine names no default images: front ends fill in their own (nst_app.samples)."""
 
-    content: str = field(default_factory=lambda: str(resources.default_content()), metadata=_meta(
+    content: str = field(default="", metadata=_meta(
         "The photograph to repaint.", label="Content image"))
-    styles: tuple[str, ...] = field(default_factory=lambda: (str(resources.default_style()),),
-                                    metadata=_meta("One or more paintings whose style is taken.",
-                                                   label="Style images"))
+    styles: tuple[str, ...] = field(default=(), metadata=_meta(
+        "One or more paintings whose style is taken.", label="Style images"))
     style_blend: tuple[float, ...] = field(default=(), metadata=_meta(
         "How much each style image counts, one number per style (normalized to sum to 1); "
         "empty means equal.", range=(0.0, 1e6), label="Style blend"))

@@ -109,7 +109,7 @@ def load_conv_state(source: str = "bundled", path: str | os.PathLike = "") -> di
         if not p.is_file():
             raise WeightsError(
                 f"No torchvision VGG19 checkpoint at {p}. Put {TORCHVISION_FILE} there, name the "
-                "file (--weights-path), or use the bundled weights (--weights bundled).")
+                "file as the weights file, or choose the bundled weights.")
     else:
         raise WeightsError(f"unknown weights source {source!r}; use bundled or torchvision")
     if not p.is_file():
@@ -173,6 +173,16 @@ class VGGFeatures(nn.Module):
         """Number of poolings before the deepest layer (its stride is 2**depth)."""
         return sum(1 for n in LAYER_NAMES[: len(self.features)] if n.startswith("pool"))
 
+    def extract(self, image: torch.Tensor, dtype: torch.dtype | None = None
+                ) -> dict[str, torch.Tensor]:
+        """The activations, computed under autocast to `dtype` when given (None: float32) and
+        returned in float32, so that Gram matrices and losses keep full precision."""
+        if dtype is None:
+            return self(image)
+        with torch.autocast(image.device.type, dtype=dtype):
+            feats = self(image)
+        return {name: f.float() for name, f in feats.items()}
+
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.normalize(image)
         if x.device.type in ("cpu", "cuda"):  # about 5% faster convolutions on CPU
@@ -184,3 +194,21 @@ class VGGFeatures(nn.Module):
             if name is not None:
                 out[name] = x
         return out
+
+
+@functools.lru_cache(maxsize=2)
+def _cached(layers: tuple[str, ...], source: str, path: str, pooling: str, device: str,
+            mtime: float) -> VGGFeatures:
+    return VGGFeatures(layers, source, path, pooling).to(device)
+
+
+def shared_features(layers: Iterable[str], source: str = "bundled",
+                    path: str | os.PathLike = "", pooling: str = "max",
+                    device: torch.device | str = "cpu") -> VGGFeatures:
+    """A frozen `VGGFeatures` for these layers, built once per process and reused by later runs
+    (a worker that renders many pictures loads the network once). Frozen and stateless, so
+    sharing it between runs is safe as long as one run at a time uses it."""
+    load_conv_state(source, path)  # fails with a clear error before anything is cached
+    key_path = str(path)
+    mtime = Path(key_path).stat().st_mtime if key_path and Path(key_path).is_file() else 0.0
+    return _cached(tuple(dict.fromkeys(layers)), source, key_path, pooling, str(device), mtime)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, Q
                                QListWidgetItem, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
 from nst_core.images import load_image
-from nst_core.resources import sample_contents, sample_styles
+from nst_app.samples import sample_contents, sample_styles
 
 from .qtimage import thumbnail, thumbnail_from_file, to_qimage
 

@@ -1,127 +1,100 @@
 """The main window: inputs on the left, the preview canvas and progress in the middle, the
-parameters on the right, the history strip along the bottom."""
+parameters and presets on the right, the history strip along the bottom and the batch queue in
+a dock. Widgets only: every piece of work is a job (nst_core) drained by a `JobController`, and
+what is kept of it is decided by the application layer (nst_app)."""
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QByteArray, QSettings, QSize, QStandardPaths, Qt, Slot
-from PySide6.QtGui import QAction, QGuiApplication, QIcon, QImage, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFileDialog, QHBoxLayout,
-                               QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox,
-                               QProgressBar, QPushButton, QScrollArea, QSplitter, QStyle,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
+                               QScrollArea, QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
 
-from nst_core import ImageError, NSTError, SettingsError, TransferSettings
-from nst_core.images import load_image, read_settings_json, save_image
-from nst_core.presets import load_presets
-from nst_core.transfer import (available_devices, available_memory, estimate_memory,
-                               resolve_device)
+from nst_app import paths
+from nst_app.batch import BatchQueue
+from nst_app.history import HistoryEntry, HistoryStore
+from nst_app.presets import load_presets
+from nst_app.runs import Finished, run_and_record
+from nst_app.samples import default_settings
+from nst_core import (LIVE, ImageError, Note, NSTError, OutputExistsError, Progress,
+                      SettingsError, TransferSettings)
+from nst_core.devices import available_devices, available_memory, resolve_device
+from nst_core.images import load_image, read_settings_json, save_image, unique_path
+from nst_core.still import StillJob, memory_needed
 
+from .app import ErrorDialog
+from .batch_panel import BatchPanel
 from .canvas import PreviewCanvas
-from .history import HistoryEntry, HistoryStore
+from .history_strip import HistoryStrip
 from .inputs_panel import InputsPanel
 from .params_panel import ParamsPanel
-from .qtimage import thumbnail, thumbnail_from_file, to_array, to_qimage
-from .worker import ProgressInfo, RunController, RunOutcome
+from .presets_bar import PresetsBar
+from .progress_area import ProgressArea, fmt_seconds
+from .qtimage import to_array, to_qimage
+from .worker import JobController
 
 log = logging.getLogger(__name__)
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif)"
 SAVE_FILTER = "PNG with settings (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
-_CURVES = (("total", (230, 230, 230)), ("style", (220, 120, 60)), ("content", (80, 160, 230)),
-           ("tv", (120, 200, 120)))
 
 
 def default_data_dir() -> Path:
-    return Path(QStandardPaths.writableLocation(
-        QStandardPaths.StandardLocation.AppDataLocation) or Path.home() / ".nst-studio")
+    return paths.data_dir()
 
 
-def _fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return "…"
-    s = max(0, int(round(s)))
-    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
+@dataclass
+class RunOutcome:
+    """A picture on show: its pixels (and as a QImage) and how its run went."""
 
+    rgb: np.ndarray
+    image: QImage
+    settings: TransferSettings
+    iterations: int
+    seconds: float
+    status: str = "done"  # done, stopped, failed
+    reason: str = ""
+    losses: list[dict[str, float]] = field(default_factory=list)
+    entry: HistoryEntry | None = None  # where the history keeps it
 
-class ProgressArea(QWidget):
-    """Progress bar, a line of figures, and the live loss plot (pyqtgraph, log scale)."""
+    @property
+    def stopped(self) -> bool:
+        return self.status == "stopped"
 
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.bar = QProgressBar()
-        self.bar.setFormat("Ready")
-        self.bar.setTextVisible(True)
-        lay.addWidget(self.bar)
-        self.figures = QLabel(" ")
-        lay.addWidget(self.figures)
-        pg.setConfigOptions(antialias=True)
-        self.plot = pg.PlotWidget()
-        self.plot.setLogMode(y=True)
-        self.plot.setLabel("bottom", "iteration")
-        self.plot.setLabel("left", "loss")
-        self.plot.setMinimumHeight(120)
-        self.plot.setMaximumHeight(200)
-        legend = self.plot.addLegend(brush=pg.mkBrush(0, 0, 0, 170), colCount=4)
-        legend.anchor(itemPos=(0, 0.5), parentPos=(0, 0.5), offset=(60, 0))  # clear of curves
-        legend.setZValue(10)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.curves = {name: self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name)
-                       for name, color in _CURVES}
-        self.data: dict[str, list[float]] = {name: [] for name, _ in _CURVES}
-        self.x: list[int] = []
-        lay.addWidget(self.plot)
-
-    def reset(self, total: int) -> None:
-        self.bar.setRange(0, max(1, total))
-        self.bar.setValue(0)
-        self.bar.setFormat("Starting…")
-        self.figures.setText(" ")
-        self.x = []
-        for name in self.data:
-            self.data[name] = []
-            self.curves[name].setData([], [])
-
-    def update_progress(self, p: ProgressInfo) -> None:
-        self.bar.setMaximum(p.total)
-        self.bar.setValue(p.iteration)
-        w, h = p.size
-        self.bar.setFormat(f"Iteration {p.iteration} / {p.total} · scale {p.scale + 1}/{p.scales}"
-                           f" · {_fmt_seconds(p.eta)} left")
-        self.figures.setText(
-            f"{w}×{h} px · {p.rate:.2f} it/s · elapsed {_fmt_seconds(p.elapsed)} · loss "
-            f"{p.losses['total']:.4g} (style {p.losses['style']:.3g}, content "
-            f"{p.losses['content']:.3g}, smoothing {p.losses['tv']:.3g})")
-        self.x.append(p.iteration)
-        for name in self.data:
-            v = float(p.losses.get(name, 0.0))
-            self.data[name].append(v if v > 0 else np.nan)  # a log scale has no 0: leave a gap
-            self.curves[name].setData(self.x, self.data[name], connect="finite")
-
-    def finish(self, text: str) -> None:
-        self.bar.setFormat(text)
+    @classmethod
+    def from_finished(cls, f: Finished) -> "RunOutcome | None":
+        r = f.result
+        if r is None:
+            return None
+        return cls(r.image, to_qimage(r.image), r.settings, r.iterations,
+                   float(r.timings.get("total", 0.0)), r.status, r.reason, list(r.losses),
+                   f.entry)
 
 
 class MainWindow(QMainWindow):
+    progressed = Signal(object)  # nst_core.Progress of the picture being painted
+    finished = Signal(object)  # RunOutcome: done or stopped
+    failed = Signal(str, object)  # message, RunOutcome of the last good image or None
+
     def __init__(self, data_dir: str | Path | None = None, store: QSettings | None = None):
         super().__init__()
         self.setWindowTitle("NST Studio")
         self.setAcceptDrops(True)
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.store = store if store is not None else QSettings()
-        self.history = HistoryStore(self.data_dir / "history")
-        self.controller = RunController(self)
+        self.history = HistoryStore(paths.history_dir(self.data_dir))
+        self.controller = JobController(self)
         self.current: RunOutcome | None = None  # the result on show, if any
         self.current_path: str = ""  # a file holding the current result (for "use as start")
+        self._closing = False
         self._build()
         self._connect()
-        self._load_history()
+        self.history_strip.load(self.history.entries())
         self._restore_state()
         self._update_actions()
 
@@ -132,6 +105,7 @@ class MainWindow(QMainWindow):
         self.params = ParamsPanel(available_devices())
         self.canvas = PreviewCanvas()
         self.progress = ProgressArea()
+        self.presets_bar = PresetsBar(load_presets())
 
         left = QScrollArea()
         left.setWidget(self.inputs)
@@ -141,27 +115,10 @@ class MainWindow(QMainWindow):
         right.setWidget(self.params)
         right.setWidgetResizable(True)
         right.setMinimumWidth(330)
-
-        presets_row = QHBoxLayout()
-        presets_row.addWidget(QLabel("Preset:"))
-        self.preset_box = QComboBox()
-        self.presets = load_presets()
-        self.preset_box.addItem("Custom", None)
-        for p in self.presets:
-            self.preset_box.addItem(p.name, p.name)
-            self.preset_box.setItemData(self.preset_box.count() - 1, p.description,
-                                        Qt.ItemDataRole.ToolTipRole)
-        self.preset_box.setToolTip("Presets change size, steps and schedule; your images and "
-                                   "look settings stay.")
-        presets_row.addWidget(self.preset_box, 1)
-        reset = QPushButton("Reset")
-        reset.setToolTip("Reset every setting to its default (images stay)")
-        reset.clicked.connect(self.reset_to_defaults)
-        presets_row.addWidget(reset)
         right_box = QWidget()
         rl = QVBoxLayout(right_box)
         rl.setContentsMargins(0, 0, 0, 0)
-        rl.addLayout(presets_row)
+        rl.addWidget(self.presets_bar)
         rl.addWidget(right, 1)
 
         center = QWidget()
@@ -178,36 +135,24 @@ class MainWindow(QMainWindow):
         split.setSizes([320, 760, 340])
         self.setCentralWidget(split)
 
-        # history strip
-        self.history_list = QListWidget()
-        self.history_list.setViewMode(QListWidget.ViewMode.IconMode)
-        self.history_list.setFlow(QListWidget.Flow.LeftToRight)
-        self.history_list.setWrapping(False)
-        self.history_list.setIconSize(QSize(96, 72))
-        self.history_list.setGridSize(QSize(108, 98))
-        self.history_list.setMovement(QListWidget.Movement.Static)
-        self.history_list.setFixedHeight(112)
-        self.history_list.setToolTip("Every run of this and earlier sessions. Click to show it.")
-        hist = QWidget()
-        hl = QHBoxLayout(hist)
-        hl.setContentsMargins(2, 2, 2, 2)
-        hl.addWidget(self.history_list, 1)
-        hb = QVBoxLayout()
-        self.restore_button = QPushButton("Restore settings")
-        self.restore_button.setToolTip("Load the selected run's settings and images into the "
-                                       "panels")
-        self.restore_button.clicked.connect(self.restore_selected_settings)
-        hb.addWidget(self.restore_button)
-        hb.addStretch(1)
-        hl.addLayout(hb)
-        hist.setMaximumHeight(126)
+        self.history_strip = HistoryStrip()
+        self.history_list = self.history_strip.list
         dock = QDockWidget("History")
         dock.setObjectName("history")
-        dock.setWidget(hist)
+        dock.setWidget(self.history_strip)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                          | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
         dock.setMaximumHeight(160)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+
+        self.batch = BatchPanel(BatchQueue.load(paths.queue_file(self.data_dir)), self.history,
+                                lambda: self.current_settings().validate(),
+                                str(self.store.value("batch_dir", str(Path.home() / "NST Studio"))))
+        self.batch_dock = QDockWidget("Batch queue")
+        self.batch_dock.setObjectName("batch")
+        self.batch_dock.setWidget(self.batch)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.batch_dock)
+        self.batch_dock.hide()  # View > Batch Queue shows it
         self._build_actions()
         self.statusBar().showMessage("Ready: press Start (Ctrl+Enter) to paint")
 
@@ -261,6 +206,12 @@ class MainWindow(QMainWindow):
         self.compare_action.setCheckable(True)
         self.reset_action = self._action("Reset to Defaults", self.reset_to_defaults)
         self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.batch_action = self.batch_dock.toggleViewAction()
+        self.batch_action.setText("Batch Queue")
+        self.batch_action.setShortcut(QKeySequence("Ctrl+Shift+B"))
+        self.add_to_queue_action = self._action(
+            "Add to Batch Queue", self.add_current_to_queue, "Ctrl+Shift+A",
+            "Add the current photo, paintings and settings to the batch queue")
 
         mb = self.menuBar()
         m = mb.addMenu("&File")
@@ -271,15 +222,16 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Run")
         m.addAction(self.start_action)
         m.addAction(self.use_init_action)
+        m.addAction(self.add_to_queue_action)
         pm = m.addMenu("Presets")
-        for p in self.presets:
+        for p in self.presets_bar.presets:
             a = pm.addAction(p.name)
             a.setToolTip(p.description)
             a.triggered.connect(lambda checked=False, name=p.name: self.apply_preset(name))
         m.addAction(self.reset_action)
         m = mb.addMenu("&View")
         for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action,
-                  None, self.compare_action):
+                  None, self.compare_action, None, self.batch_action):
             m.addSeparator() if a is None else m.addAction(a)
 
         tb = QToolBar("Main")
@@ -293,20 +245,24 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         c = self.controller
-        c.started.connect(self._on_started)
-        c.progress.connect(self.progress.update_progress)
+        c.event.connect(self._on_event)
         c.preview.connect(self._on_preview)
-        c.finished.connect(self._on_finished)
-        c.failed.connect(self._on_failed)
+        c.failed.connect(self._on_refused)
+        c.crashed.connect(self._on_crashed)
         c.running_changed.connect(self._on_running_changed)
         self.inputs.open_content_requested.connect(self.open_content)
         self.inputs.paste_content_requested.connect(self.paste_content)
         self.inputs.add_style_requested.connect(self.add_style_dialog)
         self.params.changed.connect(self._params_changed)
         self.inputs.changed.connect(self._update_memory_label)
-        self.preset_box.activated.connect(self._preset_chosen)
-        self.history_list.itemClicked.connect(self._history_clicked)
-        self.history_list.itemDoubleClicked.connect(lambda item: self.restore_selected_settings())
+        self.presets_bar.preset_chosen.connect(self.apply_preset)
+        self.presets_bar.reset_requested.connect(self.reset_to_defaults)
+        self.history_strip.entry_clicked.connect(self._history_clicked)
+        self.history_strip.restore_requested.connect(self.restore_settings_of)
+        self.batch.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.batch.error.connect(self.show_error)
+        self.batch.item_finished.connect(lambda done: self._reload_history())
+        self.batch.controller.running_changed.connect(self._on_running_changed)
 
     # ---- settings ------------------------------------------------------------------------------
     def current_settings(self) -> TransferSettings:
@@ -334,7 +290,7 @@ class MainWindow(QMainWindow):
         return problems
 
     def _params_changed(self) -> None:
-        self._sync_preset_box()
+        self.presets_bar.sync(self.params.values())
         self._update_memory_label()
 
     def _update_memory_label(self) -> None:
@@ -344,7 +300,7 @@ class MainWindow(QMainWindow):
         try:
             s = self.current_settings().validate()
             device = resolve_device(s.device)
-            need = estimate_memory(s, self.inputs.content_size, device.type)
+            need = memory_needed(s, self.inputs.content_size, device.type)
             free = available_memory(device)
         except NSTError:
             self.params.memory_label.setText("")
@@ -354,26 +310,13 @@ class MainWindow(QMainWindow):
             text = f"<span style='color:#c03030'>{text}: too large</span>"
         self.params.memory_label.setText(text)
 
-    def _sync_preset_box(self) -> None:
-        values = self.params.values()
-        for i, p in enumerate(self.presets):
-            if all(values.get(k) == v for k, v in p.changes.items()):
-                self.preset_box.setCurrentIndex(i + 1)
-                return
-        self.preset_box.setCurrentIndex(0)
-
-    def _preset_chosen(self, index: int) -> None:
-        name = self.preset_box.itemData(index)
-        if name:
-            self.apply_preset(name)
-
     def apply_preset(self, name: str) -> None:
-        preset = next(p for p in self.presets if p.name == name)
+        preset = next(p for p in self.presets_bar.presets if p.name == name)
         try:
             settings = preset.apply(self.current_settings())
         except SettingsError as e:
             self.show_error("Check the settings", f"{e}\n\nFix it, then choose the preset again.")
-            self._sync_preset_box()
+            self.presets_bar.sync(self.params.values())
             return
         self.params.set_values(settings)
         self.statusBar().showMessage(f"Preset: {name}", 4000)
@@ -425,11 +368,16 @@ class MainWindow(QMainWindow):
             self.add_style(path)
 
     def _store_pasted(self, image: QImage) -> str:
+        """Keep a pasted or dropped image as a file of its own (never overwriting another)."""
         folder = self.data_dir / "pasted"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}-{id(image) % 1000}.png"
-        save_image(path, to_array(image), overwrite=True)
-        return str(path)
+        rgb = to_array(image)
+        while True:
+            path = unique_path(folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}.png")
+            try:
+                return str(save_image(path, rgb))
+            except OutputExistsError:  # taken between the check and the write: next name
+                continue
 
     @Slot()
     def paste_content(self) -> None:
@@ -445,7 +393,12 @@ class MainWindow(QMainWindow):
             self.show_error("Nothing to paste", "The clipboard holds no image. Copy an image "
                             "(or an image file) first.")
             return
-        self.set_content(self._store_pasted(image))
+        try:
+            path = self._store_pasted(image)
+        except (NSTError, OSError) as e:
+            self.show_error("Cannot keep the pasted image", f"{e}\n\nThe current photo is kept.")
+            return
+        self.set_content(path)
 
     # drag and drop: onto the paintings -> add paintings; anywhere else -> the photo
     def dragEnterEvent(self, event) -> None:
@@ -482,6 +435,10 @@ class MainWindow(QMainWindow):
     def start(self) -> bool:
         if self.controller.running:
             return False
+        if self.batch.running:
+            self.show_error("The batch queue is running", "Stop the queue first, or wait for "
+                            "it: both at once would halve the speed of each.")
+            return False
         try:
             settings = self.current_settings().validate()
         except SettingsError as e:
@@ -490,8 +447,8 @@ class MainWindow(QMainWindow):
         self.store.setValue("last_settings", settings.to_json())
         self.canvas.set_before(self.inputs.content_image)
         self.progress.reset(settings.iterations)
-        self._run_started_at = time.perf_counter()
-        self.controller.start(settings, self.history)
+        job, history = StillJob(settings), self.history
+        self.controller.start(lambda stop: run_and_record(job, history, "window", LIVE, stop))
         self.statusBar().showMessage("Preparing…")
         return True
 
@@ -500,52 +457,92 @@ class MainWindow(QMainWindow):
             self.controller.stop()
             self.statusBar().showMessage("Stopping after this iteration…")
 
-    def _on_started(self, total: int, w: int, h: int) -> None:
-        self.progress.reset(total)
-        self.statusBar().showMessage(f"Painting {w}×{h} px…")
+    def _on_event(self, ev) -> None:
+        if isinstance(ev, Progress):
+            if ev.iteration == 1:
+                w, h = ev.size
+                self.statusBar().showMessage(f"Painting… ({w}×{h} px at the first scale)")
+            self.progress.update_progress(ev)
+            self.progressed.emit(ev)
+        elif isinstance(ev, Note):
+            self.statusBar().showMessage(ev.text, 4000)
+        elif isinstance(ev, Finished):
+            self._on_finished(ev)
 
-    @Slot(QImage, int)
-    def _on_preview(self, image: QImage, iteration: int) -> None:
+    @Slot(QImage, int, str)
+    def _on_preview(self, image: QImage, iteration: int, item_id: str) -> None:
         self.canvas.set_image(image)
 
-    def _on_finished(self, outcome: RunOutcome) -> None:
-        self._show_outcome(outcome)
+    def _on_finished(self, f: Finished) -> None:
+        outcome = RunOutcome.from_finished(f)
+        if outcome is not None:
+            self._show_outcome(outcome)
+        if f.history_error:
+            self.show_error("The picture is not in the history", f.history_error)
+        if f.status == "failed":
+            message = f.message
+            if outcome is not None:
+                message += ("\n\nThe last good picture is kept in the history." if f.entry
+                            else "\n\nThe last good picture is on the canvas; save it with "
+                                 "Save As.")
+            self.progress.finish("Failed")
+            self.statusBar().showMessage("The run failed")
+            self.show_error("The run could not finish", message)
+            self.failed.emit(f.message, outcome)
+            return
+        if outcome is None:
+            return
         if outcome.stopped:
             text = f"Stopped at iteration {outcome.iterations}; the picture so far is kept"
         else:
-            text = f"Done: {outcome.iterations} iterations in {_fmt_seconds(outcome.seconds)}"
+            text = f"Done: {outcome.iterations} iterations in {fmt_seconds(outcome.seconds)}" \
+                   + (f" ({outcome.reason})" if outcome.reason.startswith("converged") else "")
         self.progress.finish(text)
         self.statusBar().showMessage(text)
+        self.finished.emit(outcome)
 
-    def _on_failed(self, message: str, outcome: RunOutcome | None) -> None:
-        if outcome is not None:
-            self._show_outcome(outcome)
-            message += "\n\nThe last good picture is kept in the history."
+    def _on_refused(self, message: str) -> None:
+        """The job could not start (bad input): nothing was made."""
+        self.progress.finish("Could not start")
+        self.statusBar().showMessage("The run could not start")
+        self.show_error("The run could not start", message)
+        self.failed.emit(message, None)
+
+    def _on_crashed(self, summary: str, details: str) -> None:
         self.progress.finish("Failed")
-        self.statusBar().showMessage("The run failed")
-        self.show_error("The run could not finish", message)
+        self.statusBar().showMessage("The run stopped on an unexpected error")
+        self.error_dialog = ErrorDialog(summary, details, self)
+        self.error_dialog.open()  # not exec(): the window stays responsive
+        self.failed.emit(summary, None)
 
     def _show_outcome(self, outcome: RunOutcome) -> None:
         self.current = outcome
         self.current_path = outcome.entry.image_path if outcome.entry else ""
         self.canvas.set_image(outcome.image)
         if outcome.entry is not None:
-            self._add_history_item(outcome.entry, outcome.image, select=True)
+            self.history_strip.add(outcome.entry, outcome.image, select=True)
         self._update_actions()
 
     def _on_running_changed(self, running: bool) -> None:
         SP = QStyle.StandardPixmap
-        self.start_action.setText("Stop" if running else "Start")
-        self.start_action.setIcon(self.style().standardIcon(SP.SP_MediaStop if running
+        busy = self.controller.running
+        self.start_action.setText("Stop" if busy else "Start")
+        self.start_action.setIcon(self.style().standardIcon(SP.SP_MediaStop if busy
                                                             else SP.SP_MediaPlay))
-        self.start_action.setToolTip("Stop and keep the picture so far (Ctrl+Enter)" if running
+        self.start_action.setToolTip("Stop and keep the picture so far (Ctrl+Enter)" if busy
                                      else "Start painting (Ctrl+Enter)")
         self._update_actions()
+        if self._closing and not self.controller.running and not self.batch.running:
+            self.close()  # the close that waited for the work to stop
 
     def _update_actions(self) -> None:
         has = self.current is not None
         for a in (self.save_action, self.copy_action, self.use_init_action):
             a.setEnabled(has)
+
+    def add_current_to_queue(self) -> None:
+        if self.batch.add_current():
+            self.batch_dock.show()
 
     # ---- results -------------------------------------------------------------------------------
     @Slot()
@@ -622,25 +619,10 @@ class MainWindow(QMainWindow):
         return True
 
     # ---- history -------------------------------------------------------------------------------
-    def _load_history(self) -> None:
-        for entry in self.history.entries()[-200:]:
-            self._add_history_item(entry, None)
+    def _reload_history(self) -> None:
+        self.history_strip.load(self.history.entries())
 
-    def _add_history_item(self, entry: HistoryEntry, image: QImage | None,
-                          select: bool = False) -> None:
-        if image is None:  # at start-up: read at thumbnail size, not the whole picture
-            image = thumbnail_from_file(entry.image_path, 96)
-        when = time.strftime("%H:%M", time.localtime(entry.created))
-        item = QListWidgetItem(QIcon(QPixmap.fromImage(thumbnail(image, 96))),
-                               when + (" ■" if entry.stopped else ""))
-        item.setToolTip(entry.label())
-        item.setData(Qt.ItemDataRole.UserRole, entry)
-        self.history_list.insertItem(0, item)  # newest first
-        if select:
-            self.history_list.setCurrentItem(item)
-
-    def _history_clicked(self, item: QListWidgetItem) -> None:
-        entry: HistoryEntry = item.data(Qt.ItemDataRole.UserRole)
+    def _history_clicked(self, entry: HistoryEntry) -> None:
         settings = entry.settings
         try:
             rgb = load_image(entry.image_path).rgb
@@ -650,18 +632,19 @@ class MainWindow(QMainWindow):
         if settings is None:
             settings = self.current_settings()
         self.current = RunOutcome(rgb, to_qimage(rgb), settings, entry.iterations, entry.seconds,
-                                  entry.stopped, entry=entry)
+                                  entry.status, entry.reason, entry=entry)
         self.current_path = entry.image_path
         self.canvas.set_image(self.current.image)
         self._update_actions()
 
     @Slot()
     def restore_selected_settings(self) -> None:
-        item = self.history_list.currentItem()
-        if item is None:
+        self.restore_settings_of(self.history_strip.selected())
+
+    def restore_settings_of(self, entry: HistoryEntry | None) -> None:
+        if entry is None:
             self.statusBar().showMessage("Select a run in the history first", 3000)
             return
-        entry: HistoryEntry = item.data(Qt.ItemDataRole.UserRole)
         settings = entry.settings
         if settings is None:
             self.show_error("Cannot restore", "This run's settings cannot be read.")
@@ -687,7 +670,7 @@ class MainWindow(QMainWindow):
         state = self.store.value("window_state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
-        settings = TransferSettings()
+        settings = default_settings()
         text = self.store.value("last_settings")
         if text:
             try:
@@ -696,7 +679,7 @@ class MainWindow(QMainWindow):
                 log.warning("ignoring unreadable saved settings: %s", e)
         problems = self.apply_settings(settings)
         if problems:  # images moved away since last time: fall back to the samples
-            defaults = TransferSettings()
+            defaults = default_settings()
             if not self.inputs.content_path:
                 self.inputs.set_content(defaults.content)
             if not self.inputs.rows:
@@ -709,6 +692,7 @@ class MainWindow(QMainWindow):
     def save_state(self) -> None:
         self.store.setValue("geometry", self.saveGeometry())
         self.store.setValue("window_state", self.saveState())
+        self.store.setValue("batch_dir", self.batch.output_edit.text())
         try:
             self.store.setValue("last_settings", self.current_settings().to_json())
         except Exception as e:  # never lose the close over this
@@ -716,9 +700,15 @@ class MainWindow(QMainWindow):
         self.store.sync()
 
     def closeEvent(self, event) -> None:
-        if self.controller.running:
-            self.statusBar().showMessage("Stopping the run…")
-            QApplication.processEvents()
-            self.controller.shutdown()
+        """A close during a run asks the run (and the queue) to stop and closes once they
+        have, however long their current step takes; the picture so far reaches the history."""
+        if self.controller.running or self.batch.running:
+            self._closing = True
+            self.controller.stop()
+            self.batch.stop()
+            self.statusBar().showMessage("Stopping the run; the window closes when it has "
+                                         "kept the picture so far…")
+            event.ignore()
+            return
         self.save_state()
         super().closeEvent(event)

@@ -1,179 +1,101 @@
-"""The run's worker: a QObject living on a QThread that drives the engine and reports through
-signals. The window never touches the optimization; it hands settings in, receives signals and
-may ask the run to stop.
+"""One generic worker for every kind of job: a QObject on a QThread that drains an event source
+(any generator of plain events, see docs/jobs.md) and turns each event into a signal. The window
+hands a source in, receives signals and may ask for a stop; it never touches the work.
 
 Wiring follows the canonical recipe (superqt's `new_worker_qthread`): the worker is moved to a
 QThread, `started -> run`, `done -> quit`; once the thread has ended both are released (see
-`RunController.start` for why Python's ownership replaces `deleteLater` here).
-Previews are QImages built in the worker as copies, throttled by time so the event loop stays
-responsive; scalar progress goes out on every iteration.
+`JobController.start` for why Python's ownership replaces `deleteLater` here). Previews become
+QImages here, in the worker's thread, as copies; the source's preview policy (nst_core.events)
+already decided how often they come.
 """
 from __future__ import annotations
 
 import logging
 import threading
-import time
 import traceback
-from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
-import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
-from nst_core import NSTError, RunFailedError, StyleTransfer, TransferSettings
+from nst_core import NSTError, Preview
 
-from .history import HistoryEntry, HistoryStore
 from .qtimage import to_qimage
 
 log = logging.getLogger(__name__)
 
-
-@dataclass
-class ProgressInfo:
-    """Scalar progress of one iteration (no image)."""
-
-    iteration: int
-    total: int
-    scale: int
-    scales: int
-    size: tuple[int, int]
-    losses: dict[str, float]
-    elapsed: float
-    eta: float | None
-    rate: float  # iterations per second over the last few iterations
+#: A source of events: called in the worker's thread with the stop flag it must honour.
+Source = Callable[[threading.Event], Iterator[Any]]
 
 
-@dataclass
-class RunOutcome:
-    """What a run left behind: the picture (as pixels and as a QImage) and how it went."""
-
-    rgb: np.ndarray
-    image: QImage
-    settings: TransferSettings
-    iterations: int
-    seconds: float
-    stopped: bool
-    losses: list[dict[str, float]] = field(default_factory=list)
-    entry: HistoryEntry | None = None  # where it was saved in the history
-
-
-class TransferWorker(QObject):
-    started = Signal(int, int, int)  # total iterations, output width, output height
-    progress = Signal(object)  # ProgressInfo
-    preview = Signal(QImage, int)  # image (a copy), iteration
-    finished = Signal(object)  # RunOutcome (also when stopped early)
-    failed = Signal(str, object)  # message for the person, RunOutcome of the last good image or None
+class JobWorker(QObject):
+    event = Signal(object)  # every event but previews, as the source yielded it
+    preview = Signal(QImage, int, str)  # a preview as a QImage copy, its step, the item id or ""
+    failed = Signal(str)  # the source refused (bad input): one line for the person
+    crashed = Signal(str, str)  # an unexpected exception: summary, details (a traceback)
     done = Signal()  # always, last
 
-    def __init__(self, settings: TransferSettings, history: HistoryStore | None = None,
-                 preview_interval: float = 0.25):
+    def __init__(self, source: Source):
         super().__init__()
-        self.settings = settings
-        self.history = history
-        self.preview_interval = preview_interval
+        self.source = source
         self._stop = threading.Event()
-        self._job: StyleTransfer | None = None
 
     def request_stop(self) -> None:
-        """Thread-safe: the run stops before its next iteration and keeps its best image."""
+        """Thread-safe: the work stops within one step and keeps what it made."""
         self._stop.set()
-        job = self._job
-        if job is not None:
-            job.request_stop()
 
     @Slot()
     def run(self) -> None:
         try:
-            self._run()
+            for ev in self.source(self._stop):
+                inner = getattr(ev, "event", None)  # a batch item's engine event
+                if isinstance(ev, Preview):
+                    self.preview.emit(to_qimage(ev.image), ev.iteration, "")
+                elif isinstance(inner, Preview):
+                    self.preview.emit(to_qimage(inner.image), inner.iteration, ev.item_id)
+                else:
+                    self.event.emit(ev)
+        except NSTError as e:
+            self.failed.emit(str(e))
         except Exception as e:  # never let an exception escape into Qt's event loop
-            log.exception("unexpected error in the run")
-            self.failed.emit(f"Unexpected error: {e}\n\n{traceback.format_exc()}", None)
+            log.exception("unexpected error in the worker")
+            self.crashed.emit(f"{type(e).__name__}: {e}", traceback.format_exc())
         finally:
             self.done.emit()
 
-    def _run(self) -> None:
-        try:
-            job = StyleTransfer(self.settings, preview_every=1)
-        except NSTError as e:
-            self.failed.emit(str(e), None)
-            return
-        self._job = job
-        if self._stop.is_set():
-            job.request_stop()
-        w, h = job.output_size
-        self.started.emit(job.total_iterations, w, h)
-        last_preview = 0.0
-        recent: list[float] = []
-        try:
-            for ev in job.events():
-                now = time.perf_counter()
-                recent = (recent + [now])[-10:]
-                rate = (len(recent) - 1) / (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
-                self.progress.emit(ProgressInfo(ev.iteration, ev.total, ev.scale, ev.scales,
-                                                ev.size, ev.losses, ev.elapsed, ev.eta, rate))
-                due = now - last_preview >= self.preview_interval or ev.iteration == ev.total
-                if ev.preview is not None and (due or ev.iteration == 1):
-                    self.preview.emit(to_qimage(ev.preview), ev.iteration)
-                    last_preview = now
-        except RunFailedError as e:
-            outcome = self._keep(e.result, note=str(e)) if e.result is not None else None
-            self.failed.emit(str(e), outcome)
-            return
-        except NSTError as e:
-            self.failed.emit(str(e), None)
-            return
-        result = job.result
-        assert result is not None
-        self.finished.emit(self._keep(result))
 
-    def _keep(self, result, note: str = "") -> RunOutcome:
-        """Write the result to the history at once, then describe it."""
-        seconds = float(result.timings.get("total", 0.0))
-        entry = None
-        if self.history is not None:
-            try:
-                entry = self.history.add(result.image, result.settings, result.iterations,
-                                         seconds, result.stopped, note)
-            except (OSError, NSTError) as e:
-                log.error("could not write the result to the history: %s", e)
-        return RunOutcome(result.image, to_qimage(result.image), result.settings,
-                          result.iterations, seconds, result.stopped, list(result.losses), entry)
+class JobController(QObject):
+    """Owns at most one worker and its thread; re-emits the worker's signals."""
 
-
-class RunController(QObject):
-    """Owns at most one run: its worker and thread. Re-emits the worker's signals."""
-
-    started = Signal(int, int, int)
-    progress = Signal(object)
-    preview = Signal(QImage, int)
-    finished = Signal(object)
-    failed = Signal(str, object)
+    event = Signal(object)
+    preview = Signal(QImage, int, str)
+    failed = Signal(str)
+    crashed = Signal(str, str)
     running_changed = Signal(bool)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._thread: QThread | None = None
-        self._worker: TransferWorker | None = None
+        self._worker: JobWorker | None = None
 
     @property
     def running(self) -> bool:
         return self._worker is not None
 
-    def start(self, settings: TransferSettings, history: HistoryStore | None = None) -> bool:
-        """Start a run; refuses (returns False) while one is going."""
+    def start(self, source: Source) -> bool:
+        """Start draining `source` in a new thread; refuses (False) while one is going."""
         if self.running:
             return False
         thread = QThread()
-        worker = TransferWorker(settings, history)
+        worker = JobWorker(source)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
-        worker.started.connect(self.started)
-        worker.progress.connect(self.progress)
+        worker.event.connect(self.event)
         worker.preview.connect(self.preview)
-        worker.finished.connect(self.finished)
         worker.failed.connect(self.failed)
+        worker.crashed.connect(self.crashed)
         # Direct: QThread.quit is thread-safe, and a queued call would deadlock a GUI thread
-        # that is blocked in wait() (closing the window during a run).
+        # that is blocked in wait().
         worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         # Let go of the thread only once it has ended. `finished` is emitted from the thread
         # just before it ends, so the slot waits for the end first; then Python, which owns
@@ -189,16 +111,16 @@ class RunController(QObject):
         if self._worker is not None:
             self._worker.request_stop()
 
-    def shutdown(self, timeout_ms: int = 15000) -> bool:
-        """Stop the run and wait for its thread (on window close). True if it ended in time."""
+    def shutdown(self, timeout_ms: int | None = None) -> bool:
+        """Stop and wait for the thread (tests, the very end of the app). True if it ended
+        within `timeout_ms` (None: however long the current step takes)."""
         thread = self._thread
         if thread is None:
             return True
         self.stop()
-        thread.quit()  # the event loop ends as soon as the run returns to it
-        ok = thread.wait(timeout_ms)
+        ok = thread.wait() if timeout_ms is None else thread.wait(timeout_ms)
         if not ok:
-            log.error("the run did not stop within %d ms", timeout_ms)
+            log.error("the worker did not stop within %d ms", timeout_ms)
         return ok
 
     @Slot()

@@ -41,7 +41,7 @@ def main() -> int:
 
     def on_progress(p):
         if p.iteration >= args.at * p.total and w.controller.running:
-            w.controller.progress.disconnect(on_progress)
+            w.progressed.disconnect(on_progress)
             QTimer.singleShot(300, grab)  # let the latest preview paint
 
     def grab():
@@ -51,7 +51,7 @@ def main() -> int:
         w.close()
         app.quit()
 
-    w.controller.progress.connect(on_progress)
+    w.progressed.connect(on_progress)
     w.start()
     app.exec()
     return 0

@@ -72,14 +72,33 @@ def tiny_settings(photo_path, painting_path):
                             iterations=6, multiscale=False, device="cpu")
 
 
-def nan_after(monkeypatch, good_calls: int) -> None:
-    """Make the engine's loss NaN from the (good_calls + 1)-th evaluation on."""
-    from nst_core import transfer
+@pytest.fixture(autouse=True)
+def app_data(tmp_path, monkeypatch):
+    """Every test gets its own app data folder (history, queue), never the person's."""
+    folder = tmp_path / "appdata"
+    monkeypatch.setenv("NST_STUDIO_DATA", str(folder))
+    return folder
 
-    real, calls = transfer.tv_loss, {"n": 0}
+
+def nan_after(monkeypatch, good_calls: int) -> None:
+    """Make the objective's loss NaN from the (good_calls + 1)-th evaluation on (a test hook
+    into the one objective every job shares)."""
+    from nst_core import objective
+
+    real, calls = objective.tv_loss, {"n": 0}
 
     def tv_then_nan(x):
         calls["n"] += 1
         return real(x) * (float("nan") if calls["n"] > good_calls else 1.0)
 
-    monkeypatch.setattr(transfer, "tv_loss", tv_then_nan)
+    monkeypatch.setattr(objective, "tv_loss", tv_then_nan)
+
+
+def fail_with(monkeypatch, exc: BaseException) -> None:
+    """Make the objective raise `exc` at its first evaluation (out of memory, a bug)."""
+    from nst_core import objective
+
+    def boom(x):
+        raise exc
+
+    monkeypatch.setattr(objective, "tv_loss", boom)

@@ -1,5 +1,7 @@
-"""The engine knows nothing of Qt, and the window does no tensor maths."""
-import ast
+"""The layers hold: the engine knows nothing of Qt, Ray or the app; the app layer has no Qt; the
+window does no tensor maths. Checked by import-linter (contracts in pyproject.toml) and by
+importing each layer in a fresh process."""
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -7,28 +9,45 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _imports(folder: str) -> set[str]:
-    names: set[str] = set()
-    for path in (ROOT / folder).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names.update(a.name.split(".")[0] for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    return names
+def _lint_imports() -> str:
+    here = Path(sys.executable).parent / "lint-imports"
+    return str(here) if here.exists() else shutil.which("lint-imports") or "lint-imports"
 
 
-def test_core_imports_no_qt():
-    assert not {"PySide6", "PyQt5", "PyQt6", "pyqtgraph", "nst_gui", "qtpy"} & _imports("nst_core")
-
-
-def test_gui_does_no_tensor_maths():
-    assert not {"torch", "torchvision"} & _imports("nst_gui")
-
-
-def test_importing_the_engine_loads_no_qt():
-    code = ("import sys, nst_core, nst_core.cli, nst_core.transfer; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+def test_import_contracts_are_kept():
+    proc = subprocess.run([_lint_imports(), "--config", str(ROOT / "pyproject.toml")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4 kept, 0 broken" in proc.stdout
+
+
+def test_a_broken_contract_is_caught(tmp_path):
+    """The check can fail: an engine module that imports Qt breaks it."""
+    bad = tmp_path / "nst_core"
+    shutil.copytree(ROOT / "nst_core", bad)
+    (bad / "sneaky.py").write_text("import PySide6\n")
+    for name in ("nst_app", "nst_gui"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    proc = subprocess.run([_lint_imports(), "--config", str(tmp_path / "pyproject.toml")],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode != 0
+    assert "nst_core.sneaky -> PySide6" in proc.stdout
+
+
+def _loaded(code: str) -> list[str]:
+    proc = subprocess.run([sys.executable, "-c", code + "; import sys; print(sorted({m.split('.')[0]"
+                           " for m in sys.modules}))"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    return eval(proc.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_engine_loads_no_qt_no_ray_no_app():
+    mods = _loaded("import nst_core, nst_core.still, nst_core.jobs, nst_core.objective")
+    assert not {"PySide6", "pyqtgraph", "ray", "nst_app", "nst_gui"} & set(mods)
+
+
+def test_importing_the_command_line_loads_no_qt_and_no_ray():
+    mods = _loaded("import nst_app.cli, nst_app.batch, nst_app.history, nst_app.executors")
+    assert not {"PySide6", "pyqtgraph", "ray", "nst_gui"} & set(mods)

@@ -3,12 +3,16 @@ import json
 
 import pytest
 
+import dataclasses
+
+from nst_app.samples import default_content, default_settings, default_style
 from nst_core import SettingsError, TransferSettings
-from nst_core.resources import default_content, default_style
 
 
-def test_defaults_are_valid_and_point_at_bundled_samples():
-    s = TransferSettings().validate()
+def test_the_engine_names_no_images_and_the_app_fills_in_the_samples():
+    with pytest.raises(SettingsError, match="choose a content image"):
+        TransferSettings().validate()
+    s = default_settings().validate()
     assert s.content == str(default_content()) and default_content().is_file()
     assert s.styles == (str(default_style()),) and default_style().is_file()
     assert s.content_layers == ("relu4_2",)
@@ -45,7 +49,7 @@ def test_defaults_are_valid_and_point_at_bundled_samples():
 ])
 def test_bad_values_name_the_field_and_range(field, value, words):
     with pytest.raises(SettingsError) as info:
-        TransferSettings().replace(**{field: value}).validate()
+        default_settings().replace(**{field: value}).validate()
     assert info.value.field == field
     assert str(info.value).startswith(field + ":")
     assert words in str(info.value)
@@ -53,12 +57,12 @@ def test_bad_values_name_the_field_and_range(field, value, words):
 
 def test_image_init_needs_an_image():
     with pytest.raises(SettingsError, match="init_image"):
-        TransferSettings(init="image").validate()
+        default_settings().replace(init="image").validate()
 
 
 def test_all_weights_zero_is_refused():
     with pytest.raises(SettingsError, match="nothing to optimize"):
-        TransferSettings(content_weight=0, style_weight=0, tv_weight=0).validate()
+        default_settings().replace(content_weight=0, style_weight=0, tv_weight=0).validate()
 
 
 def test_blend_and_layer_weights_are_normalized():
@@ -108,16 +112,18 @@ def test_bad_json_raises_settings_error(text, field):
 
 
 def test_settings_are_frozen():
-    with pytest.raises(Exception):
-        TransferSettings().size = 3
+    s = TransferSettings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.size = 3
+    assert s.size == 512
 
 
 def test_bundled_presets_load_and_apply():
-    from nst_core.presets import load_presets
+    from nst_app.presets import load_presets
 
     presets = {p.name: p for p in load_presets()}
     assert list(presets) == ["Quick preview", "Balanced", "High quality"]
-    base = TransferSettings(content="/photo.jpg", seed=9)
+    base = default_settings().replace(content="/photo.jpg", seed=9)
     quick = presets["Quick preview"].apply(base)
     assert quick.size == 256 and quick.content == "/photo.jpg" and quick.seed == 9
     assert presets["High quality"].apply(base).size == 1024

@@ -7,11 +7,12 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
+from nst_app.samples import default_content, default_style, sample_styles
 from nst_core import TransferSettings
-from nst_core.images import read_settings_json
-from nst_core.resources import default_content, default_style, sample_styles
+from nst_core.images import load_image, read_settings_json, resize
+from nst_gui import main_window as main_window_mod
 from nst_gui.qtimage import to_array
-from tests.conftest import make_painting, make_photo, nan_after
+from tests.conftest import fail_with, make_painting, make_photo, nan_after
 from tests.gui.conftest import wait_idle
 
 
@@ -88,8 +89,12 @@ def test_unreadable_file_shows_message_and_keeps_old_image(window, tmp_path, mes
 
 def test_changing_settings_changes_what_the_worker_receives(window, qtbot, monkeypatch):
     received = []
-    monkeypatch.setattr(window.controller, "start",
-                        lambda settings, history=None: received.append(settings) or True)
+
+    def record(job, history, source, previews=None, stop=None):
+        received.append(job.settings)
+        yield from ()
+
+    monkeypatch.setattr(main_window_mod, "run_and_record", record)
     window.params.style_weight.set_value(2500.0)
     window.params.tv_weight.set_value(0.01)
     window.params.size.setValue(96)
@@ -98,6 +103,7 @@ def test_changing_settings_changes_what_the_worker_receives(window, qtbot, monke
     window.params.seed.setValue(42)
     window.params.layers.item(0, 0).setCheckState(Qt.CheckState.Unchecked)  # relu1_1 off
     assert window.start()
+    wait_idle(qtbot, window)
     s = received[-1]
     assert (s.style_weight, s.tv_weight, s.size, s.optimizer, s.color, s.seed) == (
         2500.0, 0.01, 96, "adam", "luminance", 42)
@@ -113,17 +119,20 @@ def test_invalid_settings_show_a_message_and_start_nothing(window, messages):
 
 
 def test_run_emits_progress_in_order_and_canvas_changes(window, qtbot):
-    before = _pixels(window.canvas)
     iterations = []
-    window.controller.progress.connect(lambda p: iterations.append(p.iteration))
-    with qtbot.waitSignal(window.controller.finished, timeout=60000):
+    window.progressed.connect(lambda p: iterations.append(p.iteration))
+    with qtbot.waitSignal(window.finished, timeout=60000):
         assert window.start()
         assert window.start_action.text() == "Stop"
         assert not window.start()  # a second Start is impossible while running
     wait_idle(qtbot, window)
     assert iterations == list(range(1, 7))
     after = _pixels(window.canvas)
-    assert after.shape != before.shape or np.abs(after.astype(int) - before).mean() > 1
+    assert np.array_equal(after, window.current.rgb)  # the canvas shows the result
+    h, w = after.shape[:2]
+    assert max(w, h) == 64
+    photo = resize(load_image(window.current.settings.content).rgb, (w, h))
+    assert np.abs(after.astype(int) - photo).mean() > 1  # repainted, not the photo
     assert window.start_action.text() == "Start"
     assert window.save_action.isEnabled() and window.current is not None
     assert window.progress.bar.value() == 6 and "Done" in window.progress.bar.format()
@@ -138,8 +147,8 @@ def test_stop_keeps_an_image(window, qtbot):
         if p.iteration == 2:
             window.start_or_stop()  # the Start button is Stop now
 
-    window.controller.progress.connect(stop_at_two)
-    with qtbot.waitSignal(window.controller.finished, timeout=60000) as blocker:
+    window.progressed.connect(stop_at_two)
+    with qtbot.waitSignal(window.finished, timeout=60000) as blocker:
         window.start()
     wait_idle(qtbot, window)
     assert blocker.args[0].stopped and blocker.args[0].iterations <= 3
@@ -147,19 +156,24 @@ def test_stop_keeps_an_image(window, qtbot):
     assert "Stopped at iteration" in window.statusBar().currentMessage()
 
 
-def test_closing_during_a_run_stops_it_and_waits(window, qtbot):
+def test_closing_during_a_run_stops_it_then_closes_and_keeps_the_picture(window, qtbot):
     window.params.iterations.setValue(1000)
-    with qtbot.waitSignal(window.controller.progress, timeout=60000):
+    window.params.early_stop.setValue(0.0)
+    with qtbot.waitSignal(window.progressed, timeout=60000):
         window.start()
     thread = window.controller._thread
-    assert window.close()
+    with qtbot.waitSignal(window.finished, timeout=60000) as blocker:
+        assert not window.close()  # not yet: the run is asked to stop first
+        assert window.isVisible()
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=60000)  # then it closes by itself
     assert thread.isFinished()
+    assert blocker.args[0].stopped and blocker.args[0].entry is not None  # kept in history
 
 
 def test_nan_shows_message_and_keeps_last_image(window, qtbot, monkeypatch, messages):
     nan_after(monkeypatch, 3)
     before = window.current_settings()
-    with qtbot.waitSignal(window.controller.failed, timeout=60000):
+    with qtbot.waitSignal(window.failed, timeout=60000):
         window.start()
     wait_idle(qtbot, window)
     assert "loss became nan" in messages[-1][1] and "kept" in messages[-1][1]
@@ -170,13 +184,8 @@ def test_nan_shows_message_and_keeps_last_image(window, qtbot, monkeypatch, mess
 def test_out_of_memory_message_suggests_smaller_size(window, qtbot, monkeypatch, messages):
     import torch
 
-    from nst_core import transfer as transfer_mod
-
-    def oom(*a, **k):
-        raise torch.OutOfMemoryError("out of memory")
-
-    monkeypatch.setattr(transfer_mod, "tv_loss", oom)
-    with qtbot.waitSignal(window.controller.failed, timeout=60000):
+    fail_with(monkeypatch, torch.OutOfMemoryError("out of memory"))
+    with qtbot.waitSignal(window.failed, timeout=60000):
         window.start()
     wait_idle(qtbot, window)
     assert "smaller output size" in messages[-1][1]
@@ -184,7 +193,7 @@ def test_out_of_memory_message_suggests_smaller_size(window, qtbot, monkeypatch,
 
 
 def test_save_writes_png_whose_settings_read_back(window, qtbot, tmp_path):
-    with qtbot.waitSignal(window.controller.finished, timeout=60000):
+    with qtbot.waitSignal(window.finished, timeout=60000):
         window.start()
     wait_idle(qtbot, window)
     out = tmp_path / "saved.png"
@@ -198,7 +207,7 @@ def test_save_writes_png_whose_settings_read_back(window, qtbot, tmp_path):
 
 
 def test_copy_to_clipboard_and_use_result_as_init(window, qtbot):
-    with qtbot.waitSignal(window.controller.finished, timeout=60000):
+    with qtbot.waitSignal(window.finished, timeout=60000):
         window.start()
     wait_idle(qtbot, window)
     window.copy_result()
@@ -224,7 +233,7 @@ def test_history_survives_a_restart(make_window, qtbot, tmp_path):
     w = make_window()
     w.params.size.setValue(64)
     w.params.iterations.setValue(3)
-    with qtbot.waitSignal(w.controller.finished, timeout=60000):
+    with qtbot.waitSignal(w.finished, timeout=60000):
         w.start()
     wait_idle(qtbot, w)
     settings_used = w.current.settings
@@ -233,7 +242,7 @@ def test_history_survives_a_restart(make_window, qtbot, tmp_path):
     assert w2.history_list.count() == 1
     assert not w2.history_list.item(0).icon().isNull()  # thumbnail read from the saved PNG
     w2.history_list.setCurrentRow(0)
-    w2._history_clicked(w2.history_list.item(0))
+    w2.history_list.itemClicked.emit(w2.history_list.item(0))  # as a click does
     assert w2.current is not None and w2.current.settings == settings_used
     w2.params.size.setValue(200)
     w2.restore_selected_settings()
@@ -283,21 +292,22 @@ def test_open_result_restores_its_settings(window, tmp_path, photo_path, paintin
 
 
 def test_presets_and_reset(window):
-    names = [window.preset_box.itemText(i) for i in range(window.preset_box.count())]
+    box = window.presets_bar.box
+    names = [box.itemText(i) for i in range(box.count())]
     assert names == ["Custom", "Quick preview", "Balanced", "High quality"]
     window.params.style_weight.set_value(999.0)
     window.apply_preset("High quality")
     v = window.params.values()
     assert (v["size"], v["iterations"], v["scales"]) == (1024, 600, 4)
     assert v["style_weight"] == 999.0  # presets leave the look alone
-    assert window.preset_box.currentText() == "High quality"
+    assert box.currentText() == "High quality"
     window.apply_preset("Quick preview")
     assert window.params.values()["size"] == 256
     window.reset_to_defaults()
     defaults = TransferSettings()
     v = window.params.values()
     assert v["size"] == defaults.size and v["style_weight"] == defaults.style_weight
-    assert window.preset_box.currentText() == "Balanced"  # the defaults are the Balanced preset
+    assert box.currentText() == "Balanced"  # the defaults are the Balanced preset
     assert window.current_settings().content == str(default_content())  # images stay
 
 

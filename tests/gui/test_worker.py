@@ -1,11 +1,14 @@
-"""The worker, through its signals."""
+"""The one generic worker, through its signals: any source of events, any kind of job."""
+import threading
+
 import pytest
 from PySide6.QtGui import QImage
 
-from nst_core import TransferSettings
-from nst_gui.history import HistoryStore
-from nst_gui.worker import ProgressInfo, RunController, RunOutcome, TransferWorker
-from tests.conftest import nan_after
+from nst_app.history import HistoryStore
+from nst_app.runs import Finished, run_and_record
+from nst_core import LIVE, NSTError, Preview, Progress, PreviewPolicy, StillJob
+from nst_gui.worker import JobController, JobWorker
+from tests.conftest import fail_with, nan_after
 
 
 @pytest.fixture
@@ -13,94 +16,138 @@ def settings(tiny_settings):
     return tiny_settings.replace(iterations=5)
 
 
-def test_worker_emits_in_order_synchronously(qtbot, settings, tmp_path):
-    worker = TransferWorker(settings, HistoryStore(tmp_path / "h"), preview_interval=0.0)
-    progress, previews = [], []
-    worker.progress.connect(progress.append)
-    worker.preview.connect(lambda img, it: previews.append((img, it)))
-    with qtbot.waitSignals([worker.started, worker.finished, worker.done], order="strict",
-                           check_params_cbs=[lambda total, w, h: (total, w, h) == (5, 48, 40),
-                                             lambda outcome: not outcome.stopped, None]):
-        with qtbot.assertNotEmitted(worker.failed):
+def still(settings, history=None, previews=PreviewPolicy(every=1)):
+    return lambda stop: run_and_record(StillJob(settings), history, "test", previews, stop)
+
+
+def test_worker_emits_every_event_in_order_and_previews_as_images(qtbot, settings, tmp_path):
+    worker = JobWorker(still(settings, HistoryStore(tmp_path / "h")))
+    events, previews = [], []
+    worker.event.connect(events.append)
+    worker.preview.connect(lambda img, it, item: previews.append((img, it, item)))
+    with qtbot.waitSignal(worker.done):
+        with qtbot.assertNotEmitted(worker.failed), qtbot.assertNotEmitted(worker.crashed):
             worker.run()
+    progress = [e for e in events if isinstance(e, Progress)]
     assert [p.iteration for p in progress] == [1, 2, 3, 4, 5]
-    assert all(isinstance(p, ProgressInfo) and p.total == 5 for p in progress)
-    assert [it for _, it in previews] == [1, 2, 3, 4, 5]
+    assert all(p.total == 5 for p in progress)
+    assert not any(isinstance(e, Preview) for e in events)  # those came as QImages
+    assert [it for _, it, _ in previews] == [1, 2, 3, 4, 5] and previews[0][2] == ""
     img = previews[-1][0]
     assert isinstance(img, QImage) and (img.width(), img.height()) == (48, 40)
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.status == "done"
 
 
-def test_finished_result_is_written_to_history_first(qtbot, settings, tmp_path):
+def test_the_result_is_in_the_history_before_the_window_hears_of_it(qtbot, settings, tmp_path):
     store = HistoryStore(tmp_path / "h")
-    worker = TransferWorker(settings, store)
-    with qtbot.waitSignal(worker.finished) as blocker:
+    worker = JobWorker(still(settings, store))
+    seen = []
+    worker.event.connect(lambda e: isinstance(e, Finished) and seen.append(
+        [x.image_path for x in store.entries()]))
+    with qtbot.waitSignal(worker.done):
         worker.run()
-    outcome: RunOutcome = blocker.args[0]
-    assert outcome.entry is not None
-    assert [e.image_path for e in store.entries()] == [outcome.entry.image_path]
-    assert outcome.entry.settings == settings
-    assert outcome.rgb.shape == (40, 48, 3) and outcome.iterations == 5
+    assert len(seen) == 1 and len(seen[0]) == 1
+    assert store.entries()[0].settings == settings
 
 
-def test_bad_input_fails_with_message_and_no_result(qtbot, settings, tmp_path):
-    worker = TransferWorker(settings.replace(content=str(tmp_path / "missing.png")))
+def test_live_previews_follow_the_engines_policy(qtbot, settings):
+    """LIVE asks for one a quarter second at most: a fast 5-step run sends first and last."""
+    worker = JobWorker(still(settings.replace(iterations=5), previews=LIVE))
+    steps = []
+    worker.preview.connect(lambda img, it, item: steps.append(it))
+    with qtbot.waitSignal(worker.done):
+        worker.run()
+    assert steps[0] == 1 and steps[-1] == 5 and len(steps) < 5
+
+
+def test_bad_input_fails_with_one_line_and_nothing_else(qtbot, settings, tmp_path):
+    worker = JobWorker(still(settings.replace(content=str(tmp_path / "missing.png"))))
     with qtbot.waitSignals([worker.failed, worker.done], order="strict",
-                           check_params_cbs=[lambda msg, out: "not found" in msg and out is None,
-                                             None]):
-        with qtbot.assertNotEmitted(worker.finished):
+                           check_params_cbs=[lambda msg: "not found" in msg, None]):
+        with qtbot.assertNotEmitted(worker.event), qtbot.assertNotEmitted(worker.crashed):
             worker.run()
+
+
+def test_nan_ends_in_a_failed_finish_with_the_last_good_image(qtbot, settings, monkeypatch,
+                                                              tmp_path):
+    nan_after(monkeypatch, 2)
+    worker = JobWorker(still(settings, HistoryStore(tmp_path / "h")))
+    events = []
+    worker.event.connect(events.append)
+    with qtbot.waitSignal(worker.done):
+        worker.run()
+    f = events[-1]
+    assert isinstance(f, Finished) and f.status == "failed" and "loss became nan" in f.message
+    assert f.result.iterations == 2 and f.entry is not None and f.entry.status == "failed"
+
+
+def test_an_unexpected_exception_crashes_with_details_not_the_app(qtbot, settings, monkeypatch):
+    fail_with(monkeypatch, ZeroDivisionError("a bug"))
+    worker = JobWorker(still(settings))
+    with qtbot.waitSignals([worker.crashed, worker.done], order="strict", check_params_cbs=[
+            lambda summary, details: summary == "ZeroDivisionError: a bug"
+            and "Traceback" in details and "ZeroDivisionError" in details, None]):
+        with qtbot.assertNotEmitted(worker.failed):
+            worker.run()
+
+
+def test_any_source_of_events_works(qtbot):
+    """The worker knows no kind of job: a plain generator is drained the same way."""
+    def source(stop):
+        yield "one"
+        yield {"two": 2}
+        raise NSTError("the source refused")
+
+    worker = JobWorker(source)
+    got = []
+    worker.event.connect(got.append)
+    with qtbot.waitSignal(worker.failed, check_params_cb=lambda m: m == "the source refused"):
+        worker.run()
+    assert got == ["one", {"two": 2}]
 
 
 @pytest.fixture
 def controller():
-    c = RunController()
+    c = JobController()
     yield c
     c.shutdown()  # never leave a run going into the next test
 
 
 def test_stop_in_a_real_thread_keeps_an_image(qtbot, settings, controller):
-    seen = []
+    seen, finished = [], []
 
-    def on_progress(p):
-        seen.append(p.iteration)
-        if p.iteration == 2:
-            controller.stop()
+    def on_event(e):
+        if isinstance(e, Progress):
+            seen.append(e.iteration)
+            if e.iteration == 2:
+                controller.stop()
+        elif isinstance(e, Finished):
+            finished.append(e)
 
-    controller.progress.connect(on_progress)
-    with qtbot.waitSignal(controller.finished, timeout=60000) as blocker:
-        with qtbot.assertNotEmitted(controller.failed):
-            assert controller.start(settings.replace(iterations=200))
-            assert not controller.start(settings)  # one run at a time
-    outcome = blocker.args[0]
-    assert outcome.stopped and outcome.iterations <= 3  # stops within one iteration
-    assert max(seen) <= 3
-    assert not outcome.image.isNull()
-    qtbot.waitUntil(lambda: not controller.running)
-
-
-def test_nan_reaches_failed_with_the_last_good_image(qtbot, settings, monkeypatch, tmp_path):
-    nan_after(monkeypatch, 2)
-    worker = TransferWorker(settings, HistoryStore(tmp_path / "h"))
-    with qtbot.waitSignal(worker.failed) as blocker:
-        worker.run()
-    message, outcome = blocker.args
-    assert "loss became nan" in message
-    assert outcome is not None and outcome.iterations == 2 and outcome.entry is not None
+    controller.event.connect(on_event)
+    with qtbot.waitSignal(controller.running_changed, timeout=60000,
+                          check_params_cb=lambda running: not running):
+        assert controller.start(still(settings.replace(iterations=200)))
+        assert not controller.start(still(settings))  # one at a time
+    f, = finished
+    assert f.status == "stopped" and f.result.iterations <= 3  # within one iteration
+    assert max(seen) <= 3 and f.result.image.shape == (40, 48, 3)
+    assert not controller.running
 
 
-def test_unexpected_exception_becomes_failed_not_a_crash(qtbot, settings, monkeypatch):
-    from nst_core import transfer as transfer_mod
+def test_a_stop_before_the_source_starts_is_honoured(qtbot, controller):
+    started = threading.Event()
 
-    def boom(*a, **k):
-        raise ZeroDivisionError("a bug")
+    def source(stop):
+        started.set()
+        n = 0
+        while not stop.is_set():
+            n += 1
+            yield n
 
-    monkeypatch.setattr(transfer_mod, "tv_loss", boom)
-    worker = TransferWorker(settings)
-    with qtbot.waitSignals([worker.failed, worker.done], order="strict"):
-        worker.run()
-
-
-def test_settings_the_worker_receives(qtbot, settings):
-    worker = TransferWorker(settings.replace(style_weight=123.0))
-    assert worker.settings == settings.replace(style_weight=123.0)
-    assert isinstance(worker.settings, TransferSettings)
+    with qtbot.waitSignal(controller.running_changed, timeout=10000,
+                          check_params_cb=lambda running: not running):
+        controller.start(source)
+        started.wait(5)
+        controller.stop()

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_core import TransferSettings
-from nst_core import cli
-from nst_core import transfer as transfer_mod
+from nst_app import cli
+from nst_app.history import HistoryStore
+from nst_app.samples import default_content, default_style
+from nst_core import Progress, TransferSettings
+from nst_core import still as still_mod
 from nst_core.images import read_settings_json
-from nst_core.resources import default_content, default_style
 from tests.conftest import image_size, nan_after, read_rgb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,19 @@ def test_no_inputs_renders_the_bundled_pair(tmp_path, capsys):
     # a second run never overwrites the first
     assert cli.main(["--size", "64", "--iters", "1", "-q"]) == 0
     assert (tmp_path / "tubingen_starry_night-2.png").is_file()
+
+
+def test_every_result_also_goes_to_the_history(tmp_path, app_data, photo_path, painting_path):
+    args = ["--content", str(photo_path), "--style", str(painting_path), "--size", "48", "-q"]
+    assert cli.main(args + ["--iters", "3", "-o", "a.png"]) == 0
+    entries = HistoryStore(app_data / "history").entries()
+    assert len(entries) == 1
+    e = entries[0]
+    assert e.source == "cli" and e.status == "done" and e.iterations == 3
+    assert e.settings == TransferSettings.from_json(read_settings_json(tmp_path / "a.png"))
+    assert np.array_equal(read_rgb(e.image_path), read_rgb(tmp_path / "a.png"))
+    assert cli.main(args + ["--iters", "2", "-o", "b.png", "--no-history"]) == 0
+    assert len(HistoryStore(app_data / "history").entries()) == 1
 
 
 def test_every_option_and_json_summary(tmp_path, capsys, photo_path, painting_path,
@@ -126,25 +140,49 @@ def test_nan_exits_1_and_saves_last_good_image(tmp_path, capsys, monkeypatch, ph
     assert code == 1
     assert "loss became nan" in capsys.readouterr().err
     assert (tmp_path / "nan.png").is_file()
+    entry, = HistoryStore(tmp_path / "appdata" / "history").entries()
+    assert entry.status == "failed" and entry.iterations == 2  # failed, not "stopped"
+    assert "loss became nan" in entry.reason
 
 
 def test_first_ctrl_c_stops_and_saves_best_so_far(tmp_path, capsys, monkeypatch, photo_path,
                                                   painting_path):
-    real_events = transfer_mod.StyleTransfer.events
+    real_events = still_mod.StillRun.events
 
     def events_then_sigint(self):
-        for i, ev in enumerate(real_events(self)):
+        for ev in real_events(self):
             yield ev
-            if i == 1:
+            if isinstance(ev, Progress) and ev.iteration == 2:
                 os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(transfer_mod.StyleTransfer, "events", events_then_sigint)
+    monkeypatch.setattr(still_mod.StillRun, "events", events_then_sigint)
     code = cli.main(["--content", str(photo_path), "--style", str(painting_path), "--size", "48",
                      "--iters", "50", "-o", "stopped.png", "--json", "-q"])
     assert code == 130
     summary = json.loads(capsys.readouterr().out)
     assert summary["stopped"] and summary["iterations"] == 2
     assert (tmp_path / "stopped.png").is_file()
+
+
+def test_sigterm_is_handled_like_the_first_ctrl_c(tmp_path, photo_path, painting_path):
+    """A logout or `kill` stops the run and keeps the picture so far (exit 130)."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "render", "--content",
+                             str(photo_path), "--style", str(painting_path), "--size", "64",
+                             "--iters", "100000", "--early-stop", "0", "-o", "term.png",
+                             "--json"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    # wait until the bar shows the first iteration (it redraws with \r), then ask it to end
+    seen = ""
+    while "1/100000" not in seen:
+        char = proc.stderr.read(1)
+        assert char, "the run ended before it started: " + seen
+        seen += char
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    summary = json.loads(out)
+    assert summary["stopped"] and summary["iterations"] >= 1
+    assert (tmp_path / "term.png").is_file()
 
 
 def test_main_py_render_subprocess(tmp_path):
@@ -171,6 +209,6 @@ def test_help_lists_every_setting(capsys):
 
 
 def test_size_too_large_for_memory_exits_2(monkeypatch, capsys):
-    monkeypatch.setattr(transfer_mod, "available_memory", lambda device: 2**20)
+    monkeypatch.setattr(still_mod, "available_memory", lambda device: 2**20)
     assert cli.main(["--size", "64", "--iters", "1", "-q"]) == 2
     assert "choose a smaller output size" in capsys.readouterr().err

@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import SettingsError
-from .resources import resources_dir
-from .settings import TransferSettings
+from nst_core import SettingsError, TransferSettings
+
+from .samples import default_settings, resources_dir
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def load_presets() -> list[Preset]:
             data = json.loads(path.read_text(encoding="utf-8"))
             preset = Preset(str(data["name"]), str(data.get("description", "")),
                             dict(data["settings"]))
-            preset.apply(TransferSettings())  # its values must be valid
+            preset.apply(default_settings())  # its values must be valid
         except (OSError, ValueError, KeyError, TypeError, SettingsError) as e:
             log.warning("skipping preset %s: %s", path.name, e)
             continue

@@ -1,7 +1,10 @@
-"""Where the bundled resources (sample images, presets) live, installed or in a checkout."""
+"""The bundled resources (sample images, presets), installed or in a checkout, and the default
+settings a front end opens with: the bundled photo and painting."""
 from __future__ import annotations
 
 from pathlib import Path
+
+from nst_core import TransferSettings
 
 
 def resources_dir() -> Path:
@@ -18,11 +21,11 @@ def samples_dir() -> Path:
 
 
 def sample_contents() -> list[Path]:
-    return sorted((samples_dir() / "content").glob("*.*"))
+    return sorted(p for p in (samples_dir() / "content").glob("*.*") if p.suffix != ".md")
 
 
 def sample_styles() -> list[Path]:
-    return sorted((samples_dir() / "style").glob("*.*"))
+    return sorted(p for p in (samples_dir() / "style").glob("*.*") if p.suffix != ".md")
 
 
 def default_content() -> Path:
@@ -31,3 +34,8 @@ def default_content() -> Path:
 
 def default_style() -> Path:
     return samples_dir() / "style" / "starry_night.jpg"
+
+
+def default_settings() -> TransferSettings:
+    """The engine's defaults with the bundled pair as the images."""
+    return TransferSettings(content=str(default_content()), styles=(str(default_style()),))

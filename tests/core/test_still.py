@@ -1,4 +1,6 @@
-"""The run: losses fall, content and style are reached, stop, seeds, events, failures."""
+"""The still-picture job: losses fall, content and style are reached, stop, seeds, events,
+failures, and its description round-trips."""
+import pickle
 import threading
 
 import numpy as np
@@ -6,28 +8,44 @@ import pytest
 import torch
 from PIL import Image
 
-from nst_core import (DeviceError, ImageError, OutOfMemoryError, RunFailedError, TransferSettings,
-                      run_transfer)
-from nst_core import transfer as transfer_mod
+from nst_core import (DeviceError, ImageError, OutOfMemoryError, Preview, PreviewPolicy,
+                      Progress, RunFailedError, SettingsError, StillJob, TransferSettings,
+                      Tuning, job_from_dict, job_from_json)
+from nst_core import devices as devices_mod
+from nst_core import still as still_mod
 from nst_core.color import rgb_to_yiq
+from nst_core.devices import estimate_memory
 from nst_core.losses import gram
-from nst_core.transfer import StyleTransfer, plan_scales, to_tensor
+from nst_core.schedule import plan_scales, start_from_coarser
+from nst_core.tensors import to_tensor
 from nst_core.vgg import VGGFeatures
-from tests.conftest import make_photo, nan_after, read_rgb
+from tests.conftest import fail_with, make_photo, nan_after, read_rgb
+
+FP32 = Tuning().with_precision("cpu", "float32")
+BF16 = Tuning().with_precision("cpu", "bfloat16")
+
+
+def run_transfer(settings, on_progress=None, stop=None, preview_every=10, tuning=Tuning()):
+    """Run a still job to the end; `on_progress` sees every event."""
+    run = StillJob(settings, tuning).prepare(PreviewPolicy(every=preview_every), stop)
+    return run.run(on_progress)
+
+
+def progress_of(events):
+    return [e for e in events if isinstance(e, Progress)]
 
 
 def _totals(result):
     return [h["total"] for h in result.losses]
 
 
-@pytest.mark.parametrize("precision", [None, torch.bfloat16], ids=["fp32", "bf16"])
+@pytest.mark.parametrize("tuning", [FP32, BF16], ids=["fp32", "bf16"])
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
-def test_loss_falls(tiny_settings, optimizer, precision, monkeypatch):
-    monkeypatch.setitem(transfer_mod.AUTOCAST, "cpu", precision)  # both paths on any CPU
+def test_loss_falls(tiny_settings, optimizer, tuning):
     s = tiny_settings.replace(optimizer=optimizer, iterations=10)
-    r = run_transfer(s)
+    r = run_transfer(s, tuning=tuning)  # both precisions on any CPU
     totals = _totals(r)
-    assert len(totals) == 10 and r.iterations == 10 and not r.stopped
+    assert len(totals) == 10 and r.iterations == 10 and r.status == "done"
     assert totals[-1] < 0.6 * totals[0]
     assert r.image.shape == (40, 48, 3) and r.image.dtype == np.uint8
 
@@ -60,15 +78,17 @@ def test_style_only_brings_gram_distance_down(tiny_settings, painting_path, phot
 
 
 def test_stop_ends_within_one_iteration_and_keeps_an_image(tiny_settings):
-    job = StyleTransfer(tiny_settings.replace(iterations=50))
+    run = StillJob(tiny_settings.replace(iterations=50)).prepare(PreviewPolicy(every=0))
     seen = 0
-    for event in job.events():
-        seen += 1
-        if event.iteration == 3:
-            job.request_stop()
+    for event in run.events():
+        if isinstance(event, Progress):
+            seen += 1
+            if event.iteration == 3:
+                run.request_stop()
     assert seen == 3
-    r = job.result
-    assert r.stopped and r.iterations == 3
+    r = run.result
+    assert r.stopped and r.status == "stopped" and r.iterations == 3
+    assert r.reason == "stopped at iteration 3 of 50"
     assert r.image.shape == (40, 48, 3)
 
 
@@ -78,7 +98,7 @@ def test_stop_during_a_coarse_scale_returns_output_size(photo_path, painting_pat
     stop = threading.Event()
 
     def on_progress(p):
-        if p.iteration == 2:
+        if isinstance(p, Progress) and p.iteration == 2:
             stop.set()
 
     r = run_transfer(s, on_progress=on_progress, stop=stop)
@@ -94,21 +114,24 @@ def test_same_seed_same_image_other_seed_other_image(tiny_settings):
     assert not np.array_equal(a, c)
 
 
-def test_progress_events_are_ordered_and_complete(photo_path, painting_path, monkeypatch):
-    monkeypatch.setattr(transfer_mod, "COARSE_RATIO", 1.0)  # an even split: 4 + 5
+def test_progress_events_are_ordered_and_complete(photo_path, painting_path):
     s = TransferSettings(content=str(photo_path), styles=(str(painting_path),), size=128,
                          iterations=9, multiscale=True, scales=2, device="cpu")
-    events = []
-    r = run_transfer(s, on_progress=events.append, preview_every=4)
+    everything = []
+    r = run_transfer(s, on_progress=everything.append, preview_every=4,
+                     tuning=Tuning(coarse_ratio=1.0))  # an even split: 4 + 5
+    events = progress_of(everything)
     assert [e.iteration for e in events] == list(range(1, 10))
     assert all(e.total == 9 and e.scales == 2 for e in events)
     assert [e.scale for e in events] == [0] * 4 + [1] * 5
     assert events[0].size == (64, 53) and events[-1].size == (128, 107)
     assert set(events[0].losses) == {"content", "style", "tv", "total"}
     assert all(e.elapsed > 0 for e in events) and events[-1].eta == pytest.approx(0.0, abs=1e-6)
-    previews = [e.iteration for e in events if e.preview is not None]
-    assert previews == [1, 4, 8, 9]  # first, every 4th, and the end of each scale
-    p = events[-1].preview
+    previews = [e for e in everything if isinstance(e, Preview)]
+    assert [e.iteration for e in previews] == [1, 4, 8, 9]  # first, scale ends, 4 apart
+    # each preview follows the progress of its iteration
+    assert all(everything[everything.index(p) - 1].iteration == p.iteration for p in previews)
+    p = previews[-1].image
     assert p.shape == (107, 128, 3) and p.dtype == np.uint8 and p.flags.writeable
     assert r.image.shape == (107, 128, 3)
 
@@ -118,14 +141,14 @@ def test_a_finer_scale_starts_with_the_photos_detail():
     photo = torch.rand(1, 3, 48, 64, generator=g)  # all detail: noise
     coarse = torch.nn.functional.interpolate(photo, size=(24, 32), mode="area")
     # A coarse result that is the downsampled photo gives back the photo itself ...
-    assert torch.allclose(transfer_mod.start_from_coarser(coarse, photo), photo, atol=1e-6)
+    assert torch.allclose(start_from_coarser(coarse, photo), photo, atol=1e-6)
     # ... where upsampling alone loses the detail.
-    blurred = transfer_mod.start_from_coarser(coarse, photo, carry_detail=False)
+    blurred = start_from_coarser(coarse, photo, carry_detail=False)
     assert float((blurred - photo).abs().mean()) > 0.1
     # A stylized coarse result keeps its own colours: the detail added has zero mean.
     red = torch.zeros(1, 3, 24, 32)
     red[:, 0] = 1.0
-    start = transfer_mod.start_from_coarser(red, photo)
+    start = start_from_coarser(red, photo)
     assert float(start[:, 0].mean()) == pytest.approx(1.0, abs=0.01)
     assert float(start[:, 1:].mean()) == pytest.approx(0.0, abs=0.01)
 
@@ -159,7 +182,7 @@ def test_style_init_starts_from_the_painting(tiny_settings, painting_path):
     run_transfer(s, on_progress=events.append, preview_every=1)
     painting = read_rgb(painting_path).astype(float)
     photo = make_photo().astype(float)
-    first = events[0].preview.astype(float)
+    first = next(e for e in events if isinstance(e, Preview)).image.astype(float)
     assert np.abs(first - painting).mean() < np.abs(first - photo).mean()
 
 
@@ -180,35 +203,35 @@ def test_nan_loss_stops_with_clear_error_and_keeps_last_good_image(tiny_settings
     nan_after(monkeypatch, 3)
     with pytest.raises(RunFailedError, match="loss became nan at iteration 4") as info:
         run_transfer(tiny_settings.replace(iterations=10))
-    assert info.value.result is not None
-    assert info.value.result.iterations == 3
-    assert info.value.result.image.shape == (40, 48, 3)
+    r = info.value.result
+    assert r is not None and r.iterations == 3 and r.image.shape == (40, 48, 3)
+    assert r.status == "failed" and not r.stopped  # a failure is not a stop
+    assert "loss became nan" in r.reason
 
 
 def test_out_of_memory_becomes_a_clear_error(tiny_settings, monkeypatch):
-    def oom(*a, **k):
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20 GiB")
-
-    monkeypatch.setattr(transfer_mod, "tv_loss", oom)
-    with pytest.raises(OutOfMemoryError, match="smaller output size"):
+    fail_with(monkeypatch, torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20 GiB"))
+    with pytest.raises(OutOfMemoryError, match="smaller output size") as info:
         run_transfer(tiny_settings)
+    # nothing was painted yet: the result is the start image, marked failed
+    assert info.value.result.status == "failed" and info.value.result.iterations == 0
 
 
 def test_inputs_are_checked_before_any_work(tiny_settings, tmp_path):
     with pytest.raises(ImageError, match="not found"):
-        StyleTransfer(tiny_settings.replace(styles=(str(tmp_path / "gone.jpg"),)))
+        StillJob(tiny_settings.replace(styles=(str(tmp_path / "gone.jpg"),))).prepare()
     with pytest.raises(ImageError, match="too small for the network"):
-        StyleTransfer(tiny_settings.replace(size=32))  # 32x27: relu5_1 would be 2x1
+        StillJob(tiny_settings.replace(size=32)).prepare()  # 32x27: relu5_1 would be 2x1
     with pytest.raises(ImageError, match="style scale"):
-        StyleTransfer(tiny_settings.replace(style_scale=0.2))
+        StillJob(tiny_settings.replace(style_scale=0.2)).prepare()
 
 
 def test_unavailable_device_is_refused(tiny_settings):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(DeviceError, match="no CUDA GPU"):
-        StyleTransfer(tiny_settings.replace(device="cuda"))
-    assert StyleTransfer(tiny_settings.replace(device="auto")).device.type in ("cpu", "mps")
+        StillJob(tiny_settings.replace(device="cuda")).prepare()
+    assert StillJob(tiny_settings.replace(device="auto")).prepare().device.type in ("cpu", "mps")
 
 
 def test_transparency_is_remembered_at_output_size(tiny_settings, tmp_path):
@@ -221,63 +244,115 @@ def test_transparency_is_remembered_at_output_size(tiny_settings, tmp_path):
     assert r.alpha[40, 5] == 0 and r.alpha[40, 60] == 255
 
 
-def test_early_stop_ends_a_converged_scale(photo_path, painting_path, monkeypatch):
-    monkeypatch.setattr(transfer_mod, "EARLY_STOP_WINDOW", 3)
+def test_early_stop_ends_a_converged_scale(photo_path, painting_path):
     s = TransferSettings(content=str(photo_path), styles=(str(painting_path),), size=128,
                          iterations=60, multiscale=True, scales=2, device="cpu",
                          early_stop=0.5)  # "converged" as soon as 3 steps gain under 50%
-    events = []
-    r = run_transfer(s, on_progress=events.append)
+    everything = []
+    r = run_transfer(s, on_progress=everything.append, tuning=Tuning(early_stop_window=3))
+    events = progress_of(everything)
     its = [e.iteration for e in events]
     assert its == list(range(1, len(its) + 1))  # numbering stays continuous
     assert len(its) < 60 and r.iterations == len(its) and not r.stopped
     assert events[-1].total == len(its) and events[-1].scale == 1  # both scales ran
     assert r.image.shape == (107, 128, 3)
+    assert r.reason.startswith("converged at iteration") and r.reason.endswith("of 60")
     without = run_transfer(s.replace(early_stop=0.0, iterations=8))
     assert without.iterations == 8
 
 
-def test_scale_shares_follow_coarse_ratio(monkeypatch):
-    monkeypatch.setattr(transfer_mod, "COARSE_RATIO", 2.0)
-    plan = plan_scales(TransferSettings(size=512, iterations=70, scales=3), (1024, 768))
+def test_scale_shares_follow_coarse_ratio():
+    t = Tuning(coarse_ratio=2.0)
+    plan = plan_scales(TransferSettings(size=512, iterations=70, scales=3), (1024, 768), t)
     assert [p.iterations for p in plan] == [40, 20, 10]
-    plan = plan_scales(TransferSettings(size=512, iterations=3, scales=3), (1024, 768))
+    plan = plan_scales(TransferSettings(size=512, iterations=3, scales=3), (1024, 768), t)
     assert [p.iterations for p in plan] == [1, 1, 1]
 
 
 def test_memory_estimate_grows_with_size_and_fits_2048_in_24_gb():
-    from nst_core.transfer import estimate_memory
+    from nst_core.still import memory_needed
 
     s = TransferSettings()
-    sizes = [estimate_memory(s.replace(size=n), (1024, 768)) for n in (256, 512, 1024, 2048)]
+    sizes = [memory_needed(s.replace(size=n), (1024, 768)) for n in (256, 512, 1024, 2048)]
     assert sizes == sorted(sizes)
     assert sizes[3] < 24 * 2**30
     # roughly quadratic in the long side once the fixed runtime is taken off
-    base = estimate_memory(s.replace(size=32), (1024, 768))
+    base = memory_needed(s.replace(size=32), (1024, 768))
     assert 3.0 < (sizes[3] - base) / (sizes[2] - base) < 4.5
-    assert estimate_memory(s.replace(optimizer="adam"), (1024, 768)) < sizes[1]
+    assert memory_needed(s.replace(optimizer="adam"), (1024, 768)) < sizes[1]
+    # 2-byte activations where the network runs in bf16; a longer L-BFGS memory costs more
+    assert estimate_memory(s, (512, 384), "cpu", BF16) < estimate_memory(s, (512, 384), "cpu", FP32)
+    assert estimate_memory(s, (512, 384), tuning=Tuning(lbfgs_history=100)) > \
+        estimate_memory(s, (512, 384), tuning=Tuning(lbfgs_history=10))
 
 
 def test_size_that_cannot_fit_is_refused_up_front(tiny_settings, monkeypatch):
-    from nst_core.transfer import estimate_memory
+    from nst_core.still import memory_needed
 
     s = tiny_settings.replace(size=512)
-    free = estimate_memory(s.replace(size=256), (48, 40)) + 1
-    monkeypatch.setattr(transfer_mod, "available_memory", lambda device: free)
+    free = memory_needed(s.replace(size=256), (48, 40)) + 1
+    monkeypatch.setattr(still_mod, "available_memory", lambda device: free)
     with pytest.raises(OutOfMemoryError, match=r"needs about .* GB .*up to about 256 px fits"):
-        StyleTransfer(s)
-    StyleTransfer(s.replace(size=256))  # fits
+        StillJob(s).prepare()
+    StillJob(s.replace(size=256)).prepare()  # fits
 
 
-def test_autocast_path_runs_with_float32_losses(tiny_settings, monkeypatch):
+def test_autocast_path_runs_with_float32_losses(tiny_settings):
     """The CUDA path's autocast, exercised on the CPU (bfloat16 autocast exists there too)."""
-    monkeypatch.setitem(transfer_mod.AUTOCAST, "cpu", torch.bfloat16)
-    r = run_transfer(tiny_settings.replace(iterations=8))
+    r = run_transfer(tiny_settings.replace(iterations=8), tuning=BF16)
     # the targets go through the same bf16 path: the photo itself has no content loss
     assert r.losses[0]["content"] == 0.0
     totals = _totals(r)
     assert all(np.isfinite(totals)) and totals[-1] < totals[0]
-    job = StyleTransfer(tiny_settings)
     net = VGGFeatures(["relu1_1"])
-    feats = job._features(net, torch.rand(1, 3, 16, 16))
+    feats = net.extract(torch.rand(1, 3, 16, 16), torch.bfloat16)
     assert feats["relu1_1"].dtype == torch.float32
+
+
+def test_precision_per_device_comes_from_the_tuning():
+    assert devices_mod.autocast_dtype(BF16, "cpu") == torch.bfloat16
+    assert devices_mod.autocast_dtype(FP32, "cpu") is None
+    assert devices_mod.autocast_dtype(Tuning(), "cuda") == torch.bfloat16
+    assert devices_mod.autocast_dtype(Tuning(), "mps") is None
+    native = devices_mod.fast_cpu_bf16()
+    assert devices_mod.autocast_dtype(Tuning(), "cpu") == (torch.bfloat16 if native else None)
+
+
+def test_the_textbook_optimizer_is_a_tuning_choice(tiny_settings):
+    from nst_core.optim import BoxLBFGS
+    from nst_core.optimize import make_optimizer
+
+    x = torch.rand(1, 3, 8, 8, requires_grad=True)
+    assert isinstance(make_optimizer(x, tiny_settings, Tuning()), BoxLBFGS)
+    textbook = make_optimizer(x, tiny_settings, Tuning(lbfgs="torch", lbfgs_history=7))
+    assert type(textbook) is torch.optim.LBFGS and textbook.defaults["history_size"] == 7
+    r = run_transfer(tiny_settings.replace(iterations=6), tuning=Tuning(lbfgs="torch"))
+    assert _totals(r)[-1] < _totals(r)[0]
+
+
+def test_a_job_round_trips_through_json_and_pickle(tiny_settings):
+    job = StillJob(tiny_settings, Tuning(coarse_ratio=0.5, precondition=(), lbfgs_history=9))
+    assert job_from_dict(job.to_dict()) == job
+    assert job_from_json(job.to_json()) == job
+    assert pickle.loads(pickle.dumps(job)) == job
+    assert job.to_dict()["kind"] == "still"
+    with pytest.raises(SettingsError, match="unknown kind of job 'paint'"):
+        job_from_dict({**job.to_dict(), "kind": "paint"})
+    with pytest.raises(SettingsError, match="coarse_ratio"):
+        job_from_dict({**job.to_dict(), "tuning": {"coarse_ratio": -1}})
+    with pytest.raises(SettingsError, match="tuning.speed"):
+        job_from_dict({**job.to_dict(), "tuning": {"speed": 2}})
+
+
+def test_input_files_can_be_relocated(tiny_settings, tmp_path):
+    job = StillJob(tiny_settings)
+    assert job.input_files() == [tiny_settings.content, *tiny_settings.styles]
+    moved = job.with_input_files({tiny_settings.content: "/elsewhere/photo.png"})
+    assert moved.settings.content == "/elsewhere/photo.png"
+    assert moved.settings.styles == tiny_settings.styles
+
+
+def test_the_network_is_loaded_once_per_process(tiny_settings):
+    a = StillJob(tiny_settings).prepare()
+    b = StillJob(tiny_settings.replace(seed=3)).prepare()
+    assert a.net is b.net

@@ -1,0 +1,225 @@
+"""Batch items on a Ray cluster (an optional extra: pip install -e ".[cluster]").
+
+Each worker is a Ray actor holding one process that loads the network once (the engine caches
+it per process) and renders items one after another; its events stream back through a Ray
+generator, so the bar and the window stay live. The driver sends each item's input files with
+it, so workers need no shared folder, and keeps the results (it saves them). Stop asks the
+running items to stop (each keeps its best picture) and starts no other. A worker that dies has
+its item put back in the queue and is replaced.
+
+    ray start --head                      # on the first machine
+    ray start --address HEAD_IP:6379      # on each other machine
+    python main.py batch ... --ray auto   # from any machine of the cluster
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import logging
+import os
+import queue
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from nst_core import NSTError, PreviewPolicy, SPARSE
+from nst_core.jobs import Job, job_from_dict
+
+from .executors import ItemFinished, ItemRequeued, ItemStarted, run_item
+
+log = logging.getLogger(__name__)
+
+#: A worker that dies this many times on the same item fails the item instead of retrying.
+MAX_ATTEMPTS = 3
+
+
+class ClusterError(NSTError):
+    """Ray is missing, or the cluster cannot be reached."""
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise ClusterError("Ray is not installed; install the cluster extra: "
+                           "pip install -e \".[cluster]\"") from None
+    return ray
+
+
+def connect(address: str | None, num_cpus: int | None = None) -> None:
+    """Join a cluster: "auto" (the one started on this machine with `ray start`), "local" (a
+    private one in this process), an address such as "10.0.0.2:6379"; None uses the Ray this
+    process already started."""
+    ray = _ray()
+    if ray.is_initialized():
+        return
+    try:
+        if address in (None, "local"):
+            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
+                     object_store_memory=256 * 2**20, logging_level=logging.WARNING,
+                     configure_logging=False)
+        else:
+            ray.init(address=address, logging_level=logging.WARNING, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ClusterError(f"cannot reach a Ray cluster at {address} ({first}); start one with "
+                           "'ray start --head' or give its address") from None
+
+
+_Worker = None
+
+
+def _worker_class():
+    """The actor class, made on first use so that importing this module needs no Ray."""
+    global _Worker
+    if _Worker is not None:
+        return _Worker
+    ray = _ray()
+
+    @ray.remote(max_concurrency=2)  # a second thread answers stop() while render() runs
+    class RenderWorker:
+        def __init__(self, threads: int):
+            import torch
+
+            torch.set_num_threads(max(1, threads))
+            self._stops: dict[str, threading.Event] = {}
+            self._files: dict[str, str] = {}
+            self._folder = Path(tempfile.mkdtemp(prefix="nst-ray-inputs-"))
+
+        def where(self) -> tuple[str, int]:
+            return ray.util.get_node_ip_address(), os.getpid()
+
+        def _materialize(self, inputs: dict[str, bytes]) -> dict[str, str]:
+            mapping = {}
+            for path, data in inputs.items():
+                digest = hashlib.sha1(data).hexdigest()
+                local = self._files.get(digest)
+                if local is None:
+                    local = str(self._folder / (digest + Path(path).suffix.lower()))
+                    Path(local).write_bytes(data)
+                    self._files[digest] = local
+                mapping[path] = local
+            return mapping
+
+        def render(self, item_id: str, job_data: dict, inputs: dict[str, bytes],
+                   previews: PreviewPolicy | None):
+            stop = self._stops[item_id] = threading.Event()
+            try:
+                job = job_from_dict(job_data)
+                local = job.with_input_files(self._materialize(inputs))
+                for event in run_item(item_id, local, stop, previews):
+                    result = getattr(event, "result", None)
+                    if result is not None and hasattr(result, "settings"):
+                        result.settings = job.settings  # the paths as the person gave them
+                    yield event
+            finally:
+                self._stops.pop(item_id, None)
+
+        def stop(self, item_id: str) -> None:
+            event = self._stops.get(item_id)
+            if event is not None:
+                event.set()
+
+    _Worker = RenderWorker
+    return _Worker
+
+
+def _read_inputs(job: Job) -> dict[str, bytes]:
+    """The bytes of the files a job reads; a file that cannot be read is left out, so the
+    worker reports it as the item's error."""
+    out = {}
+    for path in job.input_files():
+        try:
+            out[path] = Path(path).read_bytes()
+        except OSError:
+            pass
+    return out
+
+
+class RayExecutor:
+    """Items on Ray workers, `workers` at a time (default: one per CPU of the cluster)."""
+
+    def __init__(self, address: str | None = "auto", workers: int | None = None,
+                 cpus_per_worker: int = 1):
+        self.address = address
+        self.workers = workers
+        self.cpus_per_worker = max(1, int(cpus_per_worker))
+        self.name = f"Ray cluster ({address or 'this process'})"
+
+    def run(self, items: Sequence[tuple[str, Job]], stop: threading.Event,
+            previews: PreviewPolicy | None = None) -> Iterator[Any]:
+        connect(self.address)
+        ray = _ray()
+        previews = previews or SPARSE
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        n = self.workers or max(1, cpus // self.cpus_per_worker)
+        n = max(1, min(n, len(items)))
+        pending = collections.deque(items)
+        attempts: collections.Counter[str] = collections.Counter()
+        lock = threading.Lock()
+        out: queue.Queue = queue.Queue()
+        running: dict[int, tuple[Any, str]] = {}  # slot -> (actor, item id)
+        Worker = _worker_class()
+
+        def new_actor():
+            return Worker.options(num_cpus=self.cpus_per_worker).remote(self.cpus_per_worker)
+
+        def slot(k: int) -> None:
+            actor = new_actor()
+            try:
+                while not stop.is_set():
+                    with lock:
+                        if not pending:
+                            return
+                        item_id, job = pending.popleft()
+                    attempts[item_id] += 1
+                    try:
+                        node, pid = ray.get(actor.where.remote())
+                        running[k] = (actor, item_id)
+                        out.put(ItemStarted(item_id, f"ray {node} pid {pid}", pid))
+                        gen = actor.render.remote(item_id, job.to_dict(), _read_inputs(job),
+                                                  previews)
+                        for ref in gen:
+                            out.put(ray.get(ref))
+                    except ray.exceptions.RayTaskError as e:  # a bug in the worker's code
+                        out.put(ItemFinished(item_id, None, f"the worker failed: {e}"))
+                    except ray.exceptions.RayError as e:  # the worker died
+                        reason = type(e).__name__
+                        log.warning("Ray worker died on item %s (%s)", item_id, reason)
+                        if attempts[item_id] >= MAX_ATTEMPTS:
+                            out.put(ItemFinished(item_id, None, f"its worker died "
+                                                 f"{MAX_ATTEMPTS} times ({reason})"))
+                        else:
+                            out.put(ItemRequeued(item_id, f"the worker died ({reason})"))
+                            with lock:
+                                pending.appendleft((item_id, job))
+                        actor = new_actor()
+                    finally:
+                        running.pop(k, None)
+            except Exception as e:  # never leave the driver waiting on a dead thread
+                log.exception("Ray slot %d failed", k)
+                out.put(e)
+            finally:
+                try:
+                    ray.kill(actor)
+                except Exception:
+                    pass
+
+        threads = [threading.Thread(target=slot, args=(k,), daemon=True, name=f"ray-slot-{k}")
+                   for k in range(n)]
+        for t in threads:
+            t.start()
+        stop_sent = False
+        while any(t.is_alive() for t in threads) or not out.empty():
+            if stop.is_set() and not stop_sent:
+                stop_sent = True
+                for actor, item_id in list(running.values()):
+                    actor.stop.remote(item_id)
+            try:
+                event = out.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if isinstance(event, Exception):
+                raise NSTError(f"the Ray executor failed: {event}")
+            yield event

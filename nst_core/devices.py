@@ -1,0 +1,130 @@
+"""Devices, precision and memory: where a run computes, in which precision, and whether it fits.
+
+The memory estimate is made before a run so that a size that cannot fit is refused up front,
+with the largest size that would.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+
+import torch
+
+from .errors import DeviceError
+from .layers import BLOCK_CHANNELS, LAYER_INDEX, LAYER_NAMES
+from .settings import TransferSettings
+from .tuning import Tuning
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(choice: str) -> torch.device:
+    """'auto' -> CUDA, then Apple MPS, then CPU; an explicit choice must be available."""
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if has_mps else torch.device("cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("CUDA was chosen but no CUDA GPU is available here; choose the "
+                          "automatic device or the CPU")
+    if choice == "mps" and not has_mps:
+        raise DeviceError("Apple MPS was chosen but is not available here; choose the "
+                          "automatic device or the CPU")
+    return torch.device(choice)
+
+
+def available_devices() -> list[str]:
+    """The device choices that work on this machine, 'auto' first."""
+    out = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        out.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps and mps.is_available():
+        out.append("mps")
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def fast_cpu_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX), where oneDNN's bf16
+    convolutions run about 1.8x faster than float32 (benchmarks/RESULTS.md). Elsewhere bf16
+    would be emulated and slower."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except Exception:  # a private API: absent means no
+        return False
+
+
+def autocast_dtype(tuning: Tuning, device_type: str) -> torch.dtype | None:
+    """The dtype the network's forward runs in on this device (None: float32)."""
+    name = tuning.precision_for(device_type)
+    if name == "auto":
+        if device_type == "cpu":
+            return torch.bfloat16 if fast_cpu_bf16() else None
+        return torch.bfloat16 if device_type == "cuda" else None
+    return _DTYPES[name]
+
+
+def configure(device: torch.device) -> None:
+    """Backend switches for a run on `device`: autotuned deterministic kernels and TF32 maths
+    on CUDA (a seed repeats on the same GPU)."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def is_oom(e: BaseException) -> bool:
+    if isinstance(e, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    return isinstance(e, RuntimeError) and "out of memory" in str(e).lower()
+
+
+# ---- memory --------------------------------------------------------------------------------
+#: What the process needs besides the run's tensors (torch, the weights, the images): measured
+#: RSS of a 64 px run on CPU is about 0.9 GiB.
+_BASE_BYTES = {"cpu": 900 * 2**20, "cuda": 400 * 2**20, "mps": 900 * 2**20}
+
+
+def estimate_memory(settings: TransferSettings, final_size: tuple[int, int],
+                    device: str = "cpu", tuning: Tuning = Tuning()) -> int:
+    """Bytes a still-picture run needs at its peak, from the layer shapes at `final_size`
+    (w, h): the activations autograd keeps for the backward pass (float32, or 2 bytes where the
+    network is autocast, plus max-pooling indices), the gradient working set, the optimizer's
+    state and the fixed runtime."""
+    w, h = final_size
+    deepest = max(LAYER_INDEX[n] for n in settings.content_layers + settings.style_layers)
+    floats, indices, largest = 3 * w * h, 0, 0
+    cw, ch = w, h
+    for name in LAYER_NAMES[: deepest + 1]:
+        channels = BLOCK_CHANNELS[int(name[4])]  # conv1_1, relu1_1, pool1: the block
+        if name.startswith("pool"):
+            cw, ch = cw // 2, ch // 2
+            indices += channels * cw * ch if settings.pooling == "max" else 0
+        size = channels * cw * ch
+        floats += size
+        largest = max(largest, size)
+    act_bytes = 4 if autocast_dtype(tuning, device) is None else 2
+    activations = act_bytes * floats + 8 * indices
+    gradients = 4 * 3 * largest  # a layer's output grad, input grad and accumulation buffer
+    image = 4 * 3 * w * h
+    optimizer = image * (2 * tuning.lbfgs_history + 10 if settings.optimizer == "lbfgs" else 6)
+    side = max(w, h) * settings.style_scale  # style features are made once, not kept
+    style = 4 * 2 * 64 * side * side
+    return int(_BASE_BYTES.get(device, _BASE_BYTES["cpu"]) + activations + gradients + optimizer
+               + max(style - activations, 0))
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free for a run on `device` now, plus the fixed runtime that `estimate_memory`
+    counts but this process (which has torch and the weights loaded) already holds."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0]) + _BASE_BYTES["cuda"]
+    import psutil
+
+    return int(psutil.virtual_memory().available) + _BASE_BYTES["cpu"]

@@ -1,0 +1,76 @@
+"""The objective: the weighted loss terms as one module, shared by every job that optimizes
+against VGG19 features (the still picture now; instant-style training and video later).
+
+    total = w_content * content + w_style * style + w_tv * tv  (+ any extra terms)
+
+after Gatys, Ecker & Bethge (2016): content is the relative squared error of deep features
+(relu4_2 by default), style the layer-weighted mean of relative Gram-matrix errors, tv the total
+variation of the image. A later job adds a term (a temporal loss, a region mask) with
+`add_term` rather than copying the objective.
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from .losses import ContentLoss, StyleLoss, tv_loss
+from .settings import TransferSettings
+
+Features = dict[str, torch.Tensor]
+Extract = Callable[[torch.Tensor], Features]
+#: An extra term: (features of the image, the image) -> a scalar tensor.
+Term = Callable[[Features, torch.Tensor], torch.Tensor]
+
+
+class Objective(nn.Module):
+    """Weighted content, style and TV terms against fixed targets; `forward` returns every
+    weighted term and their sum under "total"."""
+
+    def __init__(self, content_targets: Mapping[str, torch.Tensor],
+                 style_grams: Mapping[str, torch.Tensor], style_layer_weights: Sequence[float],
+                 content_weight: float, style_weight: float, tv_weight: float):
+        super().__init__()
+        self.content = nn.ModuleDict({n: ContentLoss(t) for n, t in content_targets.items()})
+        self.style = nn.ModuleDict({n: StyleLoss(g) for n, g in style_grams.items()})
+        total = sum(style_layer_weights) or 1.0
+        self.layer_weights = [w / total for w in style_layer_weights]
+        self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
+        self.extra: list[tuple[str, float, Term]] = []
+
+    @classmethod
+    def gatys(cls, extract: Extract, content: torch.Tensor, styles: Sequence[torch.Tensor],
+              settings: TransferSettings) -> "Objective":
+        """Targets from a content image and blended style images, (1, 3, H, W) each, through
+        `extract` (the network in the precision the run uses, so targets and picture match)."""
+        with torch.no_grad():
+            feats = extract(content)
+            content_targets = {n: feats[n] for n in settings.content_layers}
+            del feats
+            style_feats = [extract(s) for s in styles]
+            blend = settings.blend()
+            grams = {n: StyleLoss.blended([f[n] for f in style_feats], blend).target
+                     for n in settings.style_layers}
+        return cls(content_targets, grams, settings.layer_weights(), settings.content_weight,
+                   settings.style_weight, settings.tv_weight)
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys([*self.content.keys(), *self.style.keys()]))
+
+    def add_term(self, name: str, weight: float, term: Term) -> None:
+        """Add `weight * term(features, image)` to the total, reported under `name`."""
+        if name in ("content", "style", "tv", "total") or any(n == name for n, _, _ in self.extra):
+            raise ValueError(f"a term named {name!r} exists already")
+        self.extra.append((name, float(weight), term))
+
+    def forward(self, feats: Features, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        c = sum(loss(feats[n]) for n, loss in self.content.items())
+        s = sum(w * loss(feats[n]) for (n, loss), w in zip(self.style.items(), self.layer_weights))
+        terms = {"content": self.weights["content"] * c, "style": self.weights["style"] * s,
+                 "tv": self.weights["tv"] * tv_loss(image)}
+        for name, weight, term in self.extra:
+            terms[name] = weight * term(feats, image)
+        terms["total"] = sum(terms.values())
+        return terms

@@ -1,0 +1,339 @@
+"""The still-picture job: one photo repainted in the style of one or more paintings by
+optimizing the image itself (Gatys, Ecker & Bethge 2016).
+
+    run = StillJob(settings).prepare()      # validates, loads images and network, plans scales
+    for event in run.events(): ...          # Progress every iteration, Preview per policy
+    run.result                              # StillResult: the best image (so far, if stopped)
+
+Coarse-to-fine: the first scales run on smaller copies; each result, upsampled with the photo's
+finer detail added back, starts the next scale (nst_core.schedule). Each scale builds its
+objective's targets once (nst_core.objective) and runs the loop (nst_core.optimize).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal
+
+import numpy as np
+import torch
+
+from . import color
+from .devices import (autocast_dtype, available_memory, configure, estimate_memory, is_oom,
+                      resolve_device)
+from .errors import ImageError, OutOfMemoryError, RunFailedError, SettingsError
+from .events import Event, Note, PreviewPolicy, Progress, Preview, Timer
+from .images import LoadedImage, fit_long_side, load_image, resize
+from .jobs import Job, Run, register
+from .layers import pooling_depth
+from .objective import Objective
+from .optimize import NonFiniteLoss, make_optimizer, minimize
+from .schedule import Scale, eta, plan_scales, start_from_coarser, upsample
+from .settings import TransferSettings
+from .tensors import to_tensor, to_uint8
+from .tuning import Tuning
+from .vgg import shared_features
+
+log = logging.getLogger(__name__)
+
+Status = Literal["done", "stopped", "failed"]
+
+
+@dataclass
+class StillResult:
+    image: np.ndarray  # (H, W, 3) uint8 at the output size
+    settings: TransferSettings
+    status: Status = "done"  # done; stopped on request (best so far); failed (last good image)
+    reason: str = ""  # why it ended, for the person ("converged at iteration 112 of 300")
+    losses: list[dict[str, float]] = field(default_factory=list)  # one per iteration
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: setup, optimize, total
+    iterations: int = 0  # iterations done
+    device: str = "cpu"
+    alpha: np.ndarray | None = None  # the content's transparency at the output size, if any
+
+    @property
+    def stopped(self) -> bool:
+        return self.status == "stopped"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+TransferResult = StillResult  # the name the first round used
+
+
+@register
+@dataclass(frozen=True)
+class StillJob(Job):
+    """Repaint one photo: what the person chose (`settings`) and how the engine works
+    (`tuning`)."""
+
+    settings: TransferSettings
+    tuning: Tuning = Tuning()
+    kind = "still"
+
+    def prepare(self, previews: PreviewPolicy | None = None,
+                stop: threading.Event | None = None) -> "StillRun":
+        return StillRun(self, previews or PreviewPolicy(), stop)
+
+    def payload(self) -> dict[str, Any]:
+        return {"settings": self.settings.to_dict(), "tuning": self.tuning.to_dict()}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> "StillJob":
+        unknown = set(data) - {"settings", "tuning"}
+        if unknown:
+            raise SettingsError(sorted(unknown)[0], "unknown field of a still job")
+        return cls(TransferSettings.from_dict(data.get("settings", {})),
+                   Tuning.from_dict(data.get("tuning", {})))
+
+    @property
+    def title(self) -> str:
+        from pathlib import Path
+
+        styles = "+".join(Path(p).stem for p in self.settings.styles)
+        return f"{Path(self.settings.content).stem} × {styles}"
+
+    def input_files(self) -> list[str]:
+        s = self.settings
+        files = [s.content, *s.styles] + ([s.init_image] if s.init == "image" else [])
+        return [f for f in files if f]
+
+    def with_input_files(self, mapping: dict[str, str]) -> "StillJob":
+        s = self.settings
+        return StillJob(s.replace(content=mapping.get(s.content, s.content),
+                                  styles=tuple(mapping.get(p, p) for p in s.styles),
+                                  init_image=mapping.get(s.init_image, s.init_image)),
+                        self.tuning)
+
+
+def min_side_for(settings: TransferSettings) -> int:
+    """Smallest short side (pixels) at which the deepest layer still sees a 2x2 map."""
+    deepest = max(pooling_depth(name) for name in settings.content_layers + settings.style_layers)
+    return 2 ** (deepest + 1)
+
+
+def largest_size_that_fits(settings: TransferSettings, content_size: tuple[int, int], free: int,
+                           device: str = "cpu", tuning: Tuning = Tuning()) -> int:
+    """The largest output size (a multiple of 64, at least 64) whose estimate fits in `free`."""
+    size = 64
+    for candidate in range(128, settings.size + 1, 64):
+        final = fit_long_side(*content_size, candidate)
+        if estimate_memory(settings.replace(size=candidate), final, device, tuning) > free:
+            break
+        size = candidate
+    return size
+
+
+def memory_needed(settings: TransferSettings, content_size: tuple[int, int],
+                  device: str = "cpu", tuning: Tuning = Tuning()) -> int:
+    """Bytes a still picture of these settings needs at its peak on `device`."""
+    final = plan_scales(settings, content_size, tuning)[-1].size
+    return estimate_memory(settings, final, device, tuning)
+
+
+class StillRun(Run):
+    """A prepared still picture. Construction validates the settings, loads the images and the
+    network, and checks memory, raising `SettingsError`, `ImageError`, `DeviceError`,
+    `WeightsError` or `OutOfMemoryError` before any work starts."""
+
+    def __init__(self, job: StillJob, previews: PreviewPolicy,
+                 stop: threading.Event | None = None):
+        super().__init__(stop)
+        self.job = job
+        self.settings = s = job.settings.validate()
+        self.tuning = job.tuning.validate()
+        self.previews = previews
+        self.device = resolve_device(s.device)
+        self.content = load_image(s.content)
+        self.styles = [load_image(p) for p in s.styles]
+        self.init_image = load_image(s.init_image) if s.init == "image" else None
+        self.scales = plan_scales(s, self.content.size, self.tuning)
+        self._check_sizes()
+        self.net = shared_features(s.content_layers + s.style_layers, s.weights, s.weights_path,
+                                   s.pooling, self.device)
+        self.dtype = autocast_dtype(self.tuning, self.device.type)
+        self.memory_needed = estimate_memory(s, self.output_size, self.device.type, self.tuning)
+        free = available_memory(self.device)
+        if self.memory_needed > free:
+            w, h = self.output_size
+            fits = largest_size_that_fits(s, self.content.size, free, self.device.type,
+                                          self.tuning)
+            raise OutOfMemoryError(
+                f"A {w}x{h} picture needs about {self.memory_needed / 2**30:.1f} GB of memory "
+                f"but only {free / 2**30:.1f} GB is free on {self.device.type}; choose a smaller "
+                f"output size (up to about {fits} px fits) or close other programs.")
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        return self.scales[-1].size
+
+    @property
+    def total_iterations(self) -> int:
+        return sum(s.iterations for s in self.scales)
+
+    # ---- the run -------------------------------------------------------------------------
+    def events(self) -> Iterator[Event]:
+        """Optimize scale by scale, yielding `Progress` after every iteration and `Preview`s per
+        the policy. Sets `result`. Raises `RunFailedError` (a NaN loss) or `OutOfMemoryError`,
+        both carrying the last good image as a failed `StillResult`."""
+        s, timer = self.settings, Timer()
+        torch.manual_seed(s.seed)
+        gen = torch.Generator(device="cpu").manual_seed(s.seed)
+        configure(self.device)
+        planned = self.total_iterations
+        scales = list(self.scales)
+        history: list[dict[str, float]] = []
+        best: torch.Tensor | None = None  # the best image of the current scale
+        timings = {"setup": timer()}
+        last_preview = (0, 0.0)
+        reason = ""
+        k = 0
+
+        def result(status: Status, why: str) -> StillResult | None:
+            if best is None:
+                return None
+            timings.setdefault("total", timer())
+            return self._result(best, status, why, history, timings)
+
+        try:
+            for k, scale in enumerate(self.scales):
+                content, net_content, styles = self._prepare(scale)
+                objective = Objective.gatys(self._extract, net_content, styles, s)
+                if best is None:
+                    x = self._initial(scale, net_content, styles, gen)
+                else:
+                    x = start_from_coarser(best, net_content, self.tuning.carry_detail)
+                x = x.clamp(0, 1).contiguous().requires_grad_(True)
+                best = x.detach().clone()
+                opt = make_optimizer(x, s, self.tuning)
+                t_scale = time.perf_counter()
+
+                def terms(image: torch.Tensor) -> dict[str, torch.Tensor]:
+                    return objective(self._extract(image), image)
+
+                for it in minimize(x, terms, opt, scale.iterations, self._stop,
+                                   s.early_stop, self.tuning.early_stop_window):
+                    best = it.best
+                    history.append(it.losses)
+                    if it.converged:
+                        skipped = scale.iterations - it.step
+                        scales[k] = Scale(scale.size, it.step)
+                        reason = (f"converged at iteration {len(history)} of {planned}")
+                        log.info("scale %d converged after %d iterations (%d skipped)", k + 1,
+                                 it.step, skipped)
+                        yield Note(f"Scale {k + 1} converged after {it.step} iterations")
+                    n = len(history)
+                    per_iter = (time.perf_counter() - t_scale) / it.step
+                    stage_end = it.step == scales[k].iterations
+                    yield Progress(iteration=n, total=sum(sc.iterations for sc in scales),
+                                   scale=k, scales=len(scales), size=scale.size,
+                                   losses=dict(it.losses), elapsed=timer(),
+                                   eta=eta(scales, k, it.step, per_iter))
+                    if self.previews.due(n, *last_preview, stage_end=stage_end):
+                        yield Preview(self._display(x.detach()), n)
+                        last_preview = (n, time.perf_counter())
+                if self._stop.is_set():
+                    break
+        except NonFiniteLoss as e:
+            why = (f"The loss became {e.value} at iteration {len(history) + 1} (scale {k + 1}); "
+                   "the last good image was kept. Lower the learning rate or the style "
+                   "strength, or start from the content image.")
+            raise RunFailedError(why, result=result("failed", why)) from None
+        except (RunFailedError, ImageError):
+            raise
+        except Exception as e:
+            if is_oom(e):
+                w, h = self.scales[k].size
+                why = (f"Not enough memory for a {w}x{h} image on {self.device.type}; choose a "
+                       f"smaller output size (for example {max(32, s.size // 2)}) and start "
+                       "again.")
+                raise OutOfMemoryError(why, result=result("failed", why)) from None
+            raise
+        timings["total"] = timer()
+        timings["optimize"] = timings["total"] - timings["setup"]
+        if self._stop.is_set():
+            self.result = result("stopped", f"stopped at iteration {len(history)} of {planned}")
+        else:
+            self.result = result("done", reason or f"finished all {len(history)} iterations")
+
+    # ---- parts -------------------------------------------------------------------------------
+    def _extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net.extract(image, self.dtype)
+
+    def _check_sizes(self) -> None:
+        need = min_side_for(self.settings)
+        w, h = self.output_size
+        if min(w, h) < need:
+            raise ImageError(self.content.path, f"too small for the network at this output size: "
+                             f"{w}x{h} gives the deepest layer less than 2x2 pixels; choose an "
+                             f"output size with a short side of at least {need} px")
+        for img in self.styles:
+            sw, sh = self._style_size(img, self.output_size)
+            if min(sw, sh) < need:
+                raise ImageError(img.path, f"too small for the network at style scale "
+                                 f"{self.settings.style_scale:g}: it becomes {sw}x{sh}; use a "
+                                 f"larger style scale or a less elongated painting")
+
+    def _style_size(self, img: LoadedImage, out: tuple[int, int]) -> tuple[int, int]:
+        side = max(1, round(max(out) * self.settings.style_scale))
+        return fit_long_side(*img.size, side)
+
+    def _prepare(self, scale: Scale):
+        """Content, the content as the network sees it, and styles for one scale, as tensors
+        (1, 3, H, W)."""
+        s, dev = self.settings, self.device
+        content = to_tensor(resize(self.content.rgb, scale.size), dev)
+        styles = [to_tensor(resize(img.rgb, self._style_size(img, scale.size)), dev)
+                  for img in self.styles]
+        if s.color == "histogram":
+            styles = [color.match_color(st, content) for st in styles]
+        net_content = content
+        if s.color == "luminance":
+            net_content = color.luminance(content)
+            styles = [color.match_luminance(color.luminance(st), net_content) for st in styles]
+        return content, net_content, styles
+
+    def _initial(self, scale: Scale, content: torch.Tensor, styles: list[torch.Tensor],
+                 gen: torch.Generator) -> torch.Tensor:
+        s = self.settings
+        w, h = scale.size
+        if s.init == "content":
+            return content.clone()
+        if s.init == "noise":
+            return torch.rand((1, 3, h, w), generator=gen).to(self.device)
+        if s.init == "style":
+            return upsample(styles[0], (h, w)).clamp(0, 1)
+        assert self.init_image is not None
+        x = to_tensor(resize(self.init_image.rgb, (w, h)), self.device)
+        return color.luminance(x) if s.color == "luminance" else x
+
+    def _display(self, image: torch.Tensor) -> np.ndarray:
+        """What the person sees of an image being optimized: (H, W, 3) uint8."""
+        if self.settings.color == "luminance":
+            h, w = image.shape[-2:]
+            content = to_tensor(resize(self.content.rgb, (w, h)), image.device)
+            image = color.combine_luminance(image, content)
+        return to_uint8(image)
+
+    def _result(self, best: torch.Tensor, status: Status, reason: str,
+                history: list[dict[str, float]], timings: dict[str, float]) -> StillResult:
+        rgb = self._display(best)
+        out_w, out_h = self.output_size
+        if (rgb.shape[1], rgb.shape[0]) != (out_w, out_h):  # ended on a coarse scale
+            rgb = resize(rgb, (out_w, out_h))
+        alpha = resize(self.content.alpha, (out_w, out_h)) \
+            if self.content.alpha is not None else None
+        return StillResult(image=rgb, settings=self.settings, status=status, reason=reason,
+                           losses=list(history), timings=dict(timings), iterations=len(history),
+                           device=self.device.type, alpha=alpha)
+
+
+def render(settings: TransferSettings, tuning: Tuning = Tuning(), on_event=None,
+           stop: threading.Event | None = None,
+           previews: PreviewPolicy | None = None) -> StillResult:
+    """Blocking form of a still picture: prepare, drain, return the result."""
+    return StillJob(settings, tuning).prepare(previews, stop).run(on_event)

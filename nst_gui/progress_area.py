@@ -1,0 +1,88 @@
+"""The progress area under the canvas: a bar, a line of figures, and the live loss plot."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+
+from nst_core import Progress
+
+_CURVES = (("total", (230, 230, 230)), ("style", (220, 120, 60)), ("content", (80, 160, 230)),
+           ("tv", (120, 200, 120)))
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "…"
+    s = max(0, int(round(s)))
+    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
+
+
+class ProgressArea(QWidget):
+    """Progress bar, a line of figures, and the live loss plot (pyqtgraph, log scale)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.bar = QProgressBar()
+        self.bar.setFormat("Ready")
+        self.bar.setTextVisible(True)
+        lay.addWidget(self.bar)
+        self.figures = QLabel(" ")
+        lay.addWidget(self.figures)
+        pg.setConfigOptions(antialias=True)
+        self.plot = pg.PlotWidget()
+        self.plot.setLogMode(y=True)
+        self.plot.setLabel("bottom", "iteration")
+        self.plot.setLabel("left", "loss")
+        self.plot.setMinimumHeight(120)
+        self.plot.setMaximumHeight(200)
+        legend = self.plot.addLegend(brush=pg.mkBrush(0, 0, 0, 170), colCount=4)
+        legend.anchor(itemPos=(0, 0.5), parentPos=(0, 0.5), offset=(60, 0))  # clear of curves
+        legend.setZValue(10)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.curves = {name: self.plot.plot([], [], pen=pg.mkPen(color, width=2), name=name)
+                       for name, color in _CURVES}
+        self.data: dict[str, list[float]] = {name: [] for name, _ in _CURVES}
+        self.x: list[int] = []
+        self._recent: list[float] = []
+        lay.addWidget(self.plot)
+
+    @property
+    def rate(self) -> float:
+        """Iterations per second over the last few."""
+        r = self._recent
+        return (len(r) - 1) / (r[-1] - r[0]) if len(r) > 1 and r[-1] > r[0] else 0.0
+
+    def reset(self, total: int) -> None:
+        self.bar.setRange(0, max(1, total))
+        self.bar.setValue(0)
+        self.bar.setFormat("Starting…")
+        self.figures.setText(" ")
+        self.x, self._recent = [], []
+        for name in self.data:
+            self.data[name] = []
+            self.curves[name].setData([], [])
+
+    def update_progress(self, p: Progress) -> None:
+        self._recent = (self._recent + [time.perf_counter()])[-10:]
+        self.bar.setMaximum(p.total)
+        self.bar.setValue(p.iteration)
+        w, h = p.size
+        self.bar.setFormat(f"Iteration {p.iteration} / {p.total} · scale {p.scale + 1}/{p.scales}"
+                           f" · {fmt_seconds(p.eta)} left")
+        self.figures.setText(
+            f"{w}×{h} px · {self.rate:.2f} it/s · elapsed {fmt_seconds(p.elapsed)} · loss "
+            f"{p.losses['total']:.4g} (style {p.losses['style']:.3g}, content "
+            f"{p.losses['content']:.3g}, smoothing {p.losses['tv']:.3g})")
+        self.x.append(p.iteration)
+        for name in self.data:
+            v = float(p.losses.get(name, 0.0))
+            self.data[name].append(v if v > 0 else np.nan)  # a log scale has no 0: leave a gap
+            self.curves[name].setData(self.x, self.data[name], connect="finite")
+
+    def finish(self, text: str) -> None:
+        self.bar.setFormat(text)

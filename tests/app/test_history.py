@@ -1,0 +1,124 @@
+"""The history: written for every kind of ending, listed from sidecars, robust to damage."""
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nst_app.history import HistoryStore
+from nst_app.runs import Finished, run_and_record
+from nst_core import NONE, Progress, StillJob
+from nst_core.still import StillResult
+from tests.conftest import make_photo, nan_after, read_rgb
+
+
+def _result(settings, iterations=3, status="done"):
+    return StillResult(make_photo(), settings, status, "why", [{"total": 1.0}] * iterations,
+                       {"total": 1.5}, iterations)
+
+
+def test_add_writes_png_and_sidecar_with_the_settings(tmp_path, tiny_settings):
+    store = HistoryStore(tmp_path / "h")
+    entry = store.add(_result(tiny_settings), source="cli")
+    sidecar = json.loads((tmp_path / "h" / (entry.image_path.rsplit("/", 1)[1][:-4] + ".json"))
+                         .read_text())
+    assert sidecar["settings"] == tiny_settings.to_dict() and sidecar["status"] == "done"
+    assert sidecar["source"] == "cli" and sidecar["iterations"] == 3
+    assert np.array_equal(read_rgb(entry.image_path), make_photo())
+    listed, = store.entries()
+    assert listed.settings == tiny_settings and listed.seconds == 1.5
+
+
+def test_listing_decodes_no_image(tmp_path, tiny_settings, monkeypatch):
+    store = HistoryStore(tmp_path / "h")
+    for _ in range(3):
+        store.add(_result(tiny_settings))
+    from nst_core import images
+
+    def no_decoding(*a, **k):
+        raise AssertionError("a PNG was read")
+
+    monkeypatch.setattr(images, "read_settings_json", no_decoding)
+    monkeypatch.setattr(images.Image, "open", no_decoding)
+    entries = store.entries()
+    assert len(entries) == 3 and all(e.settings == tiny_settings for e in entries)
+
+
+def test_a_stop_before_the_first_iteration_adds_nothing(tmp_path, tiny_settings):
+    store = HistoryStore(tmp_path / "h")
+    assert store.add(_result(tiny_settings, iterations=0, status="stopped")) is None
+    assert store.entries() == []
+
+
+def test_two_results_in_the_same_second_get_two_entries(tmp_path, tiny_settings):
+    store = HistoryStore(tmp_path / "h")
+    a, b = store.add(_result(tiny_settings)), store.add(_result(tiny_settings))
+    assert a.image_path != b.image_path and len(store.entries()) == 2
+
+
+@pytest.mark.parametrize("field, value", [("created", None), ("created", "yesterday"),
+                                          ("created", 4e12), ("iterations", "many"),
+                                          ("status", "exploded"), ("image", 5),
+                                          ("image", "../../etc/passwd"), ("settings", [1])])
+def test_one_damaged_sidecar_is_skipped_and_the_rest_listed(tmp_path, tiny_settings, field,
+                                                            value, caplog):
+    store = HistoryStore(tmp_path / "h")
+    good = store.add(_result(tiny_settings))
+    bad = store.add(_result(tiny_settings))
+    meta = Path(bad.image_path[:-4] + ".json")
+    data = json.loads(meta.read_text())
+    data[field] = value
+    meta.write_text(json.dumps(data))
+    paths = [e.image_path for e in store.entries()]
+    assert good.image_path in paths
+    assert "skipping unreadable history entry" in caplog.text
+
+
+def test_a_picture_whose_sidecar_was_never_written_is_listed(tmp_path, tiny_settings):
+    store = HistoryStore(tmp_path / "h")
+    entry = store.add(_result(tiny_settings))
+    os.unlink(entry.image_path[:-4] + ".json")  # a crash between the two writes
+    listed, = store.entries()
+    assert listed.image_path == entry.image_path and listed.status == "unknown"
+    assert listed.settings == tiny_settings  # read from the PNG itself
+
+
+def test_the_first_rounds_sidecars_still_read(tmp_path, tiny_settings):
+    store = HistoryStore(tmp_path / "h")
+    entry = store.add(_result(tiny_settings))
+    meta = Path(entry.image_path[:-4] + ".json")
+    meta.write_text(json.dumps({"image_path": entry.image_path, "created": time.time(),
+                                      "iterations": 4, "seconds": 2.0, "stopped": True,
+                                      "note": ""}))
+    listed, = store.entries()
+    assert listed.status == "stopped" and listed.iterations == 4
+    assert listed.settings == tiny_settings
+
+
+def test_run_and_record_keeps_done_stopped_and_failed(tmp_path, tiny_settings, monkeypatch):
+    store = HistoryStore(tmp_path / "h")
+    events = list(run_and_record(StillJob(tiny_settings.replace(iterations=3)), store, "test",
+                                 NONE))
+    assert [e.iteration for e in events if isinstance(e, Progress)] == [1, 2, 3]
+    done = events[-1]
+    assert isinstance(done, Finished) and done.status == "done" and done.entry is not None
+    nan_after(monkeypatch, 2)
+    failed = list(run_and_record(StillJob(tiny_settings.replace(iterations=6)), store, "test",
+                                 NONE))[-1]
+    assert failed.status == "failed" and "loss became nan" in failed.message
+    assert failed.entry is not None and failed.entry.status == "failed"
+    assert [e.status for e in store.entries()] == ["done", "failed"]
+
+
+def test_a_history_that_cannot_be_written_says_so_and_keeps_the_picture(tmp_path,
+                                                                         tiny_settings):
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("x")
+    store = HistoryStore(blocked / "h")
+    finished = list(run_and_record(StillJob(tiny_settings.replace(iterations=2)), store, "t",
+                                   NONE))[-1]
+    assert finished.entry is None and finished.result is not None
+    assert "could not be written to the history" in finished.history_error
+    assert "Save As" in finished.history_error

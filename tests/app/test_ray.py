@@ -1,0 +1,106 @@
+"""Batches on a real local Ray instance (2 CPUs): live events, a killed worker, stop."""
+import os
+import signal
+import threading
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the cluster extra is installed by the test command")
+
+from nst_app import cli  # noqa: E402
+from nst_app.batch import BatchQueue, ItemDone, QueueDone, plan_items, run_queue  # noqa: E402
+from nst_app.executors import ItemEvent, ItemRequeued, ItemStarted  # noqa: E402
+from nst_app.history import HistoryStore  # noqa: E402
+from nst_app.ray_executor import RayExecutor  # noqa: E402
+from nst_core import Progress, SPARSE  # noqa: E402
+from nst_core.images import read_settings_json  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=128 * 2**20,
+             configure_logging=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _queue(tmp_path, settings, photos, paintings, **changes):
+    q = BatchQueue(tmp_path / "queue.json")
+    q.add(plan_items(photos, paintings, tmp_path / "out", settings.replace(**changes)))
+    (tmp_path / "out").mkdir(exist_ok=True)
+    return q
+
+
+def test_items_render_on_two_workers_with_live_events(tmp_path, tiny_settings, painting2_path):
+    q = _queue(tmp_path, tiny_settings, [tiny_settings.content],
+               [*tiny_settings.styles, str(painting2_path), str(painting2_path)], iterations=4)
+    history = HistoryStore(tmp_path / "history")
+    events = list(run_queue(q, RayExecutor(None, workers=2), history, threading.Event(),
+                            previews=SPARSE))
+    started = [e for e in events if isinstance(e, ItemStarted)]
+    assert len(started) == 3 and all(e.pid != os.getpid() for e in started)
+    assert len({e.pid for e in started}) == 2  # two worker processes
+    progress = [e for e in events if isinstance(e, ItemEvent) and isinstance(e.event, Progress)]
+    assert len(progress) == 12  # every iteration of every item came back
+    done = [e for e in events if isinstance(e, ItemDone)]
+    assert [d.state for d in done] == ["done"] * 3
+    for it in q.items:
+        assert it.state == "done"
+        assert read_settings_json(it.output) is not None  # saved by the driver
+    assert len(history.entries()) == 3
+    assert isinstance(events[-1], QueueDone) and events[-1].done == 3
+
+
+def test_a_killed_worker_has_its_item_requeued_and_nothing_is_lost(tmp_path, tiny_settings):
+    q = _queue(tmp_path, tiny_settings, [tiny_settings.content], list(tiny_settings.styles),
+               iterations=40, early_stop=0.0)
+    killed = []
+    events = []
+    for event in run_queue(q, RayExecutor(None, workers=1), None, threading.Event(),
+                           previews=SPARSE):
+        events.append(event)
+        if isinstance(event, ItemStarted) and not killed:
+            pid = event.pid
+        if isinstance(event, ItemEvent) and isinstance(event.event, Progress) and not killed \
+                and event.event.iteration == 2:
+            os.kill(pid, signal.SIGKILL)  # the worker dies mid-item
+            killed.append(pid)
+    assert killed
+    requeued = [e for e in events if isinstance(e, ItemRequeued)]
+    assert len(requeued) == 1 and "died" in requeued[0].reason
+    starts = [e for e in events if isinstance(e, ItemStarted)]
+    assert len(starts) == 2 and starts[1].pid != killed[0]  # a new worker took it
+    assert [e.state for e in events if isinstance(e, ItemDone)] == ["done"]
+    assert q.items[0].state == "done" and read_settings_json(q.items[0].output) is not None
+
+
+def test_stop_stops_the_running_item_and_starts_no_other(tmp_path, tiny_settings,
+                                                         painting2_path):
+    q = _queue(tmp_path, tiny_settings, [tiny_settings.content],
+               [*tiny_settings.styles, str(painting2_path)], iterations=200, early_stop=0.0)
+    stop = threading.Event()
+    events = []
+    for event in run_queue(q, RayExecutor(None, workers=1), None, stop, previews=SPARSE):
+        events.append(event)
+        if isinstance(event, ItemEvent) and isinstance(event.event, Progress) \
+                and event.event.iteration == 3:
+            stop.set()
+    done = [e for e in events if isinstance(e, ItemDone)]
+    assert [d.state for d in done] == ["stopped"] and done[0].output.endswith(".partial.png")
+    progress = [e.event.iteration for e in events
+                if isinstance(e, ItemEvent) and isinstance(e.event, Progress)]
+    assert max(progress) < 200  # it stopped long before the end
+    assert [it.state for it in q.items] == ["stopped", "queued"]
+    assert events[-1].remaining == 1
+
+
+def test_the_command_line_sends_a_batch_to_ray(tmp_path, tiny_settings, painting2_path, capsys):
+    out = tmp_path / "out"
+    code = cli.batch_main(["--content", tiny_settings.content, "--style",
+                           *tiny_settings.styles, str(painting2_path), "-o", str(out),
+                           "--size", "48", "--iters", "2", "--no-multiscale", "--ray", "local",
+                           "-q"])
+    assert code == 0, capsys.readouterr().err
+    assert "2 pictures on Ray cluster (local)" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["photo__painting.png",
+                                                     "photo__painting2.png"]
