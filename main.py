@@ -7,13 +7,23 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("render", "batch"):
-        from nst_app import cli
+    try:
+        if argv and argv[0] in ("render", "batch"):
+            from nst_app import cli
 
-        return (cli.main if argv[0] == "render" else cli.batch_main)(argv[1:])
-    from nst_gui.app import main as gui
+            return (cli.main if argv[0] == "render" else cli.batch_main)(argv[1:])
+        from nst_app.qt_check import missing_qt_libraries
 
-    return gui(argv)
+        problem = missing_qt_libraries()
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
+        from nst_gui.app import main as gui
+
+        return gui(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting up (torch and Qt take a few seconds)
+        print("Interrupted.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -79,8 +79,8 @@ def partial_path(output: str | Path) -> Path:
 
 def output_name(settings: TransferSettings) -> str:
     """`photo__painting.png`, or `photo__a+b.png` for a blend: a person sees which pair."""
-    styles = "+".join(Path(p).stem for p in settings.styles)
-    return f"{Path(settings.content).stem}__{styles}.png"
+    styles = "+".join(Path(p).stem[:60] for p in settings.styles)[:120]
+    return f"{Path(settings.content).stem[:60]}__{styles}.png"
 
 
 def expand_images(inputs: Iterable[str | Path]) -> list[str]:
@@ -345,7 +345,7 @@ def _keep(it: BatchItem, event: ItemFinished, history: HistoryStore | None, over
         try:
             if status == "done":
                 saved = str(save_image(it.output, result.image, settings_json,
-                                       overwrite=overwrite or Path(it.output).exists()))
+                                       overwrite=overwrite))
                 partial_path(it.output).unlink(missing_ok=True)
             else:
                 saved = str(save_image(partial_path(it.output), result.image, settings_json,

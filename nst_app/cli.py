@@ -170,28 +170,15 @@ def settings_from_args(args: argparse.Namespace) -> TransferSettings:
 
 
 def load_settings_file(path: str) -> TransferSettings:
-    from nst_core.images import read_settings_json
+    from .settings_io import read_settings_file
 
-    p = Path(path)
-    if p.suffix.lower() == ".json":
-        try:
-            text = p.read_text(encoding="utf-8-sig")
-        except OSError as e:
-            raise SettingsError("settings_from", f"cannot read {p} ({e.strerror})") from None
-        except UnicodeDecodeError:
-            raise SettingsError("settings_from", f"{p} is not UTF-8 text") from None
-    else:
-        text = read_settings_json(p)
-        if text is None:
-            raise SettingsError("settings_from", f"{p} carries no NST Studio settings "
-                                "(only PNGs this app saved do)")
-    return TransferSettings.from_json(text)
+    return read_settings_file(path)
 
 
 def default_output(settings: TransferSettings) -> Path:
     from nst_core.images import unique_path
 
-    name = f"{Path(settings.content).stem}_{Path(settings.styles[0]).stem}.png"
+    name = f"{Path(settings.content).stem[:60]}_{Path(settings.styles[0]).stem[:60]}.png"
     return unique_path(Path.cwd() / name)
 
 
@@ -265,12 +252,28 @@ def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
 
+def _interruptible(fn):
+    """Ctrl-C before the run has started (imports, loading) ends quietly with 130."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            print("Interrupted.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+    return wrapper
+
+
 # ---- render --------------------------------------------------------------------------------
+@_interruptible
 def main(argv: Sequence[str] | None = None) -> int:
     """`main.py render`."""
     args = build_parser().parse_args(argv)
     _setup_logging(args)
-    from nst_core.images import check_output, save_image
+    from nst_core.images import check_output, os_reason, save_image
     from nst_core.still import StillJob
 
     from .runs import Finished, run_and_record
@@ -286,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             first = next(events)  # prepares: bad input fails here, before any work
     except NSTError as e:
         _error(f"{e}{' (--overwrite)' if isinstance(e, OutputExistsError) else ''}")
+        return EXIT_BAD_INPUT
+    except OSError as e:  # a path the file system refuses, found outside the engine's checks
+        _error(f"{e.filename or ''}: {os_reason(e)}".lstrip(": "))
         return EXIT_BAD_INPUT
 
     bar = _Bar(settings.iterations, enabled=not args.quiet)
@@ -310,7 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             saved = save_image(out, result.image, settings.to_json(), overwrite=args.overwrite)
         except (NSTError, OSError) as e:
-            _error(f"cannot write {out}: {getattr(e, 'strerror', None) or e}")
+            reason = os_reason(e) if isinstance(e, OSError) else str(e)
+            rescued = _rescue(result, settings, out, finished)
+            _error(f"cannot write {_printable(out)} ({reason}); the picture is kept in "
+                   f"{_printable(rescued)}" if rescued else
+                   f"cannot write {_printable(out)} ({reason}), nor anywhere else")
             code = EXIT_FAILED
     if finished.message:
         _error(finished.message)
@@ -318,6 +328,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"warning: {finished.history_error}", file=sys.stderr)
     _report(args, result, saved, code, finished.message)
     return code
+
+
+def _rescue(result, settings, out: Path, finished) -> str:
+    """Where a picture that could not be saved where asked is kept: its history entry, or a
+    file in the app's data folder, or one in the temporary folder. Empty if nowhere."""
+    if finished.entry is not None:
+        return finished.entry.image_path
+    import tempfile
+
+    from nst_core.images import save_image, unique_path
+
+    for folder in (paths.data_dir() / "rescued", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            name = out.stem[:80] + "-rescued.png"
+            return str(save_image(unique_path(folder / name), result.image, settings.to_json()))
+        except (NSTError, OSError):
+            continue
+    return ""
 
 
 def _chain(first, rest):
@@ -360,6 +389,7 @@ def _printable(path: Path | str) -> str:
 
 
 # ---- batch ---------------------------------------------------------------------------------
+@_interruptible
 def batch_main(argv: Sequence[str] | None = None) -> int:
     """`main.py batch`."""
     args = build_batch_parser().parse_args(argv)

@@ -148,8 +148,9 @@ class HistoryStore:
         return entry
 
     def entries(self) -> list[HistoryEntry]:
-        """Every readable entry, oldest first. A damaged sidecar is skipped with a warning; a
-        PNG without a sidecar is listed from the PNG."""
+        """Every entry, oldest first. A damaged sidecar is skipped with a warning and its
+        picture, like a PNG whose sidecar was never written, is listed from the PNG (status
+        "unknown", settings read from the PNG when asked): no picture is hidden."""
         out: list[HistoryEntry] = []
         if not self.folder.is_dir():
             return out

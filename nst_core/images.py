@@ -7,10 +7,12 @@ gives its first frame. What cannot be used raises an `ImageError` with a one-lin
 """
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import os
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,16 +54,21 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
     p = Path(path) if str(path) else None
     if p is None:
         raise ImageError("(none)", "no image was chosen")
-    if not p.exists():
+    try:
+        exists, is_dir = p.exists(), p.is_dir()
+    except OSError as e:  # a name too long for the file system, a path through a file
+        raise ImageError(p, f"cannot be opened ({os_reason(e)})") from None
+    if not exists:
         raise ImageError(p, "file not found; check the path")
-    if p.is_dir():
+    if is_dir:
         raise ImageError(p, "is a folder, not an image file")
     try:
         if p.stat().st_size == 0:
             raise ImageError(p, "the file is empty (0 bytes)")
-        with warnings.catch_warnings():
-            # We check the pixel count ourselves below, against our own limit.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            # Pillow's warnings about damaged metadata go to the log, not to the person; the
+            # pixel count is checked below against our own limit.
+            warnings.simplefilter("always")
             with Image.open(p) as im:
                 w, h = im.size
                 if w * h > max_pixels:
@@ -71,6 +78,9 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
                 im.seek(0)  # first frame of an animation
                 im.load()
                 rgb, alpha = _to_srgb(im, p)
+        for w in caught:
+            if not issubclass(w.category, Image.DecompressionBombWarning):
+                log.info("%s: %s", p, w.message)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -91,6 +101,16 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
         raise ImageError(p, f"the image is only {iw}x{ih} pixels; use one at least "
                             f"{MIN_SIDE} pixels on each side")
     return LoadedImage(rgb=rgb, alpha=alpha, path=str(p))
+
+
+def os_reason(e: OSError) -> str:
+    """An OSError in a few words a person understands."""
+    words = {errno.ENAMETOOLONG: "the file name is too long for this file system",
+             errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full",
+             errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+             errno.EDQUOT: "the disk quota is used up", errno.ENOTDIR: "a part of the path "
+             "is a file, not a folder", errno.EISDIR: "it is a folder"}
+    return words.get(e.errno, e.strerror or str(e))
 
 
 def _to_srgb(im: Image.Image, p: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -170,12 +190,21 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
             exif = Image.Exif()
             exif[_EXIF_DESCRIPTION] = settings_json
             kwargs["exif"] = exif.tobytes()
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        mode = p.stat().st_mode & 0o7777 if overwrite and p.is_file() else 0o666 & ~_umask()
+    except OSError:
+        mode = 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             img.save(f, fmt, **kwargs)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # mkstemp makes it 0600: follow the umask, or keep the old mode
+        if _WRITE_DELAY:  # a test hook: widen the window in which a kill finds a half write
+            import time
+
+            time.sleep(_WRITE_DELAY)
         if overwrite:
             os.replace(tmp, p)
         else:
@@ -187,19 +216,61 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
     return p
 
 
+_WRITE_DELAY = float(os.environ.get("NST_STUDIO_TEST_WRITE_DELAY", "0") or 0)
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def _umask() -> int:
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+_UMASK_LOCK = threading.Lock()
+
+
 def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
     """The format to save `path` in, or the reason it cannot be written: an unknown extension,
-    a missing folder, or an existing file when not overwriting."""
+    a missing or unwritable folder, a folder in the way, a name too long, or an existing file
+    when not overwriting."""
     p = Path(path)
     fmt = SAVE_FORMATS.get(p.suffix.lower())
     if fmt is None:
         raise SettingsError("output", f"cannot save as {p.suffix or 'a file without extension'}; "
                                       f"use .png, .jpg or .webp")
-    if not p.parent.is_dir():
-        raise SettingsError("output", f"the folder {p.parent} does not exist")
-    if p.exists() and not overwrite:
+    try:
+        if not p.parent.is_dir():
+            raise SettingsError("output", f"the folder {p.parent} does not exist")
+        if p.is_dir():
+            raise SettingsError("output", f"{p} is a folder; give a file name")
+        exists = p.exists()
+    except OSError as e:
+        raise SettingsError("output", f"cannot save as {p} ({os_reason(e)})") from None
+    if exists and not overwrite:
         raise OutputExistsError(f"{p} already exists; choose another name or allow overwriting")
+    probe_writable(p)
     return fmt
+
+
+def probe_writable(p: Path) -> None:
+    """Raise SettingsError unless a file named like `p` can be made in its folder (the only
+    test that holds for read-only disks, full disks and names too long)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".probe", dir=p.parent)
+        os.close(fd)
+        os.unlink(tmp)
+        if len(os.fsencode(p.name)) > _name_max(p.parent):
+            raise OSError(errno.ENAMETOOLONG, "File name too long")
+    except OSError as e:
+        raise SettingsError("output", f"cannot write {p} ({os_reason(e)}); choose another "
+                                      "folder or name") from None
 
 
 def _rename_no_clobber(tmp: str, p: Path) -> None:
@@ -230,7 +301,11 @@ def unique_path(path: str | os.PathLike) -> Path:
 def read_settings_json(path: str | os.PathLike) -> str | None:
     """The settings JSON embedded in an image this app saved, or None if it has none."""
     p = Path(path)
-    if not p.is_file():
+    try:
+        is_file = p.is_file()
+    except OSError as e:
+        raise ImageError(p, f"cannot be opened ({os_reason(e)})") from None
+    if not is_file:
         raise ImageError(p, "file not found; check the path")
     try:
         with Image.open(p) as im:

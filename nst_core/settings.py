@@ -198,16 +198,55 @@ class TransferSettings:
 
     @classmethod
     def from_json(cls, text: str) -> "TransferSettings":
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as e:
-            raise SettingsError("settings", f"not valid JSON ({e})") from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_json(text))
 
     @staticmethod
     def meta(name: str) -> dict[str, Any]:
         """Help text, range, choices and label of a field (for the CLI and the form)."""
         return dict(TransferSettings.__dataclass_fields__[name].metadata)
+
+
+def _parse_int(digits: str) -> int | float:
+    # Python refuses to convert integers of more than 4300 digits (a ValueError deep in json);
+    # an absurdly long number becomes a float (inf), which the field check then names.
+    return int(digits) if len(digits) <= 30 else float(digits)
+
+
+def parse_json(text: str) -> Any:
+    """JSON text -> a value, or `SettingsError` in one line (also for absurd numbers and
+    nesting)."""
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError as e:
+        raise SettingsError("settings", f"not valid JSON ({e.msg} at line {e.lineno} column "
+                            f"{e.colno})") from None
+    except (TypeError, ValueError, RecursionError) as e:
+        raise SettingsError("settings", f"not valid JSON ({type(e).__name__})") from None
+
+
+def salvage(data: Any, base: "TransferSettings | None" = None
+            ) -> tuple["TransferSettings", list[str]]:
+    """Settings from a dict whose fields may be damaged: every field that is of the right kind
+    and in range is taken, every other keeps `base`'s value and is reported. Never raises."""
+    out = base or TransferSettings()
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        return out, ["the saved settings are not a JSON object"]
+    known = {f.name: f for f in fields(TransferSettings)}
+    for key, value in data.items():
+        if key == _JSON_KEY:
+            continue
+        f = known.get(key)
+        if f is None:
+            problems.append(f"{key}: unknown setting")
+            continue
+        try:
+            v = _coerce(f, value)
+            _check_field(f, v)
+            out = dataclasses.replace(out, **{key: v})
+        except SettingsError as e:
+            problems.append(str(e))
+    return out, problems
 
 
 # ---- field checks ------------------------------------------------------------------------

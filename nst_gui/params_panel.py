@@ -2,6 +2,7 @@
 come from the settings dataclass, so the form cannot drift from the engine."""
 from __future__ import annotations
 
+import logging
 import math
 import random
 
@@ -13,6 +14,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
 
 from nst_core import TransferSettings
 from nst_core.layers import FEATURE_LAYERS
+
+log = logging.getLogger(__name__)
 
 _CHOICE_LABELS = {
     "init": {"content": "The photo", "noise": "Random noise", "style": "The painting",
@@ -335,30 +338,41 @@ class ParamsPanel(QWidget):
             "weights_path": self.weights_path.text().strip(),
         }
 
+    @staticmethod
+    def _put(spin, value, setter=None) -> None:
+        """Set a spin box, clamping a value outside its range (a damaged saved setting) with
+        a warning instead of failing."""
+        lo, hi = spin.minimum(), spin.maximum()
+        if not (lo <= value <= hi):  # also false for NaN
+            clamped = hi if value > hi else lo
+            log.warning("%s is outside %g..%g; using %g", value, lo, hi, clamped)
+            value = clamped
+        (setter or spin.setValue)(value)
+
     def set_values(self, s: TransferSettings) -> None:
         self._loading = True
         try:
-            self.style_weight.set_value(s.style_weight)
-            self.content_weight.set_value(s.content_weight)
-            self.tv_weight.set_value(s.tv_weight)
+            self._put(self.style_weight.spin, s.style_weight, self.style_weight.set_value)
+            self._put(self.content_weight.spin, s.content_weight, self.content_weight.set_value)
+            self._put(self.tv_weight.spin, s.tv_weight, self.tv_weight.set_value)
             self._select(self.color, s.color)
-            self.style_scale.setValue(s.style_scale)
-            self.size.setValue(s.size)
-            self.iterations.setValue(s.iterations)
-            self.early_stop.setValue(s.early_stop)
+            self._put(self.style_scale, s.style_scale)
+            self._put(self.size, s.size)
+            self._put(self.iterations, s.iterations)
+            self._put(self.early_stop, s.early_stop)
             self.multiscale.setChecked(s.multiscale)
-            self.scales.setValue(s.scales)
+            self._put(self.scales, s.scales)
             self.scales.setEnabled(s.multiscale)
             self._select(self.optimizer, s.optimizer)
             self._select(self.init, s.init)
             self.init_image.setText(s.init_image)
-            self.seed.setValue(s.seed)
+            self._put(self.seed, s.seed)
             if self.device.findData(s.device) < 0:
                 self._select(self.device, "auto")  # a device this machine lacks
             else:
                 self._select(self.device, s.device)
             self.lr_auto.setChecked(s.learning_rate is None)
-            self.lr.setValue(s.lr)
+            self._put(self.lr, s.lr)
             self.lr.setEnabled(s.learning_rate is not None)
             self._select(self.pooling, s.pooling)
             weights = dict(zip(s.style_layers, s.layer_weights()))
@@ -366,7 +380,7 @@ class ParamsPanel(QWidget):
                 on = name in weights
                 self.layers.item(row, 0).setCheckState(
                     Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
-                self._layer_weights[name].setValue(weights.get(name, 1.0))
+                self._put(self._layer_weights[name], weights.get(name, 1.0))
                 self.layers.item(row, 2).setCheckState(
                     Qt.CheckState.Checked if name in s.content_layers else Qt.CheckState.Unchecked)
             self._select(self.weights, s.weights)

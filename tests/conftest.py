@@ -94,6 +94,22 @@ def nan_after(monkeypatch, good_calls: int) -> None:
     monkeypatch.setattr(objective, "tv_loss", tv_then_nan)
 
 
+def fail_after(monkeypatch, good_calls: int, exc: BaseException) -> None:
+    """Make the objective raise `exc` from its (good_calls + 1)-th evaluation on: an injected
+    out-of-memory or crash after some good iterations."""
+    from nst_core import objective
+
+    real, calls = objective.tv_loss, {"n": 0}
+
+    def tv_then_raise(x):
+        calls["n"] += 1
+        if calls["n"] > good_calls:
+            raise exc
+        return real(x)
+
+    monkeypatch.setattr(objective, "tv_loss", tv_then_raise)
+
+
 def fail_with(monkeypatch, exc: BaseException) -> None:
     """Make the objective raise `exc` at its first evaluation (out of memory, a bug)."""
     from nst_core import objective

@@ -212,3 +212,142 @@ def test_size_too_large_for_memory_exits_2(monkeypatch, capsys):
     monkeypatch.setattr(still_mod, "available_memory", lambda device: 2**20)
     assert cli.main(["--size", "64", "--iters", "1", "-q"]) == 2
     assert "choose a smaller output size" in capsys.readouterr().err
+
+
+# ---- what a disk can do to a run (issue: reliability) ----------------------------------------
+ARGS = ["--size", "48", "--iters", "2", "--no-multiscale", "-q"]
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1, err
+    return err
+
+
+def test_an_output_on_a_read_only_disk_is_refused_before_the_run(capsys, photo_path,
+                                                                  painting_path):
+    code = cli.main(["--content", str(photo_path), "--style", str(painting_path),
+                     "-o", "/sys/out.png", *ARGS])  # read-only even for root
+    assert code == 2
+    assert "cannot write /sys/out.png" in _one_error_line(capsys)
+
+
+def test_a_folder_as_the_output_is_refused_even_with_overwrite(tmp_path, capsys, photo_path,
+                                                               painting_path):
+    (tmp_path / "taken.png").mkdir()
+    assert cli.main(["--content", str(photo_path), "--style", str(painting_path), "-o",
+                     "taken.png", "--overwrite", *ARGS]) == 2
+    assert "is a folder" in _one_error_line(capsys)
+
+
+def test_a_save_that_fails_at_the_end_keeps_the_picture_and_says_where(
+        tmp_path, capsys, monkeypatch, photo_path, painting_path, app_data):
+    import errno
+
+    from nst_core import images
+
+    real = images.save_image
+
+    def disk_gone(path, *a, **k):
+        if Path(path).name == "out.png":
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(images, "save_image", disk_gone)
+    assert cli.main(["--content", str(photo_path), "--style", str(painting_path), "-o",
+                     "out.png", *ARGS]) == 1
+    err = _one_error_line(capsys)
+    assert "cannot write" in err and "the disk is read-only" in err
+    kept = err.split("the picture is kept in ")[1]
+    assert Path(kept).is_file() and Path(kept).parent == app_data / "history"
+    # and with no history either, it goes to the app's rescue folder
+    assert cli.main(["--content", str(photo_path), "--style", str(painting_path), "-o",
+                     "out.png", "--no-history", *ARGS]) == 1
+    kept = _one_error_line(capsys).split("the picture is kept in ")[1]
+    assert Path(kept).is_file() and Path(kept).parent == app_data / "rescued"
+
+
+def test_names_too_long_for_the_file_system_are_one_line(tmp_path, capsys, photo_path,
+                                                         painting_path):
+    long = "x" * 300
+    assert cli.main(["--content", str(photo_path), "--style", str(painting_path), "-o",
+                     long + ".png", *ARGS]) == 2
+    assert "too long" in _one_error_line(capsys)
+    assert cli.main(["--content", str(tmp_path / (long + ".jpg")), "--style",
+                     str(painting_path), *ARGS]) == 2
+    assert "too long" in _one_error_line(capsys)
+    settings = tmp_path / "s.json"
+    settings.write_text(json.dumps({"content": str(photo_path),
+                                    "styles": [str(tmp_path / (long + ".png"))]}))
+    assert cli.main(["--settings-from", str(settings), *ARGS]) == 2
+    assert "too long" in _one_error_line(capsys)
+
+
+def test_saved_pictures_follow_the_umask_and_overwrite_keeps_the_mode(tmp_path, photo_path,
+                                                                      painting_path):
+    old = os.umask(0o022)
+    try:
+        args = ["--content", str(photo_path), "--style", str(painting_path), *ARGS]
+        assert cli.main(args + ["-o", "a.png"]) == 0
+        assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o644
+        os.chmod(tmp_path / "a.png", 0o640)
+        assert cli.main(args + ["-o", "a.png", "--overwrite"]) == 0
+        assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(p, "PNG"),
+     "is not a VGG19 weights file (torch cannot read it"),
+    (lambda p: __import__("torch").save({"features.0.weight": 3, "features.0.bias": 1.5}, p),
+     "holds int, not a tensor"),
+    (lambda p: __import__("torch").save([1, 2, 3], p), "it holds a list, not named tensors"),
+])
+def test_a_weights_file_that_is_not_weights_is_one_line(tmp_path, capsys, make, words):
+    p = tmp_path / "vgg19.pth"
+    make(p)
+    assert cli.main(["--weights", "torchvision", "--weights-path", str(p), "--size", "64",
+                     "--iters", "1", "-q"]) == 2
+    err = _one_error_line(capsys)
+    assert words in err and "weights_only" not in err
+
+
+def test_a_path_that_is_not_utf8_prints_after_saving(tmp_path):
+    name = b"caf\xe9.png"  # Latin-1 bytes: not valid UTF-8
+    proc = subprocess.run([sys.executable, str(ROOT / "main.py"), "render", "--size", "64",
+                           "--iters", "1", "--no-multiscale", "-q", "-o", name],
+                          capture_output=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "PYTHONIOENCODING": "utf-8", "LC_ALL": "C.UTF-8"})
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert name in os.listdir(bytes(tmp_path))
+    assert b"Saved to" in proc.stdout and b"caf\\udce9.png" in proc.stdout
+
+
+def test_ctrl_c_while_starting_up_is_one_line(tmp_path):
+    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "render", "--size", "64"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    import time
+
+    time.sleep(0.6)  # importing torch takes longer than this
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+
+
+def test_oom_after_some_iterations_keeps_the_last_good_picture(tmp_path, capsys, monkeypatch,
+                                                               photo_path, painting_path,
+                                                               app_data):
+    import torch
+
+    from tests.conftest import fail_after
+
+    fail_after(monkeypatch, 2, torch.OutOfMemoryError("CUDA out of memory"))
+    assert cli.main(["--content", str(photo_path), "--style", str(painting_path), "-o",
+                     "oom.png", *ARGS[:2], "--iters", "6", "-q"]) == 1
+    assert "smaller output size" in capsys.readouterr().err
+    assert (tmp_path / "oom.png").is_file()
+    entry, = HistoryStore(app_data / "history").entries()
+    assert entry.status == "failed" and entry.iterations == 2

@@ -356,3 +356,20 @@ def test_the_network_is_loaded_once_per_process(tiny_settings):
     a = StillJob(tiny_settings).prepare()
     b = StillJob(tiny_settings.replace(seed=3)).prepare()
     assert a.net is b.net
+
+
+def test_engine_messages_name_no_command_line_flags():
+    """The window shows the engine's messages as they are: they name settings, not flags."""
+    import ast
+    import re
+    from pathlib import Path
+
+    flags = []
+    for path in (Path(__file__).resolve().parents[2] / "nst_core").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise):
+                for const in ast.walk(node):
+                    if isinstance(const, ast.Constant) and isinstance(const.value, str) \
+                            and re.search(r"--[a-z]", const.value):
+                        flags.append(f"{path.name}: {const.value}")
+    assert flags == []

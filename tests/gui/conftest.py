@@ -42,6 +42,7 @@ def make_window(qtbot, tmp_path):
     yield make
     for w in windows:
         w.controller.shutdown()
+        w.batch.controller.shutdown()
 
 
 @pytest.fixture

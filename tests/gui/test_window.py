@@ -423,3 +423,124 @@ def test_restoring_settings_updates_the_compare_photo(window, photo_path, painti
     window.apply_settings(s)
     before = window.canvas._before.toImage()
     assert (before.width(), before.height()) == (48, 40)  # the restored photo, not the sample
+
+
+def test_two_pastes_in_the_same_second_keep_both_images(window):
+    a, b = QImage(40, 30, QImage.Format.Format_RGB888), QImage(40, 30, QImage.Format.Format_RGB888)
+    a.fill(Qt.GlobalColor.red)
+    b.fill(Qt.GlobalColor.blue)
+    pa, pb = window._store_pasted(a), window._store_pasted(b)
+    assert pa != pb and Path(pa).parent == Path(pb).parent
+    assert tuple(load_image(pa).rgb[5, 5]) == (255, 0, 0)
+    assert tuple(load_image(pb).rgb[5, 5]) == (0, 0, 255)
+
+
+def test_an_unexpected_error_shows_the_dialog_with_details(window, qtbot, monkeypatch, messages):
+    from nst_gui.app import ErrorDialog
+
+    fail_with(monkeypatch, ZeroDivisionError("a bug"))
+    with qtbot.waitSignal(window.failed, timeout=60000):
+        window.start()
+    wait_idle(qtbot, window)
+    dialog = window.error_dialog
+    assert isinstance(dialog, ErrorDialog) and dialog.isVisible()
+    assert "Traceback" in dialog.details.toPlainText()
+    assert "ZeroDivisionError" in dialog.details.toPlainText()
+    assert messages == []  # not a raw traceback in a warning box
+    dialog.close()
+    assert window.start_action.text() == "Start"  # still usable
+
+
+def test_a_history_that_cannot_be_written_is_said_at_once(make_window, qtbot, tmp_path,
+                                                          messages):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "history").write_text("a file where the history folder should be")
+    w = make_window(data_dir=data)
+    w.params.size.setValue(64)
+    w.params.iterations.setValue(2)
+    w.params.multiscale.setChecked(False)
+    with qtbot.waitSignal(w.finished, timeout=60000):
+        w.start()
+    wait_idle(qtbot, w)
+    title, text = messages[-1]
+    assert title == "The picture is not in the history" and "Save As" in text
+    assert w.current is not None and w.save_action.isEnabled()  # the picture is kept
+    assert w.save_to(str(tmp_path / "rescued.png"))
+
+
+# ---- damaged app state (issue: reliability) -----------------------------------------------
+def test_the_window_starts_past_a_damaged_history_entry(make_window, tmp_path, tiny_settings):
+    import json as _json
+
+    from nst_app.history import HistoryStore
+    from nst_core.still import StillResult
+
+    store = HistoryStore(tmp_path / "data" / "history")
+    for created in (None, "yesterday", 9e15):
+        e = store.add(StillResult(make_photo(), tiny_settings, iterations=2))
+        meta = Path(e.image_path[:-4] + ".json")
+        meta.write_text(_json.dumps({**_json.loads(meta.read_text()), "created": created}))
+    good = store.add(StillResult(make_photo(), tiny_settings, iterations=2))
+    w = make_window()
+    assert w.history_list.count() == 4  # the window started, and no picture is hidden:
+    entries = [w.history_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(4)]
+    assert [e.status for e in entries].count("done") == 1  # the good sidecar
+    assert [e.status for e in entries].count("unknown") == 3  # the others, from their PNGs
+    assert all(e.settings == tiny_settings for e in entries)
+    assert good.image_path in [e.image_path for e in entries]
+
+
+def test_saved_settings_out_of_range_are_skipped_not_fatal(make_window, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    ini = tmp_path / "settings.ini"
+    store = QSettings(str(ini), QSettings.Format.IniFormat)
+    store.setValue("last_settings", '{"size": 10000000000000, "seed": 1' + "0" * 40 +
+                   ', "style_weight": 321.0, "iterations": "many", "scales": 3}')
+    store.sync()
+    w = make_window(ini=ini)
+    v = w.params.values()
+    assert v["size"] == 512 and v["seed"] == 0  # the defaults, not a crash
+    assert v["style_weight"] == 321.0 and v["scales"] == 3  # the good values are kept
+
+
+def test_open_result_with_settings_out_of_range_changes_nothing(window, tmp_path, messages):
+    from nst_core.images import save_image
+
+    bad = window.current_settings().to_dict()
+    bad.update(size=100000, style_weight=555.0)
+    import json as _json
+
+    out = save_image(tmp_path / "odd.png", make_painting(),
+                     _json.dumps({"nst_studio_settings": 1, **bad}))
+    before = window.current_settings()
+    assert not window.open_result_file(str(out))
+    assert "size: must be between" in messages[-1][1] and "kept" in messages[-1][1]
+    assert window.current_settings() == before  # no half-updated panels
+
+
+def test_restore_with_settings_out_of_range_changes_nothing(window, messages, tiny_settings):
+    from nst_app.history import HistoryEntry
+
+    entry = HistoryEntry("/nowhere.png", 0.0, 1, 1.0, "done",
+                         settings_data={**tiny_settings.to_dict(), "iterations": 0})
+    before = window.current_settings()
+    window.restore_settings_of(entry)
+    assert messages[-1][0] == "Cannot restore these settings"
+    assert window.current_settings() == before
+
+
+def test_every_history_entry_can_be_reached(make_window, tmp_path, tiny_settings):
+    from nst_app.history import HistoryStore
+    from nst_core.still import StillResult
+
+    store = HistoryStore(tmp_path / "data" / "history")
+    small = make_photo(16, 16)
+    for _ in range(203):
+        store.add(StillResult(small, tiny_settings, iterations=1))
+    w = make_window()
+    assert w.history_list.count() == 200 and w.history_strip.older_button.isVisibleTo(w)
+    w.history_strip.older_button.click()
+    assert w.history_list.count() == 203
+    assert not w.history_strip.older_button.isVisibleTo(w)
