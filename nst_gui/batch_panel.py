@@ -35,6 +35,7 @@ class BatchPanel(QWidget):
     message = Signal(str)  # for the status bar
     error = Signal(str, str)  # title, text: for a message box
     item_finished = Signal(object)  # ItemDone
+    picture_clicked = Signal(str)  # the file of a finished (or stopped) item that was clicked
 
     def __init__(self, queue: BatchQueue, history: HistoryStore,
                  settings_provider: Callable[[], TransferSettings], output_dir: str,
@@ -52,7 +53,7 @@ class BatchPanel(QWidget):
         self.list.setIconSize(QSize(ICON, ICON))
         self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.list.setToolTip("The pictures to render, in order. Each shows its state; a failed "
-                             "one says why (hover).")
+                             "one says why (hover). Click a finished one to show it.")
         lay.addWidget(self.list, 1)
 
         row = QHBoxLayout()
@@ -109,6 +110,7 @@ class BatchPanel(QWidget):
         self.status.setWordWrap(True)
         lay.addWidget(self.status)
 
+        self.list.itemClicked.connect(self._clicked)
         self.controller.event.connect(self._on_event)
         self.controller.preview.connect(self._on_preview)
         self.controller.failed.connect(lambda text: self.error.emit("The queue cannot run", text))
@@ -147,6 +149,17 @@ class BatchPanel(QWidget):
             image = thumbnail_from_file(icon_from, ICON)
         if image is not None and not image.isNull():
             row.setIcon(QIcon(QPixmap.fromImage(thumbnail(image, ICON))))
+
+    def _clicked(self, row: QListWidgetItem) -> None:
+        it = self.queue.get(row.data(Qt.ItemDataRole.UserRole))
+        if it is None:
+            return
+        from nst_app.batch import partial_path
+
+        for path in (Path(it.output), partial_path(it.output)):
+            if it.state in ("done", "skipped", "stopped", "failed") and path.is_file():
+                self.picture_clicked.emit(str(path))
+                return
 
     def states(self) -> list[str]:
         return [it.state for it in self.queue.items]

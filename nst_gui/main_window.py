@@ -263,6 +263,7 @@ class MainWindow(QMainWindow):
         self.batch.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.batch.error.connect(self.show_error)
         self.batch.item_finished.connect(lambda done: self._reload_history())
+        self.batch.picture_clicked.connect(self.show_picture)
         self.batch.controller.running_changed.connect(self._on_running_changed)
 
     # ---- settings ------------------------------------------------------------------------------
@@ -618,6 +619,22 @@ class MainWindow(QMainWindow):
         if problems:
             self.show_error("Some images of these settings are missing",
                             "\n".join(problems) + "\n\nThe current images are kept.")
+        return True
+
+    def show_picture(self, path: str) -> bool:
+        """Show a picture this app saved (a batch output) without touching the panels."""
+        try:
+            rgb = load_image(path).rgb
+            text = read_settings_json(path)
+            settings = TransferSettings.from_json(text) if text else self.current_settings()
+        except NSTError as e:
+            self.show_error("Cannot show this picture", str(e))
+            return False
+        self.current = RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0)
+        self.current_path = path
+        self.canvas.set_image(self.current.image)
+        self._update_actions()
+        self.statusBar().showMessage(f"Showing {Path(path).name}", 4000)
         return True
 
     # ---- history -------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ process, reporting crashes, leaks (RSS growth) and lost results.
     .venv/bin/python scripts/soak.py                       # 200 window cycles, 100 CLI runs
     .venv/bin/python scripts/soak.py --cycles 20 --runs 10 # a quick look
 
-Window cycle: open a window, start a 48 px run, stop it after its first iteration, wait for
+Window cycle: open a window, start a 64 px run, stop it after its first iteration, wait for
 the picture to reach the history, close the window. CLI run: `main.py render` in this process
 with random valid settings at 48 px. A result is lost when a finished or stopped run with at
 least one iteration is missing from the history. RSS is sampled after every tenth cycle; the
@@ -50,7 +50,7 @@ def window_cycles(n: int) -> dict:
         w = MainWindow(data_dir=DATA, store=QSettings(str(DATA / "s.ini"),
                                                       QSettings.Format.IniFormat))
         w.show()
-        w.params.size.setValue(48)
+        w.params.size.setValue(64)  # the bundled Starry Night needs 64 px at style scale 1
         w.params.iterations.setValue(50)
         w.params.multiscale.setChecked(False)
         outcome = {}
@@ -59,10 +59,14 @@ def window_cycles(n: int) -> dict:
         w.finished.connect(lambda o: outcome.setdefault("o", o))
         w.failed.connect(lambda m, o: outcome.setdefault("failed", m))
         w.controller.running_changed.connect(lambda r: (not r) and loop.quit())
-        QTimer.singleShot(60000, loop.quit)
+        guard = QTimer()  # owned here and stopped below: a singleShot would outlive the loop
+        guard.setSingleShot(True)
+        guard.timeout.connect(loop.quit)
+        guard.start(60000)
         if not w.start():
             crashes += 1
         loop.exec()
+        guard.stop()
         if "failed" in outcome or "o" not in outcome:
             crashes += 1
         else:
@@ -97,6 +101,7 @@ def cli_runs(n: int, seed: int) -> dict:
     for i in range(n):
         args = ["--content", str(rng.choice(contents)), "--style", str(rng.choice(styles)),
                 "--size", "48", "--iters", str(rng.randint(1, 6)), "--no-multiscale",
+                "--style-scale", str(rng.choice([1.5, 2.0])),  # wide paintings stay >= 32 px
                 "--optimizer", rng.choice(["lbfgs", "adam"]),
                 "--color", rng.choice(["none", "luminance", "histogram"]),
                 "--pooling", rng.choice(["max", "avg"]),

@@ -2,9 +2,11 @@
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from nst_core.images import read_settings_json
+from nst_core.images import load_image, read_settings_json
+from nst_gui.qtimage import to_array
 
 
 @pytest.fixture
@@ -43,6 +45,9 @@ def test_added_photos_render_and_show_their_state(batch_window, qtbot, photo_pat
     assert not w.batch.list.item(0).icon().isNull()  # the thumbnail
     assert "3 done" in w.batch.status.text()
     assert w.history_list.count() == history_before + 3  # each is in the history too
+    w.batch.list.itemClicked.emit(w.batch.list.item(1))  # a click shows that picture
+    assert w.current_path == w.batch.queue.items[1].output
+    assert np.array_equal(to_array(w.canvas.image()), load_image(w.current_path).rgb)
     assert [title for title, _ in messages] == ["The batch queue is running"]  # Start refused
 
 
