@@ -59,6 +59,10 @@ def missing_qt_libraries(environ=os.environ, platform: str = sys.platform,
     """A message naming the packages to install, or "" when nothing is missing."""
     if not uses_xcb(environ, platform):
         return ""
+    if not environ.get("DISPLAY"):
+        return ("There is no display to show NST Studio's window on (DISPLAY is not set): "
+                "start it from a desktop session, or use the command line "
+                "(python main.py render --help).")
     missing = [name for name in LIBRARIES if not loads(name)]
     if not missing:
         return ""

@@ -54,6 +54,8 @@ def connect(address: str | None, num_cpus: int | None = None) -> None:
     ray = _ray()
     if ray.is_initialized():
         return
+    if address not in (None, "local", "auto"):
+        _probe(address)
     try:
         if address in (None, "local"):
             ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
@@ -65,6 +67,24 @@ def connect(address: str | None, num_cpus: int | None = None) -> None:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ClusterError(f"cannot reach a Ray cluster at {address} ({first}); start one with "
                            "'ray start --head' or give its address") from None
+
+
+def _probe(address: str) -> None:
+    """Fail at once, in one line, when nothing answers at HOST:PORT (Ray itself retries for
+    minutes)."""
+    import socket
+
+    text = address.split("://", 1)[-1]
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"{address!r} is not a Ray address; give HOST:PORT (the head's "
+                           "address that 'ray start --head' printed), auto or local")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise ClusterError(f"nothing answers at {address} ({e.strerror or e}); start the "
+                           "cluster with 'ray start --head' there, or check the address") \
+            from None
 
 
 _Worker = None

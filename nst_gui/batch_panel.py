@@ -82,9 +82,10 @@ class BatchPanel(QWidget):
         lay.addLayout(row)
 
         row = QHBoxLayout()
-        row.addWidget(QLabel("Save to:"))
+        row.addWidget(QLabel("Save new items to:"))
         self.output_edit = QLineEdit(output_dir)
-        self.output_edit.setToolTip("The folder the pictures are saved in (made if missing)")
+        self.output_edit.setToolTip("The folder the pictures added from now on are saved in "
+                                    "(made if missing); each item shows its file (hover)")
         row.addWidget(self.output_edit, 1)
         browse = QPushButton("…")
         browse.setFixedWidth(30)
@@ -260,13 +261,13 @@ class BatchPanel(QWidget):
             if not self.queue.to_do():
                 self.message.emit("Nothing to render: add pictures to the queue first")
             return False
-        outdir = Path(self._output_dir())
-        try:
-            outdir.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            self.error.emit("Cannot use this folder", f"{outdir}: {e.strerror or e}. Choose "
-                            "another folder to save the pictures in.")
-            return False
+        for outdir in sorted({Path(it.output).parent for it in self.queue.to_do()}):
+            try:
+                outdir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                self.error.emit("Cannot use this folder", f"{outdir}: {e.strerror or e}. "
+                                "Remove its items and add them again with another folder.")
+                return False
         executor = self.executor()
         self.status.setText(f"Rendering on {executor.name}…")
         queue, history = self.queue, self.history

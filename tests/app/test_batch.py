@@ -200,3 +200,15 @@ def test_run_queue_events_and_states(tmp_path, tiny_settings, monkeypatch):
     assert output_name(tiny_settings) == "photo__painting.png"
     started = [e for e in events if isinstance(e, ItemStarted)]
     assert started[0].pid == os.getpid() and started[0].worker == "local"
+
+
+@pytest.mark.parametrize("address, words", [("127.0.0.1:1", "nothing answers at 127.0.0.1:1"),
+                                            ("no-port-here", "is not a Ray address")])
+def test_a_ray_address_where_nothing_answers_exits_2_at_once(tmp_path, folders, capsys,
+                                                            address, words):
+    pytest.importorskip("ray")
+    photos, paintings = folders
+    assert cli.batch_main(["--content", str(photos), "--style", str(paintings), "-o",
+                           str(tmp_path / "out"), "--ray", address, *BASE]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and words in err and len(err.splitlines()) == 1

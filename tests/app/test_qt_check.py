@@ -20,6 +20,11 @@ def test_nothing_to_say_when_all_are_there_or_qt_does_not_use_x11():
     assert qt_check.missing_qt_libraries({}, "darwin", loads=lambda n: False) == ""
 
 
+def test_no_display_is_said_before_qt_aborts():
+    text = qt_check.missing_qt_libraries({}, "linux", loads=lambda n: True)
+    assert "no display" in text and "DISPLAY is not set" in text
+
+
 def test_main_says_so_instead_of_letting_qt_abort(monkeypatch, capsys):
     monkeypatch.setattr(qt_check, "missing_qt_libraries", lambda: "needs libxcb-cursor0")
     assert main.main([]) == 1
