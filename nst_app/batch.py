@@ -304,7 +304,24 @@ def run_queue(q: BatchQueue, executor: Executor, history: HistoryStore | None,
     q.save()
     by_id = {it.id: it for it in todo}
     started: dict[str, float] = {}
-    for event in executor.run([(it.id, it.job) for it in todo], stop, previews):
+    try:
+        yield from _drain(q, executor.run([(it.id, it.job) for it in todo], stop, previews),
+                          by_id, started, counts, history, overwrite, source)
+    finally:  # the executor failed (a cluster out of reach) or the caller let go
+        for it in todo:
+            if it.state == "running":
+                it.state = "queued"
+        q.save()
+    remaining = sum(1 for it in todo if it.state == "queued")
+    yield QueueDone(counts["done"], counts["skipped"], counts["failed"], counts["stopped"],
+                    remaining, time.perf_counter() - t0)
+
+
+def _drain(q: BatchQueue, events: Iterator[Any], by_id: dict[str, BatchItem],
+           started: dict[str, float], counts: dict[str, int], history: HistoryStore | None,
+           overwrite: bool, source: str) -> Iterator[Any]:
+    """Follow the executor's events: item states, progress, and keeping what each made."""
+    for event in events:
         if isinstance(event, ItemStarted):
             it = by_id[event.item_id]
             it.state, started[it.id] = "running", time.perf_counter()
@@ -326,10 +343,6 @@ def run_queue(q: BatchQueue, executor: Executor, history: HistoryStore | None,
             yield done
             continue
         yield event
-    remaining = sum(1 for it in todo if it.state == "queued")
-    q.save()
-    yield QueueDone(counts["done"], counts["skipped"], counts["failed"], counts["stopped"],
-                    remaining, time.perf_counter() - t0)
 
 
 def _keep(it: BatchItem, event: ItemFinished, history: HistoryStore | None, overwrite: bool,

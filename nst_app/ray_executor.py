@@ -124,7 +124,7 @@ def _worker_class():
 
         def render(self, item_id: str, job_data: dict, inputs: dict[str, bytes],
                    previews: PreviewPolicy | None):
-            stop = self._stops[item_id] = threading.Event()
+            stop = self._stops.setdefault(item_id, threading.Event())  # stop() may come first
             try:
                 job = job_from_dict(job_data)
                 local = job.with_input_files(self._materialize(inputs))
@@ -137,9 +137,7 @@ def _worker_class():
                 self._stops.pop(item_id, None)
 
         def stop(self, item_id: str) -> None:
-            event = self._stops.get(item_id)
-            if event is not None:
-                event.set()
+            self._stops.setdefault(item_id, threading.Event()).set()
 
     _Worker = RenderWorker
     return _Worker
@@ -230,12 +228,13 @@ class RayExecutor:
                    for k in range(n)]
         for t in threads:
             t.start()
-        stop_sent = False
+        stopped: set[str] = set()  # items already asked to stop
         while any(t.is_alive() for t in threads) or not out.empty():
-            if stop.is_set() and not stop_sent:
-                stop_sent = True
+            if stop.is_set():  # also items that started just as the stop came
                 for actor, item_id in list(running.values()):
-                    actor.stop.remote(item_id)
+                    if item_id not in stopped:
+                        stopped.add(item_id)
+                        actor.stop.remote(item_id)
             try:
                 event = out.get(timeout=0.1)
             except queue.Empty:

@@ -212,3 +212,22 @@ def test_a_ray_address_where_nothing_answers_exits_2_at_once(tmp_path, folders, 
                            str(tmp_path / "out"), "--ray", address, *BASE]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and words in err and len(err.splitlines()) == 1
+
+
+def test_an_executor_that_fails_leaves_no_item_running(tmp_path, tiny_settings):
+    import threading
+
+    from nst_core import NSTError
+
+    class Unreachable:
+        name = "a cluster out of reach"
+
+        def run(self, items, stop, previews=None):
+            yield ItemStarted(items[0][0], "somewhere")
+            raise NSTError("the cluster went away")
+
+    q = BatchQueue(tmp_path / "queue.json")
+    q.add(plan_items([tiny_settings.content], tiny_settings.styles, tmp_path, tiny_settings))
+    with pytest.raises(NSTError, match="went away"):
+        list(run_queue(q, Unreachable(), None, threading.Event()))
+    assert [it.state for it in BatchQueue.load(tmp_path / "queue.json").items] == ["queued"]
