@@ -477,6 +477,13 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self, f: Finished) -> None:
         outcome = RunOutcome.from_finished(f)
+        if outcome is not None and outcome.iterations == 0:  # stopped before painting at all
+            outcome = None
+            if f.status != "failed":
+                self.progress.finish("Stopped before the first iteration")
+                self.statusBar().showMessage("Stopped before the first iteration; nothing was "
+                                             "painted")
+                return
         if outcome is not None:
             self._show_outcome(outcome)
         if f.history_error:

@@ -544,3 +544,16 @@ def test_every_history_entry_can_be_reached(make_window, tmp_path, tiny_settings
     w.history_strip.older_button.click()
     assert w.history_list.count() == 203
     assert not w.history_strip.older_button.isVisibleTo(w)
+
+
+def test_a_stop_before_the_first_iteration_keeps_nothing(window, qtbot):
+    history_before = window.history_list.count()
+    window.start()
+    window.stop()  # before the run has painted anything
+    wait_idle(qtbot, window)
+    if window.current is not None:  # the first iteration won the race: a normal stop
+        assert window.current.iterations >= 1
+        return
+    assert window.history_list.count() == history_before
+    assert not window.save_action.isEnabled()
+    assert "before the first iteration" in window.statusBar().currentMessage()

@@ -1,0 +1,112 @@
+"""A fixed judge of a finished picture, for comparing schedules and stopping rules (issue #12).
+
+Four measures of an 8-bit picture against its photo and painting, through the bundled VGG19 in
+float32 (whatever precision the run used):
+
+    gram     layer-balanced Gram distance to the painting: the mean over relu1_1..relu5_1 of
+             |G(x) - G(s)|^2 / |G(s)|^2                                   (lower is better)
+    adain    AdaIN-statistics distance to the painting: the mean over the same layers of
+             (|mu(x) - mu(s)|^2 + |sd(x) - sd(s)|^2) / (|mu(s)|^2 + |sd(s)|^2), with mu and sd
+             each channel's mean and standard deviation                   (lower is better)
+    content  relu4_2 distance to the photo: |F(x) - F(c)|^2 / |F(c)|^2     (lower is better)
+    ssim     SSIM of the blurred luminance of picture and photo: the photo's structure, with
+             the painted texture blurred away (Gaussian, sigma = long side / 128), SSIM with
+             the usual 11-tap Gaussian window (sigma 1.5)                   (higher is better)
+
+The painting is scaled to the picture's long side (style scale 1), as a run with the default
+settings sees it.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYER = "relu4_2"
+
+
+def _gauss(sigma: float, taps: int | None = None) -> torch.Tensor:
+    taps = taps or max(3, int(math.ceil(sigma * 3)) * 2 + 1)
+    x = torch.arange(taps, dtype=torch.float32) - (taps - 1) / 2
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def _blur(img: torch.Tensor, sigma: float, taps: int | None = None) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W), reflect-padded."""
+    k = _gauss(sigma, taps)
+    c, pad = img.shape[1], len(k) // 2
+    x = F.pad(img, (pad, pad, 0, 0), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    x = F.pad(x, (0, 0, pad, pad), mode="reflect")
+    return F.conv2d(x, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean SSIM of two (1, 1, H, W) images in 0..1 (Wang et al. 2004, Gaussian window)."""
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    mu_a, mu_b = _blur(a, 1.5, 11), _blur(b, 1.5, 11)
+    var_a = _blur(a * a, 1.5, 11) - mu_a ** 2
+    var_b = _blur(b * b, 1.5, 11) - mu_b ** 2
+    cov = _blur(a * b, 1.5, 11) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1)
+                                                      * (var_a + var_b + c2))
+    return float(s.mean())
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+
+
+class Judge:
+    """Scores pictures of one (photo, painting) pair at one output size."""
+
+    def __init__(self, content_path: str, style_path: str, out_size: tuple[int, int]):
+        from nst_core.images import fit_long_side, load_image, resize
+        from nst_core.losses import gram
+        from nst_core.tensors import to_tensor
+        from nst_core.vgg import VGGFeatures
+
+        self.size, self.resize, self.to_tensor, self.gram = out_size, resize, to_tensor, gram
+        self.net = VGGFeatures(STYLE_LAYERS + (CONTENT_LAYER,))
+        photo = to_tensor(resize(load_image(content_path).rgb, out_size))
+        style_img = load_image(style_path)
+        style = to_tensor(resize(style_img.rgb, fit_long_side(*style_img.size, max(out_size))))
+        self.sigma = max(out_size) / 128
+        self.photo_lum = _blur(luminance(photo), self.sigma)
+        with torch.no_grad():
+            self.content = self.net(photo)[CONTENT_LAYER]
+            sf = self.net(style)
+        self.grams = {n: gram(sf[n]) for n in STYLE_LAYERS}
+        self.stats = {n: self._stats(sf[n]) for n in STYLE_LAYERS}
+
+    @staticmethod
+    def _stats(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        flat = f[0].flatten(1)  # (C, N)
+        return flat.mean(1), flat.std(1)
+
+    def __call__(self, rgb) -> dict[str, float]:
+        if (rgb.shape[1], rgb.shape[0]) != tuple(self.size):
+            rgb = self.resize(rgb, self.size)
+        x = self.to_tensor(rgb)
+        with torch.no_grad():
+            f = self.net(x)
+            gram_d = sum(float(((self.gram(f[n]) - g) ** 2).sum() / (g ** 2).sum())
+                         for n, g in self.grams.items()) / len(self.grams)
+            adain = 0.0
+            for n, (mu_s, sd_s) in self.stats.items():
+                mu, sd = self._stats(f[n])
+                adain += float((((mu - mu_s) ** 2).sum() + ((sd - sd_s) ** 2).sum())
+                               / ((mu_s ** 2).sum() + (sd_s ** 2).sum()))
+            adain /= len(self.stats)
+            content = float(((f[CONTENT_LAYER] - self.content) ** 2).sum()
+                            / (self.content ** 2).sum())
+            s = ssim(_blur(luminance(x), self.sigma), self.photo_lum)
+        return {"gram": gram_d, "adain": adain, "content": content, "ssim": s}
