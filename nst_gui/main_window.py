@@ -540,6 +540,9 @@ class MainWindow(QMainWindow):
                                                             else SP.SP_MediaPlay))
         self.start_action.setToolTip("Stop and keep the picture so far (Ctrl+Enter)" if busy
                                      else "Start painting (Ctrl+Enter)")
+        # one kind of work at a time: both at once would halve the speed of each
+        self.start_action.setEnabled(busy or not self.batch.running)
+        self.batch.start_button.setEnabled(self.batch.running or not busy)
         self._update_actions()
         if self._closing and not self.controller.running and not self.batch.running:
             self.close()  # the close that waited for the work to stop

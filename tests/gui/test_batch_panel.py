@@ -23,7 +23,9 @@ def run_queue(qtbot, window, timeout=60000):
     with qtbot.waitSignal(window.batch.controller.running_changed, timeout=timeout,
                           check_params_cb=lambda running: not running):
         assert window.batch.start()
-        assert not window.start()  # no single run while the queue runs
+        assert not window.start_action.isEnabled()  # no single run while the queue runs
+        assert not window.start()
+    assert window.start_action.isEnabled()
 
 
 def test_added_photos_render_and_show_their_state(batch_window, qtbot, photo_path, tmp_path,
