@@ -25,7 +25,7 @@ from nst_core.jobs import Job, job_from_dict
 from nst_core.still import StillJob
 
 from .executors import Executor, ItemEvent, ItemFinished, ItemRequeued, ItemStarted
-from .history import HistoryStore
+from .history import HistoryEntry, HistoryStore
 from .runs import record
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,10 @@ def expand_images(inputs: Iterable[str | Path]) -> list[str]:
 
 
 def plan_items(contents: Sequence[str], styles: Sequence[str], outdir: str | Path,
-               base: TransferSettings, tuning: Tuning = Tuning(),
-               blend: bool = False) -> list[BatchItem]:
+               base: TransferSettings, tuning: Tuning = Tuning(), blend: bool = False,
+               taken: Iterable[str] = ()) -> list[BatchItem]:
     """Every photo with every painting (or, with `blend`, with all paintings blended), one
-    item each, outputs in `outdir` with distinct names."""
+    item each, outputs in `outdir` with names distinct from each other and from `taken`."""
     outdir = Path(outdir)
     pairs = [(c, tuple(styles)) for c in contents] if blend else \
         [(c, (s,)) for c in contents for s in styles]
@@ -110,12 +110,14 @@ def plan_items(contents: Sequence[str], styles: Sequence[str], outdir: str | Pat
         settings = base.replace(content=content, styles=style,
                                 style_blend=base.style_blend if blend else ())
         items.append(BatchItem(StillJob(settings, tuning), ""))
-    return name_outputs(items, outdir)
+    return name_outputs(items, outdir, taken)
 
 
-def name_outputs(items: list[BatchItem], outdir: Path) -> list[BatchItem]:
-    """Give each item without an output a distinct `photo__painting.png` in `outdir`."""
-    taken = {it.output for it in items if it.output}
+def name_outputs(items: list[BatchItem], outdir: Path,
+                 taken: Iterable[str] = ()) -> list[BatchItem]:
+    """Give each item without an output a `photo__painting.png` in `outdir` distinct from the
+    others' and from `taken` (`photo__painting-2.png`, ...)."""
+    taken = {*taken, *(it.output for it in items if it.output)}
     for it in items:
         if it.output:
             continue
@@ -134,13 +136,10 @@ def items_from_jobs_file(path: str | Path, outdir: str | Path, defaults: Transfe
                          tuning: Tuning = Tuning()) -> list[BatchItem]:
     """`--jobs jobs.json`: a list of settings objects (missing fields take `defaults`; an
     optional "output" names the file) or of job objects (with a "kind")."""
+    from .settings_io import read_json_file
+
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8-sig"))
-    except OSError as e:
-        raise SettingsError("jobs", f"cannot read {p} ({e.strerror or e})") from None
-    except (UnicodeDecodeError, ValueError) as e:
-        raise SettingsError("jobs", f"{p} is not a JSON file ({e})") from None
+    data = read_json_file(p, "jobs")
     if not isinstance(data, list) or not data:
         raise SettingsError("jobs", f"{p} must hold a non-empty list of settings")
     items = []
@@ -263,6 +262,7 @@ class ItemDone:
     output: str = ""
     error: str = ""
     seconds: float = 0.0
+    entry: HistoryEntry | None = None  # where the history keeps its picture
 
 
 @dataclass(frozen=True)
@@ -351,7 +351,7 @@ def _keep(it: BatchItem, event: ItemFinished, history: HistoryStore | None, over
     result = event.result
     status = "failed" if event.error else getattr(result, "status", "done")
     it.progress = 1.0 if status == "done" else it.progress
-    saved = ""
+    saved, entry = "", None
     problem = event.error
     if result is not None and getattr(result, "iterations", 1) > 0:
         settings_json = result.settings.to_json()
@@ -367,9 +367,9 @@ def _keep(it: BatchItem, event: ItemFinished, history: HistoryStore | None, over
             reason = getattr(e, "strerror", None) or str(e)
             problem = (problem + "; " if problem else "") + f"cannot write {it.output}: {reason}"
             status = "failed"
-        _, history_problem = record(history, result, source)
+        entry, history_problem = record(history, result, source)
         if history_problem:
             log.warning(history_problem)
     it.state = {"done": "done", "stopped": "stopped"}.get(status, "failed")
     it.error = problem if it.state == "failed" else ""
-    return ItemDone(it.id, it.state, saved, it.error, seconds)
+    return ItemDone(it.id, it.state, saved, it.error, seconds, entry)

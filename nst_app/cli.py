@@ -441,13 +441,12 @@ def batch_main(argv: Sequence[str] | None = None) -> int:
     with stop_on_signals(stop):
         try:
             for event in run_queue(q, executor, _history(args), stop, args.overwrite, NONE):
-                finished = sum(1 for o in outcomes)
                 if isinstance(event, ItemStarted):
                     current[event.item_id] = 0.0
                 elif isinstance(event, ItemEvent) and isinstance(event.event, Progress):
                     p = event.event
                     current[event.item_id] = p.iteration / max(1, p.total)
-                    bar.show(finished + sum(current.values()),
+                    bar.show(len(outcomes) + sum(current.values()),
                              f"{titles[event.item_id]}: {p.iteration}/{p.total} it")
                 elif isinstance(event, ItemRequeued):
                     current.pop(event.item_id, None)
@@ -459,12 +458,11 @@ def batch_main(argv: Sequence[str] | None = None) -> int:
                              f"{titles[event.item_id]}: {event.state}")
                 elif isinstance(event, QueueDone):
                     summary = event
-        except NSTError as e:
+        except NSTError as e:  # the executor itself failed (a cluster lost on the way)
             bar.close()
             _error(str(e))
             return EXIT_FAILED
-        finally:
-            bar.close()
+        bar.close()
     assert summary is not None
     failed = [o for o in outcomes if o.state == "failed"]
     code = EXIT_FAILED if failed else EXIT_INTERRUPTED if stop.is_set() else EXIT_OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
+from typing import Any
 
 from nst_core import NSTError, SettingsError, TransferSettings
 from nst_core.images import os_reason, read_settings_json
@@ -55,16 +56,28 @@ def read_settings_file(path: str | Path) -> TransferSettings:
             raise SettingsError("settings_from", f"{p} carries no NST Studio settings "
                                 "(only PNGs this app saved do)")
         return TransferSettings.from_json(text)
+    data = read_json_file(p, "settings_from")
     try:
-        if p.stat().st_size > MAX_BYTES:
-            raise SettingsError("settings_from", f"{p} is too large to be a settings file")
-        data = p.read_bytes()
-    except OSError as e:
-        raise SettingsError("settings_from", f"cannot read {p} ({os_reason(e)})") from None
-    text = decode_text(data)
-    if "\x00" in text:
-        raise SettingsError("settings_from", f"{p} is not a text file")
-    try:
-        return TransferSettings.from_dict(parse_json(text))
+        return TransferSettings.from_dict(data)
     except SettingsError as e:
         raise SettingsError("settings_from", f"{p.name}: {e}") from None
+
+
+def read_json_file(path: str | Path, field: str) -> Any:
+    """The JSON value in a file a person wrote, in whatever encoding their editor used, or a
+    one-line `SettingsError` naming `field`."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_BYTES:
+            raise SettingsError(field, f"{p} is too large to be a settings file")
+        data = p.read_bytes()
+    except OSError as e:
+        raise SettingsError(field, f"cannot read {p} ({os_reason(e)})") from None
+    text = decode_text(data)
+    if "\x00" in text:
+        raise SettingsError(field, f"{p} is not a text file")
+    try:
+        return parse_json(text)
+    except SettingsError as e:
+        raise SettingsError(field, f"{p} is not a JSON file ({str(e).split(': ', 1)[-1]})") \
+            from None

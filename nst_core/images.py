@@ -175,7 +175,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
     file. An existing file is replaced only with `overwrite=True`. The settings JSON, when
     given, is embedded (PNG text chunk; EXIF ImageDescription for JPEG and WebP)."""
     p = Path(path)
-    fmt = check_output(p, overwrite)
+    fmt = check_output(p, overwrite, probe=False)  # the write itself tells
     img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
     kwargs: dict = {}
     if fmt == "PNG":
@@ -227,6 +227,15 @@ def _name_max(folder: Path) -> int:
 
 
 def _umask() -> int:
+    """The process's umask: read from /proc on Linux (setting it to read it back, the only
+    portable way, could give a file another thread creates at that instant the wrong mode)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     with _UMASK_LOCK:
         mask = os.umask(0o022)
         os.umask(mask)
@@ -236,10 +245,10 @@ def _umask() -> int:
 _UMASK_LOCK = threading.Lock()
 
 
-def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
+def check_output(path: str | os.PathLike, overwrite: bool = False, probe: bool = True) -> str:
     """The format to save `path` in, or the reason it cannot be written: an unknown extension,
     a missing or unwritable folder, a folder in the way, a name too long, or an existing file
-    when not overwriting."""
+    when not overwriting. `probe` makes a real file in the folder to be sure (before a run)."""
     p = Path(path)
     fmt = SAVE_FORMATS.get(p.suffix.lower())
     if fmt is None:
@@ -255,7 +264,8 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> str:
         raise SettingsError("output", f"cannot save as {p} ({os_reason(e)})") from None
     if exists and not overwrite:
         raise OutputExistsError(f"{p} already exists; choose another name or allow overwriting")
-    probe_writable(p)
+    if probe:
+        probe_writable(p)
     return fmt
 
 

@@ -59,12 +59,7 @@ def default_torchvision_path() -> Path:
 
 def _torch_load(path: Path) -> dict:
     """The file's dict of tensors, loaded safely (no pickled code runs), or one line saying
-    what the file is not."""
-    try:
-        if not path.is_file():
-            raise WeightsError(f"VGG19 weights not found at {path}")
-    except OSError as e:
-        raise WeightsError(f"cannot open the weights file {path} ({e.strerror})") from None
+    what the file is not. `load_conv_state` has checked that the file exists."""
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except MemoryError:

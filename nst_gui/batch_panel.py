@@ -188,30 +188,29 @@ class BatchPanel(QWidget):
         s = self._current()
         if s is None or not photos:
             return 0
-        return self._add(plan_items(photos, s.styles, self._output_dir(), s))
+        return self._add(plan_items(photos, s.styles, self._output_dir(), s,
+                                    taken=self._taken()))
 
     def add_paintings(self, paintings: list[str]) -> int:
         """The current photo with each painting, one picture each."""
         s = self._current()
         if s is None or not paintings:
             return 0
-        return self._add(plan_items([s.content], paintings, self._output_dir(), s))
+        return self._add(plan_items([s.content], paintings, self._output_dir(), s,
+                                    taken=self._taken()))
 
     def add_current(self) -> int:
         s = self._current()
         if s is None:
             return 0
-        return self._add(plan_items([s.content], s.styles, self._output_dir(), s, blend=True))
+        return self._add(plan_items([s.content], s.styles, self._output_dir(), s, blend=True,
+                                    taken=self._taken()))
+
+    def _taken(self) -> set[str]:
+        """The outputs the queue's items already have: new items get other names."""
+        return {it.output for it in self.queue.items}
 
     def _add(self, items: list[BatchItem]) -> int:
-        taken = {it.output for it in self.queue.items}
-        for it in items:  # distinct from what the queue already holds
-            p, n = Path(it.output), 2
-            while str(p) in taken:
-                p = Path(it.output).with_name(f"{Path(it.output).stem}-{n}.png")
-                n += 1
-            it.output = str(p)
-            taken.add(it.output)
         self.queue.add(items)
         self.refresh()
         self.message.emit(f"Added {len(items)} picture{'s' * (len(items) != 1)} to the queue")

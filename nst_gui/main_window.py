@@ -262,7 +262,7 @@ class MainWindow(QMainWindow):
         self.history_strip.restore_requested.connect(self.restore_settings_of)
         self.batch.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.batch.error.connect(self.show_error)
-        self.batch.item_finished.connect(lambda done: self._reload_history())
+        self.batch.item_finished.connect(self._batch_item_done)
         self.batch.picture_clicked.connect(self.show_picture)
         self.batch.controller.running_changed.connect(self._on_running_changed)
 
@@ -525,11 +525,16 @@ class MainWindow(QMainWindow):
         self.failed.emit(summary, None)
 
     def _show_outcome(self, outcome: RunOutcome) -> None:
-        self.current = outcome
-        self.current_path = outcome.entry.image_path if outcome.entry else ""
-        self.canvas.set_image(outcome.image)
+        """A run's picture: on the canvas, and first in the history strip."""
+        self._set_current(outcome, outcome.entry.image_path if outcome.entry else "")
         if outcome.entry is not None:
             self.history_strip.add(outcome.entry, outcome.image, select=True)
+
+    def _set_current(self, outcome: RunOutcome, path: str) -> None:
+        """Make `outcome` the picture on show (what Save As, Copy and Use as Start use);
+        `path` is a file holding it, or ""."""
+        self.current, self.current_path = outcome, str(path)
+        self.canvas.set_image(outcome.image)
         self._update_actions()
 
     def _on_running_changed(self, running: bool) -> None:
@@ -622,10 +627,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open this result", f"{e}\n\nThe current settings are kept.")
             return False
         problems = self.apply_settings(settings)
-        self.current = RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0, False)
-        self.current_path = str(path)
-        self.canvas.set_image(self.current.image)
-        self._update_actions()
+        self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0), path)
         if problems:
             self.show_error("Some images of these settings are missing",
                             "\n".join(problems) + "\n\nThe current images are kept.")
@@ -640,16 +642,15 @@ class MainWindow(QMainWindow):
         except NSTError as e:
             self.show_error("Cannot show this picture", str(e))
             return False
-        self.current = RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0)
-        self.current_path = path
-        self.canvas.set_image(self.current.image)
-        self._update_actions()
+        self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0), path)
         self.statusBar().showMessage(f"Showing {Path(path).name}", 4000)
         return True
 
     # ---- history -------------------------------------------------------------------------------
-    def _reload_history(self) -> None:
-        self.history_strip.load(self.history.entries())
+    def _batch_item_done(self, done) -> None:
+        """A batch item's picture reached the history: show it in the strip too."""
+        if done.entry is not None:
+            self.history_strip.add(done.entry, None)
 
     def _history_clicked(self, entry: HistoryEntry) -> None:
         settings = entry.settings
@@ -660,11 +661,9 @@ class MainWindow(QMainWindow):
             return
         if settings is None:
             settings = self.current_settings()
-        self.current = RunOutcome(rgb, to_qimage(rgb), settings, entry.iterations, entry.seconds,
-                                  entry.status, entry.reason, entry=entry)
-        self.current_path = entry.image_path
-        self.canvas.set_image(self.current.image)
-        self._update_actions()
+        self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, entry.iterations,
+                                     entry.seconds, entry.status, entry.reason, entry=entry),
+                          entry.image_path)
 
     @Slot()
     def restore_selected_settings(self) -> None:

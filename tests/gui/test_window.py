@@ -549,11 +549,9 @@ def test_every_history_entry_can_be_reached(make_window, tmp_path, tiny_settings
 def test_a_stop_before_the_first_iteration_keeps_nothing(window, qtbot):
     history_before = window.history_list.count()
     window.start()
-    window.stop()  # before the run has painted anything
+    window.stop()  # at once: loading the images and the network takes far longer than this
     wait_idle(qtbot, window)
-    if window.current is not None:  # the first iteration won the race: a normal stop
-        assert window.current.iterations >= 1
-        return
+    assert window.current is None
     assert window.history_list.count() == history_before
     assert not window.save_action.isEnabled()
     assert "before the first iteration" in window.statusBar().currentMessage()
