@@ -1,5 +1,6 @@
 """NST Studio. `python main.py` opens the window; `python main.py render ...` renders one picture
-and `python main.py batch ...` many, headless (`--help` after either lists every option)."""
+and `python main.py batch ...` many, headless; `python main.py train ...` makes an instant style
+and `python main.py apply ...` repaints photos with one (`--help` after any lists its options)."""
 from __future__ import annotations
 
 import sys
@@ -12,6 +13,11 @@ def main(argv: list[str] | None = None) -> int:
             from nst_app import cli
 
             return (cli.main if argv[0] == "render" else cli.batch_main)(argv[1:])
+        if argv and argv[0] in ("train", "apply"):
+            from nst_app import instant_cli
+
+            command = instant_cli.train_main if argv[0] == "train" else instant_cli.apply_main
+            return command(argv[1:])
         from nst_app.qt_check import missing_qt_libraries
 
         problem = missing_qt_libraries()

@@ -47,3 +47,7 @@ class RunFailedError(NSTError):
 
 class OutOfMemoryError(RunFailedError, MemoryError):
     """The run needs more memory than the device has. `result` as for `RunFailedError`."""
+
+
+class ModelError(NSTError):
+    """An instant-style model file cannot be used (missing, corrupt, truncated or not ours)."""

@@ -24,6 +24,8 @@ class Progress:
     losses: dict[str, float]  # the weighted terms and "total"
     elapsed: float  # seconds since the run started
     eta: float | None  # estimated seconds left, None until measurable
+    rate: float | None = None  # items per second where the kind counts them (training
+    #                            samples, camera frames), else None
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: it holds an array

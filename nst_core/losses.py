@@ -59,14 +59,19 @@ def relative_mse(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class ContentLoss(nn.Module):
-    """Relative squared error between features and the content image's features."""
+    """Relative squared error between features and the content image's features. Without a
+    fixed target (instant-style training, where every batch brings its own photos) the target
+    is given with each call."""
 
-    def __init__(self, target: torch.Tensor):
+    def __init__(self, target: torch.Tensor | None):
         super().__init__()
-        self.register_buffer("target", target.detach())
+        self.register_buffer("target", None if target is None else target.detach())
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return relative_mse(features, self.target)
+    def forward(self, features: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+        target = self.target if target is None else target
+        if target is None:
+            raise ValueError("this content loss has no fixed target; pass one")
+        return relative_mse(features, target)
 
 
 class StyleLoss(nn.Module):

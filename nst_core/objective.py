@@ -28,7 +28,7 @@ class Objective(nn.Module):
     """Weighted content, style and TV terms against fixed targets; `forward` returns every
     weighted term and their sum under "total"."""
 
-    def __init__(self, content_targets: Mapping[str, torch.Tensor],
+    def __init__(self, content_targets: Mapping[str, torch.Tensor | None],
                  style_grams: Mapping[str, torch.Tensor], style_layer_weights: Sequence[float],
                  content_weight: float, style_weight: float, tv_weight: float):
         super().__init__()
@@ -48,12 +48,19 @@ class Objective(nn.Module):
             feats = extract(content)
             content_targets = {n: feats[n] for n in settings.content_layers}
             del feats
-            style_feats = [extract(s) for s in styles]
-            blend = settings.blend()
-            grams = {n: StyleLoss.blended([f[n] for f in style_feats], blend).target
-                     for n in settings.style_layers}
-        return cls(content_targets, grams, settings.layer_weights(), settings.content_weight,
-                   settings.style_weight, settings.tv_weight)
+        return cls(content_targets, _style_grams(extract, styles, settings),
+                   settings.layer_weights(), settings.content_weight, settings.style_weight,
+                   settings.tv_weight)
+
+    @classmethod
+    def for_styles(cls, extract: Extract, styles: Sequence[torch.Tensor],
+                   settings: TransferSettings) -> "Objective":
+        """The same objective with the style targets fixed and the content targets given per
+        call (`forward(..., content=)`): instant-style training, where each batch of photos is
+        its own content. Gram targets are (1, C, C) and broadcast over the batch."""
+        return cls({n: None for n in settings.content_layers},
+                   _style_grams(extract, styles, settings), settings.layer_weights(),
+                   settings.content_weight, settings.style_weight, settings.tv_weight)
 
     @property
     def layers(self) -> tuple[str, ...]:
@@ -65,8 +72,12 @@ class Objective(nn.Module):
             raise ValueError(f"a term named {name!r} exists already")
         self.extra.append((name, float(weight), term))
 
-    def forward(self, feats: Features, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        c = sum(loss(feats[n]) for n, loss in self.content.items())
+    def forward(self, feats: Features, image: torch.Tensor,
+                content: Features | None = None) -> dict[str, torch.Tensor]:
+        """Every weighted term and "total". `content`: per-call content targets (features of
+        the photos this image should keep), for an objective made by `for_styles`."""
+        c = sum(loss(feats[n], None if content is None else content[n])
+                for n, loss in self.content.items())
         s = sum(w * loss(feats[n]) for (n, loss), w in zip(self.style.items(), self.layer_weights))
         terms = {"content": self.weights["content"] * c, "style": self.weights["style"] * s,
                  "tv": self.weights["tv"] * tv_loss(image)}
@@ -74,3 +85,13 @@ class Objective(nn.Module):
             terms[name] = weight * term(feats, image)
         terms["total"] = sum(terms.values())
         return terms
+
+
+def _style_grams(extract: Extract, styles: Sequence[torch.Tensor],
+                 settings: TransferSettings) -> dict[str, torch.Tensor]:
+    """The blended Gram target of each style layer, (1, C, C)."""
+    with torch.no_grad():
+        feats = [extract(s) for s in styles]
+        blend = settings.blend()
+        return {n: StyleLoss.blended([f[n] for f in feats], blend).target
+                for n in settings.style_layers}

@@ -32,6 +32,7 @@ from .app import ErrorDialog
 from .batch_panel import BatchPanel
 from .canvas import PreviewCanvas
 from .history_strip import HistoryStrip
+from .instant_panel import InstantPanel
 from .inputs_panel import InputsPanel
 from .params_panel import ParamsPanel
 from .presets_bar import PresetsBar
@@ -89,7 +90,11 @@ class MainWindow(QMainWindow):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.store = store if store is not None else QSettings()
         self.history = HistoryStore(paths.history_dir(self.data_dir))
-        self.controller = JobController(self)
+        self.controller = JobController(self)  # the long work: a painting, a training
+        self.instant_controller = JobController(self)  # instant pictures and the camera
+        self._work = "still"  # what `controller` runs: "still" or "train"
+        self._pending_apply = None  # the latest instant request while one is being made
+        self.camera_source = "0"  # the camera number (a video file stands in for it in tests)
         self.current: RunOutcome | None = None  # the result on show, if any
         self.current_path: str = ""  # a file holding the current result (for "use as start")
         self._closing = False
@@ -154,6 +159,12 @@ class MainWindow(QMainWindow):
         self.batch_dock.setWidget(self.batch)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.batch_dock)
         self.batch_dock.hide()  # View > Batch Queue shows it
+        self.instant = InstantPanel(self.data_dir)
+        self.instant_dock = QDockWidget("Instant styles")
+        self.instant_dock.setObjectName("instant")
+        self.instant_dock.setWidget(self.instant)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.instant_dock)
+        self.instant_dock.hide()  # View > Instant Styles shows it
         self._build_actions()
         self.statusBar().showMessage("Ready: press Start (Ctrl+Enter) to paint")
 
@@ -210,6 +221,12 @@ class MainWindow(QMainWindow):
         self.batch_action = self.batch_dock.toggleViewAction()
         self.batch_action.setText("Batch Queue")
         self.batch_action.setShortcut(QKeySequence("Ctrl+Shift+B"))
+        self.instant_action = self.instant_dock.toggleViewAction()
+        self.instant_action.setText("Instant Styles")
+        self.instant_action.setShortcut(QKeySequence("Ctrl+Shift+I"))
+        self.train_action = self._action(
+            "Make an Instant Style from This Painting…", self.train_instant, None,
+            "Train a network that repaints any photo in this painting's style at once")
         self.add_to_queue_action = self._action(
             "Add to Batch Queue", self.add_current_to_queue, "Ctrl+Shift+A",
             "Add the current photo, paintings and settings to the batch queue")
@@ -224,6 +241,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.start_action)
         m.addAction(self.use_init_action)
         m.addAction(self.add_to_queue_action)
+        m.addAction(self.train_action)
         pm = m.addMenu("Presets")
         for p in self.presets_bar.presets:
             a = pm.addAction(p.name)
@@ -232,7 +250,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.reset_action)
         m = mb.addMenu("&View")
         for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action,
-                  None, self.compare_action, None, self.batch_action):
+                  None, self.compare_action, None, self.batch_action, self.instant_action):
             m.addSeparator() if a is None else m.addAction(a)
 
         tb = QToolBar("Main")
@@ -265,6 +283,19 @@ class MainWindow(QMainWindow):
         self.batch.item_finished.connect(self._batch_item_done)
         self.batch.picture_clicked.connect(self.show_picture)
         self.batch.controller.running_changed.connect(self._on_running_changed)
+        ic = self.instant_controller
+        ic.event.connect(self._on_instant_event)
+        ic.preview.connect(self._on_instant_preview)
+        ic.failed.connect(self._on_instant_refused)
+        ic.crashed.connect(self._on_crashed)
+        ic.running_changed.connect(self._on_instant_running)
+        self.instant.apply_requested.connect(self.apply_instant)
+        self.instant.mode_changed.connect(self._instant_mode_changed)
+        self.instant.train_requested.connect(self.train_instant)
+        self.instant.resume_requested.connect(self.resume_training)
+        self.instant.refine_requested.connect(self.refine_instant)
+        self.instant.camera_requested.connect(self.camera)
+        self.inputs.changed.connect(self._inputs_changed_instant)
 
     # ---- settings ------------------------------------------------------------------------------
     def current_settings(self) -> TransferSettings:
@@ -449,6 +480,7 @@ class MainWindow(QMainWindow):
         self.store.setValue("last_settings", settings.to_json())
         self.canvas.set_before(self.inputs.content_image)
         self.progress.reset(settings.iterations)
+        self._work = "still"
         job, history = StillJob(settings), self.history
         self.controller.start(lambda stop: run_and_record(job, history, "window", LIVE, stop))
         self.statusBar().showMessage("Preparing…")
@@ -461,7 +493,10 @@ class MainWindow(QMainWindow):
 
     def _on_event(self, ev) -> None:
         if isinstance(ev, Progress):
-            if ev.iteration == 1:
+            if self._work == "train":
+                self.statusBar().showMessage("Training the instant style… (the previews are "
+                                             "photos it never trains on)")
+            elif ev.iteration == 1:
                 w, h = ev.size
                 self.statusBar().showMessage(f"Painting… ({w}×{h} px at the first scale)")
             self.progress.update_progress(ev)
@@ -469,7 +504,10 @@ class MainWindow(QMainWindow):
         elif isinstance(ev, Note):
             self.statusBar().showMessage(ev.text, 4000)
         elif isinstance(ev, Finished):
-            self._on_finished(ev)
+            if self._work == "train":
+                self._on_training_finished(ev)
+            else:
+                self._on_finished(ev)
 
     @Slot(QImage, int, str)
     def _on_preview(self, image: QImage, iteration: int, item_id: str) -> None:
@@ -549,7 +587,8 @@ class MainWindow(QMainWindow):
         self.start_action.setEnabled(busy or not self.batch.running)
         self.batch.start_button.setEnabled(self.batch.running or not busy)
         self._update_actions()
-        if self._closing and not self.controller.running and not self.batch.running:
+        if self._closing and not self.controller.running and not self.batch.running \
+                and not self.instant_controller.running:
             self.close()  # the close that waited for the work to stop
 
     def _update_actions(self) -> None:
@@ -560,6 +599,230 @@ class MainWindow(QMainWindow):
     def add_current_to_queue(self) -> None:
         if self.batch.add_current():
             self.batch_dock.show()
+
+    # ---- instant styles ------------------------------------------------------------------------
+    def _instant_settings(self, painting: str = "") -> TransferSettings:
+        """Settings an instant picture is saved with (its painting, when the file is here)."""
+        s = self.current_settings()
+        return s.replace(styles=(painting,)) if painting and Path(painting).is_file() else s
+
+    def _instant_mode_changed(self, on: bool) -> None:
+        if not on:
+            self.statusBar().showMessage("Instant mode off", 3000)
+
+    def _inputs_changed_instant(self) -> None:
+        if self.instant.current_path() and self.instant_dock.isVisible():
+            self.instant.request_apply()
+
+    def apply_instant(self, model: str, strength: float, colors: str, size: int) -> None:
+        """Repaint the photo with an instant style now (or as soon as the one being made is
+        done: only the latest request is kept)."""
+        from nst_core.instant import ApplyJob
+
+        if not self.inputs.content_path or self.instant.camera_button.isChecked():
+            return
+        self.instant.status.setText("Repainting…")
+        self._start_instant(ApplyJob(model, self.inputs.content_path, size, strength, colors))
+
+    def _on_instant_event(self, ev) -> None:
+        if not isinstance(ev, Finished):
+            if isinstance(ev, Progress) and ev.rate is not None:  # the camera
+                self.instant.status.setText(f"Camera: {ev.rate:.1f} frames per second")
+            return
+        r = ev.result
+        if ev.status == "failed" or r is None:
+            self.instant.status.setText(ev.message or "Failed")
+            return
+        if hasattr(r, "frames"):  # the camera ended
+            self.instant.status.setText(f"Camera stopped: {r.reason}")
+            self.instant.camera_button.setChecked(False)
+            return
+        from nst_app.models import painting_of
+        from nst_core.instant import cached_model
+
+        try:
+            painting = painting_of(cached_model(r.model))
+        except NSTError:
+            painting = ""
+        seconds = float(r.timings.get("total", 0.0))
+        outcome = RunOutcome(r.image, to_qimage(r.image), self._instant_settings(painting), 0,
+                             seconds, "done", f"instant style: {r.painting}")
+        self.canvas.set_before(self.inputs.content_image)
+        self._set_current(outcome, "")
+        h, w = r.image.shape[:2]
+        text = f"Instant: {r.painting}, {w}×{h} px in {seconds:.2f} s"
+        self.instant.status.setText(text)
+        self.statusBar().showMessage(text, 4000)
+
+    @Slot(QImage, int, str)
+    def _on_instant_preview(self, image: QImage, iteration: int, item_id: str) -> None:
+        if self.instant.camera_button.isChecked():
+            self.canvas.set_image(image)
+
+    def _on_instant_refused(self, message: str) -> None:
+        self.instant.status.setText(message)
+        if self.instant.camera_button.isChecked():
+            self.instant.camera_button.blockSignals(True)
+            self.instant.camera_button.setChecked(False)
+            self.instant.camera_button.blockSignals(False)
+            self.show_error("The camera could not start", message)
+        else:
+            self.statusBar().showMessage(message, 6000)
+
+    def _on_instant_running(self, running: bool) -> None:
+        if not running and self._pending_apply is not None:
+            job, self._pending_apply = self._pending_apply, None
+            self._start_instant(job)
+        if self._closing and not running:
+            self._on_running_changed(running)
+
+    def _start_instant(self, job) -> None:
+        """Run an instant job (a picture or the camera) now, or next if one is going."""
+        if self.instant_controller.running:
+            self._pending_apply = job
+            return
+        self.instant_controller.start(lambda stop: run_and_record(job, None, "window", LIVE,
+                                                                  stop))
+
+    def camera(self, on: bool) -> None:
+        """Start or stop the live camera (the chosen model on the camera's feed)."""
+        from nst_core.instant import CameraJob
+
+        if not on:
+            self.instant_controller.stop()
+            return
+        model = self.instant.current_path()
+        if not model:
+            self.instant.camera_button.setChecked(False)
+            return
+        s = self.instant
+        job = CameraJob(model, self.camera_source, min(s.size.value(), 1024),
+                        s.strength.value() / 100.0,
+                        "keep" if s.keep_colors.isChecked() else "style")
+        self._pending_apply = None
+        self.instant_controller.stop()  # an instant picture being made
+        self._start_instant(job)
+        self.instant.status.setText("Camera starting…")
+
+    def _photos_for_training(self) -> tuple[str, ...] | None:
+        """Ask where the training photos come from; None if the person cancels."""
+        from nst_app.models import training_photos
+
+        box = QMessageBox(self)
+        box.setWindowTitle("Training photos")
+        box.setText("Which photos should the instant style learn from?")
+        box.setInformativeText("The bundled sample photos are enough to start; a folder of "
+                               "your own photos (or videos) gives a more general model.")
+        folder = box.addButton("Choose a Folder…", QMessageBox.ButtonRole.AcceptRole)
+        samples = box.addButton("Use the Sample Photos", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        try:
+            if box.clickedButton() is samples:
+                return training_photos()
+            if box.clickedButton() is folder:
+                path = QFileDialog.getExistingDirectory(self, "Folder of training photos",
+                                                        self._last_dir())
+                return training_photos([path]) if path else None
+        except SettingsError as e:
+            self.show_error("Cannot train on this folder", str(e))
+        return None
+
+    def train_instant(self, photos: tuple[str, ...] | None = None) -> bool:
+        """Make an instant style from the first painting: asks for the photos (unless given),
+        then trains in the background with live previews."""
+        from nst_app.models import user_models_dir
+        from nst_core.instant import TrainSettings
+        from nst_core.model_file import SUFFIX
+
+        styles = self.inputs.style_paths()
+        if not styles:
+            self.show_error("No painting", "Add the painting to learn first.")
+            return False
+        if self.controller.running or self.batch.running:
+            self.show_error("Busy", "Stop the current work first: training needs the whole "
+                            "machine.")
+            return False
+        photos = photos if photos else self._photos_for_training()
+        if not photos:
+            return False
+        out = user_models_dir(self.data_dir) / f"{Path(styles[0]).stem}{SUFFIX}"
+        if out.exists():  # resume an unfinished training of this painting, else a new file
+            from nst_core.model_file import load_model
+
+            try:
+                resumable = not load_model(out).finished
+            except NSTError:
+                resumable = False
+            if not resumable:
+                out = unique_path(out)
+        settings = TrainSettings(style=styles[0], photos=tuple(photos), output=str(out))
+        return self._start_training(settings)
+
+    def resume_training(self, model_path: str) -> bool:
+        from nst_core.instant import TrainSettings
+        from nst_core.model_file import load_model
+
+        if self.controller.running or self.batch.running:
+            self.show_error("Busy", "Stop the current work first.")
+            return False
+        try:
+            saved = dict(load_model(model_path).meta.get("settings", {}))
+            saved.update(output=model_path, restart=False)
+            settings = TrainSettings.from_dict(saved)
+        except NSTError as e:
+            self.show_error("Cannot resume this training", str(e))
+            return False
+        return self._start_training(settings)
+
+    def _start_training(self, settings) -> bool:
+        from nst_core.instant import TrainJob
+
+        self._work = "train"
+        self.progress.reset(settings.steps)
+        self.instant_dock.show()
+        job = TrainJob(settings)
+        self.controller.start(lambda stop: run_and_record(job, None, "window", LIVE, stop))
+        self.statusBar().showMessage(f"Preparing to train on {len(settings.photos)} photos…")
+        self.instant.status.setText(
+            f"Training {Path(settings.output).name}: Stop keeps what it learned; Resume "
+            "training continues." + ("" if len(settings.photos) > 5 else
+                                     " More photos give a more general model."))
+        return True
+
+    def _on_training_finished(self, f: Finished) -> None:
+        r = f.result
+        self.instant.reload(select=r.path if r is not None else None)
+        if f.status == "failed":
+            self.progress.finish("Training failed")
+            self.show_error("The training stopped", f.message)
+            return
+        if r is None:
+            return
+        text = {"done": f"Instant style ready: {r.steps_done} steps",
+                "stopped": f"Training stopped at step {r.steps_done}; Resume training goes "
+                           "on from there"}[r.status]
+        self.progress.finish(text)
+        self.statusBar().showMessage(text)
+        self.instant.status.setText(text)
+
+    def refine_instant(self) -> bool:
+        """Start the full optimization from the instant picture on show."""
+        if self.current is None or not self.current.reason.startswith("instant"):
+            self.show_error("Nothing to refine", "Choose an instant style first: its picture "
+                            "is where the optimization starts.")
+            return False
+        path = self._store_pasted(self.current.image)
+        painting = self.current.settings.styles[0] if self.current.settings.styles else ""
+        if painting and painting not in self.inputs.style_paths():
+            try:
+                self.inputs.set_styles([painting])
+            except ImageError as e:
+                self.show_error("The painting of this style is missing", str(e))
+                return False
+        self.params.init_image.setText(path)
+        ParamsPanel._select(self.params.init, "image")
+        return self.start()
 
     # ---- results -------------------------------------------------------------------------------
     @Slot()
@@ -738,9 +1001,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         """A close during a run asks the run (and the queue) to stop and closes once they
         have, however long their current step takes; the picture so far reaches the history."""
-        if self.controller.running or self.batch.running:
+        if self.controller.running or self.batch.running or self.instant_controller.running:
             self._closing = True
             self.controller.stop()
+            self.instant_controller.stop()
             self.batch.stop()
             self.statusBar().showMessage("Stopping the run; the window closes when it has "
                                          "kept the picture so far…")

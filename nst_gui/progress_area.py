@@ -72,12 +72,17 @@ class ProgressArea(QWidget):
         self.bar.setMaximum(p.total)
         self.bar.setValue(p.iteration)
         w, h = p.size
-        self.bar.setFormat(f"Iteration {p.iteration} / {p.total} · scale {p.scale + 1}/{p.scales}"
-                           f" · {fmt_seconds(p.eta)} left")
-        self.figures.setText(
-            f"{w}×{h} px · {self.rate:.2f} it/s · elapsed {fmt_seconds(p.elapsed)} · loss "
-            f"{p.losses['total']:.4g} (style {p.losses['style']:.3g}, content "
-            f"{p.losses['content']:.3g}, smoothing {p.losses['tv']:.3g})")
+        losses = (f"loss {p.losses['total']:.4g} (style {p.losses['style']:.3g}, content "
+                  f"{p.losses['content']:.3g}, smoothing {p.losses['tv']:.3g})")
+        if p.rate is not None:  # a training: steps of batches of photos
+            self.bar.setFormat(f"Step {p.iteration} / {p.total} · {fmt_seconds(p.eta)} left")
+            self.figures.setText(f"{p.rate:.1f} samples/s · crops of {w}×{h} px · elapsed "
+                                 f"{fmt_seconds(p.elapsed)} · {losses}")
+        else:
+            self.bar.setFormat(f"Iteration {p.iteration} / {p.total} · scale "
+                               f"{p.scale + 1}/{p.scales} · {fmt_seconds(p.eta)} left")
+            self.figures.setText(f"{w}×{h} px · {self.rate:.2f} it/s · elapsed "
+                                 f"{fmt_seconds(p.elapsed)} · {losses}")
         self.x.append(p.iteration)
         for name in self.data:
             v = float(p.losses.get(name, 0.0))

@@ -118,3 +118,47 @@ def fail_with(monkeypatch, exc: BaseException) -> None:
         raise exc
 
     monkeypatch.setattr(objective, "tv_loss", boom)
+
+
+def write_video(path, frames: int = 6, w: int = 64, h: int = 48, fps: int = 10) -> None:
+    """A short clip of a disc moving over gradients (mpeg4 in .mp4)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            rgb = np.roll(make_photo(w, h), 3 * i, axis=1)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def tiny_train_settings(tmp, steps: int = 2, **changes):
+    """A training that takes a second or two: a 4-wide network on 48 px crops."""
+    from nst_core.instant import TrainSettings
+
+    photos = []
+    for i in range(2):
+        p = tmp / f"train{i}.png"
+        Image.fromarray(make_photo(80, 64, seed=i)[:, ::(1 if i == 0 else -1)].copy()).save(p)
+        photos.append(str(p))
+    style = tmp / "style.png"
+    Image.fromarray(make_painting(96, 80)).save(style)
+    base = dict(style=str(style), photos=tuple(photos), output=str(tmp / "tiny.nst"),
+                steps=steps, batch=2, crop=48, style_size=64, width=4, blocks=1,
+                checkpoint_seconds=3600.0, preview_every=1, device="cpu")
+    base.update(changes)
+    return TrainSettings(**base)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> str:
+    """A model file trained for two steps (the network is nearly untrained, but real)."""
+    from nst_core.instant import TrainJob
+
+    tmp = tmp_path_factory.mktemp("tiny-model")
+    settings = tiny_train_settings(tmp)
+    TrainJob(settings).prepare().run()
+    return settings.output

@@ -166,3 +166,34 @@ def test_history_and_queue_files_of_anything_never_stop_the_listing(entries, jun
     assert BatchQueue.load(folder / "queue.json").items == []
     (folder / "queue.json").write_text(json.dumps({"items": entries}))
     assert len(BatchQueue.load(folder / "queue.json").items) <= len(entries)
+
+
+@given(st.binary(max_size=2000))
+def test_the_model_reader_on_any_bytes(data):
+    from nst_core.model_file import load_model
+
+    with pytest.raises(NSTError) as info:
+        load_model(_file(data, ".nst"))
+    _one_line(info.value)
+
+
+@FAST
+@given(st.data())
+def test_the_model_reader_on_damaged_real_files(tiny_model, data):
+    """A real model with bytes flipped or cut: loaded and usable, or refused in one line."""
+    from nst_core.model_file import load_model
+
+    raw = bytearray(Path(tiny_model).read_bytes())
+    for _ in range(data.draw(st.integers(1, 8))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, len(raw)))
+    try:
+        model = load_model(_file(bytes(raw[:cut]), ".nst"))
+    except NSTError as e:
+        _one_line(e)
+        return
+    import torch
+
+    with torch.no_grad():
+        assert model.network()(torch.rand(1, 3, 16, 16)).shape == (1, 3, 16, 16)

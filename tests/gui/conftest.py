@@ -42,6 +42,7 @@ def make_window(qtbot, tmp_path):
     yield make
     for w in windows:
         w.controller.shutdown()
+        w.instant_controller.shutdown()
         w.batch.controller.shutdown()
 
 

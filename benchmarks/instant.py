@@ -1,0 +1,187 @@
+"""Instant styles (issue #9): how fast a model repaints, how fast it trains, and how its pictures
+compare with the optimization's.
+
+    .venv/bin/python benchmarks/instant.py speed                  # apply and training speed
+    .venv/bin/python benchmarks/instant.py quality --size 256     # instant vs optimization
+    .venv/bin/python benchmarks/instant.py quality --size 256 --refine
+
+speed: the default network (a shipped model) through `stylize` (what the app calls: uint8 in,
+uint8 out) on a 512x512 picture, the 512 px Tübingen photo and a 1920x1080 frame; median of
+repeated runs after a warm-up, on the CPU (and CUDA when there is one). Then training's samples
+per second for the default settings (40 steps after 5 of warm-up).
+
+quality: for each shipped model, its picture of the Tübingen photo (never trained on) at
+`--size`, judged (benchmarks/judge.py) beside the optimization's default picture of the same
+pair; and when the optimization first reaches the instant picture's style distance. With
+`--refine`: the optimization started from the instant picture (Refine), and when it first
+matches the optimization-from-the-photo's final figures.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def _median_time(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def speed(args) -> dict:
+    from nst_app.models import library
+    from nst_app.samples import default_content
+    from nst_core.images import fit_long_side, load_image, resize
+    from nst_core.instant import TrainJob, TrainSettings, stylize
+    from nst_app.models import training_photos
+
+    entry = next(e for e in library() if e.bundled and e.model)
+    net = entry.model.network()
+    rng = np.random.default_rng(0)
+    tub = load_image(default_content())
+    pictures = {"512x512": rng.integers(0, 256, (512, 512, 3), dtype=np.uint8),
+                "Tübingen 512x384": resize(tub.rgb, fit_long_side(*tub.size, 512)),
+                "1920x1080": resize(tub.rgb, (1920, 1080))}
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    out: dict = {"model": entry.path.name, "width": net.shape.width, "blocks": net.shape.blocks,
+                 "threads": torch.get_num_threads(), "apply": {}}
+    for dev in devices:
+        for name, rgb in pictures.items():
+            t = _median_time(lambda: stylize(net, rgb, dev), args.repeat)
+            out["apply"][f"{dev} {name}"] = round(t, 4)
+            print(f"apply {dev:4s} {name:18s} {t * 1000:8.1f} ms  ({1 / t:6.1f} per second)",
+                  flush=True)
+    if not args.no_train:
+        for dev in devices:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as tmp:
+                s = TrainSettings(style=str(ROOT / "resources/samples/style/starry_night.jpg"),
+                                  photos=training_photos(), output=f"{tmp}/m.nst",
+                                  steps=args.train_steps + 5, device=dev, preview_every=10**5,
+                                  checkpoint_seconds=3600)
+                run = TrainJob(s).prepare()
+                stamps = []
+                for ev in run.events():
+                    if hasattr(ev, "rate"):
+                        stamps.append(time.perf_counter())
+                per_step = (stamps[-1] - stamps[4]) / (len(stamps) - 5)
+                rate = s.batch / per_step
+                out[f"train {dev}"] = {"seconds_per_step": round(per_step, 3),
+                                       "samples_per_second": round(rate, 2),
+                                       "minutes_for_default_steps":
+                                           round(per_step * TrainSettings().steps / 60, 1)}
+                print(f"train {dev}: {per_step:.3f} s per step of {s.batch} crops of {s.crop} px"
+                      f" = {rate:.2f} samples/s; the default {TrainSettings().steps} steps take "
+                      f"{per_step * TrainSettings().steps / 60:.1f} min", flush=True)
+    return out
+
+
+def quality(args) -> dict:
+    from convergence import trace
+    from judge import Judge
+
+    from nst_app.models import library
+    from nst_app.samples import default_content, default_settings
+    from nst_core import Tuning
+    from nst_core.images import fit_long_side, load_image, resize, save_image
+    from nst_core.instant import stylize
+
+    photo = load_image(default_content())
+    size = fit_long_side(*photo.size, args.size)
+    rows = []
+    for entry in [e for e in library() if e.bundled and e.model]:
+        painting = entry.model.meta["settings"]["style"]
+        painting = str(ROOT / "resources/samples/style" / Path(painting).name)
+        judge = Judge(str(default_content()), painting, size)
+        rgb = resize(photo.rgb, size)
+        t = time.perf_counter()
+        instant = stylize(entry.model.network(), rgb)
+        t_instant = time.perf_counter() - t
+        q_instant = judge(instant)
+        folder = Path(args.save)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_image(folder / f"instant_{entry.path.stem}_{args.size}.png", instant,
+                   overwrite=True)
+        s = default_settings().replace(size=args.size, device="cpu", styles=(painting,))
+        opt = trace(s.validate(), Tuning(), args.every)
+        reach = next((p for p in opt["points"] if p["gram"] <= q_instant["gram"]), None)
+        row = {"model": entry.path.stem, "size": list(size), "instant_seconds": round(t_instant, 3),
+               "instant": {k: round(v, 5) for k, v in q_instant.items()},
+               "optimization": opt["final"], "optimization_seconds": opt["seconds"],
+               "optimization_reaches_instant_gram_at": reach and reach["seconds"]}
+        print(f"\n{entry.path.stem} on Tübingen at {size[0]}x{size[1]}:")
+        print(f"  instant       {t_instant:7.2f} s  " + _fmt(q_instant))
+        print(f"  optimization  {opt['seconds']:7.1f} s  " + _fmt(opt["final"]))
+        print(f"  style distance ratio (instant / optimization): "
+              f"{q_instant['gram'] / opt['final']['gram']:.2f}x; the optimization reaches the "
+              f"instant picture's style distance at "
+              f"{'%.1f s' % reach['seconds'] if reach else 'never'}", flush=True)
+        if args.refine:
+            init = folder / f"instant_{entry.path.stem}_{args.size}.png"
+            ref = trace(s.replace(init="image", init_image=str(init)).validate(), Tuning(),
+                        args.every)
+            final = opt["final"]
+            match = next((p for p in ref["points"] if p["gram"] <= final["gram"]
+                          and p["content"] <= final["content"]), None)
+            match_gram = next((p for p in ref["points"] if p["gram"] <= final["gram"]), None)
+            row["refine"] = {"final": ref["final"], "seconds": ref["seconds"],
+                             "matches_gram_at": match_gram and match_gram["seconds"],
+                             "matches_gram_and_content_at": match and match["seconds"],
+                             "points": ref["points"]}
+            print(f"  refine        {ref['seconds']:7.1f} s  " + _fmt(ref["final"]))
+            print(f"  refine reaches the optimization's final style distance at "
+                  f"{'%.1f s' % match_gram['seconds'] if match_gram else 'never'}, and its "
+                  f"style and content distances at "
+                  f"{'%.1f s' % match['seconds'] if match else 'never'} (the optimization "
+                  f"from the photo: {opt['seconds']:.1f} s)", flush=True)
+        row["optimization_points"] = opt["points"]
+        rows.append(row)
+    return {"rows": rows}
+
+
+def _fmt(q: dict) -> str:
+    return (f"gram {q['gram']:.4f}  adain {q['adain']:.4f}  content {q['content']:.4f}  "
+            f"ssim {q['ssim']:.3f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="what", required=True)
+    sp = sub.add_parser("speed")
+    sp.add_argument("--repeat", type=int, default=7)
+    sp.add_argument("--train-steps", type=int, default=40)
+    sp.add_argument("--no-train", action="store_true")
+    q = sub.add_parser("quality")
+    q.add_argument("--size", type=int, default=256)
+    q.add_argument("--every", type=int, default=10)
+    q.add_argument("--refine", action="store_true")
+    q.add_argument("--save", default="/tmp/nst-instant-bench")
+    for p in (sp, q):
+        p.add_argument("--json", metavar="FILE")
+    args = ap.parse_args()
+    result = speed(args) if args.what == "speed" else quality(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

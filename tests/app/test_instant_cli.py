@@ -1,0 +1,139 @@
+"""`main.py train` and `main.py apply` end to end, and the model library."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_app import models
+from nst_app.instant_cli import apply_main, train_main
+from nst_core.model_file import load_model
+from tests.conftest import image_size, make_photo, read_rgb, tiny_train_settings
+
+TINY = ["--steps", "2", "--batch", "2", "--size", "48", "--style-size", "64", "--width", "4",
+        "--blocks", "1", "--device", "cpu", "-q"]
+
+
+def _photos_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(make_photo(80, 64, seed=i)[:, ::(1 if i % 2 else -1)].copy()).save(
+            folder / f"p{i}.png")
+    (folder / "notes.txt").write_text("not a photo")
+    return folder
+
+
+def test_train_then_resume_from_the_command_line(tmp_path, capsys):
+    s = tiny_train_settings(tmp_path)
+    out = tmp_path / "m.nst"
+    args = ["--style", s.style, "--photos", str(_photos_dir(tmp_path)), "-o", str(out), *TINY]
+    assert train_main(args + ["--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["steps_done"] == 2 and summary["status"] == "done"
+    model = load_model(out)
+    assert model.steps_done == 2 and model.meta["photos"] == 3
+    steps = args.index("--steps")
+    args[steps + 1] = "3"
+    assert train_main(args) == 0
+    assert load_model(out).steps_done == 3  # resumed from 2, not started over
+
+
+def test_train_into_the_library_by_default(tmp_path, app_data):
+    s = tiny_train_settings(tmp_path)
+    assert train_main(["--style", s.style, "--photos", *s.photos, *TINY]) == 0
+    listed = models.library()
+    mine = [e for e in listed if not e.bundled]
+    assert [e.path for e in mine] == [app_data / "models" / "style.nst"]
+    assert mine[0].model.steps_done == 2
+
+
+@pytest.mark.parametrize("bad", ["missing-style", "empty-folder", "zero-steps", "foreign-out"])
+def test_train_bad_input_exits_2_with_one_line(tmp_path, capsys, bad):
+    s = tiny_train_settings(tmp_path)
+    args = ["--style", s.style, "--photos", *s.photos, "-o", str(tmp_path / "m.nst"), *TINY]
+    if bad == "missing-style":
+        args[1] = str(tmp_path / "nope.jpg")
+    elif bad == "empty-folder":
+        (tmp_path / "empty").mkdir()
+        args[3:3 + len(s.photos)] = [str(tmp_path / "empty")]
+    elif bad == "zero-steps":
+        args[args.index("--steps") + 1] = "0"
+    else:
+        (tmp_path / "m.nst").write_bytes(b"something else entirely")
+    assert train_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+
+
+def test_apply_one_photo_and_many(tmp_path, tiny_model, photo_path, capsys):
+    out = tmp_path / "out.png"
+    assert apply_main(["--model", tiny_model, "--content", str(photo_path), "-o", str(out),
+                       "--size", "64", "-q"]) == 0
+    assert image_size(out) == (64, 53)
+    photo = Image.open(photo_path).convert("RGB").resize((64, 53))
+    assert np.abs(read_rgb(out).astype(int) - np.asarray(photo).astype(int)).mean() > 5
+    # An existing file is not replaced without --overwrite.
+    assert apply_main(["--model", tiny_model, "--content", str(photo_path), "-o", str(out),
+                       "-q"]) == 2
+    second = tmp_path / "second.jpg"
+    Image.fromarray(make_photo(30, 20)).save(second)
+    folder = tmp_path / "outs"
+    code = apply_main(["--model", tiny_model, "--content", str(photo_path), str(second),
+                       str(tmp_path / "missing.png"), "-o", str(folder), "--strength", "0.5",
+                       "--color", "keep", "-q"])
+    assert code == 2  # one photo was missing: the others are done
+    assert sorted(p.name for p in folder.iterdir()) == ["photo__tiny.png", "second__tiny.png"]
+    assert image_size(folder / "second__tiny.png") == (30, 20)
+    assert "missing.png" in capsys.readouterr().err
+
+
+def test_apply_with_a_bad_model_exits_2(tmp_path, photo_path, capsys):
+    bad = tmp_path / "bad.nst"
+    bad.write_bytes(b"\x00" * 100)
+    assert apply_main(["--model", str(bad), "--content", str(photo_path), "-o",
+                       str(tmp_path / "o.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not an instant-style model" in err and "\n" not in err
+    assert not (tmp_path / "o.png").exists()
+    assert apply_main(["--model", "no-such-style", "--content", str(photo_path), "-o",
+                       str(tmp_path / "o.png")]) == 2
+
+
+def test_apply_by_library_name(tmp_path, tiny_model, photo_path):
+    models.import_model(tiny_model)
+    out = tmp_path / "o.png"
+    assert apply_main(["--model", "tiny", "--content", str(photo_path), "-o", str(out),
+                       "-q"]) == 0
+    assert out.is_file()
+
+
+def test_the_library_import_export_and_damaged_files(tmp_path, tiny_model, app_data):
+    path = models.import_model(tiny_model)
+    again = models.import_model(tiny_model)
+    assert path != again and path.is_file() and again.is_file()  # never overwritten
+    junk = tmp_path / "junk.nst"
+    junk.write_bytes(b"junk")
+    with pytest.raises(Exception, match="not an instant-style model"):
+        models.import_model(junk)
+    (app_data / "models" / "broken.nst").write_bytes(b"broken")
+    entries = {e.path.name: e for e in models.library()}
+    assert entries["broken.nst"].model is None and entries["broken.nst"].problem
+    exported = models.export_model(path, tmp_path / "shared.nst")
+    assert load_model(exported).optimizer is None
+
+
+def test_the_bundled_instant_styles_load_and_paint(photo_path):
+    bundled = [e for e in models.library() if e.bundled]
+    assert len(bundled) >= 2
+    for entry in bundled:
+        assert entry.model is not None, entry.problem
+        assert entry.model.finished and entry.model.optimizer is None
+        from nst_core.instant import stylize
+
+        photo = read_rgb(photo_path)
+        out = stylize(entry.model.network(), photo)
+        assert out.shape == photo.shape and np.abs(out.astype(int) - photo).mean() > 10

@@ -1,0 +1,127 @@
+"""Instant styles in the window: Instant mode, training with live progress, stop and resume,
+the camera, Refine, and a damaged model file."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+from PIL import Image
+
+from nst_core import Progress
+from nst_core.model_file import load_model
+from nst_gui.qtimage import to_array
+from tests.conftest import make_photo, write_video
+from tests.gui.conftest import wait_idle
+
+
+def _with_model(window, tiny_model):
+    folder = window.data_dir / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "tiny.nst"
+    shutil.copyfile(tiny_model, path)
+    window.instant_dock.show()
+    window.instant.size.setValue(64)
+    window.instant.reload()
+    return str(path)
+
+
+def _instant_shown(window) -> bool:
+    return window.current is not None and window.current.reason.startswith("instant")
+
+
+def test_instant_mode_repaints_when_the_photo_or_a_setting_changes(window, qtbot, tiny_model,
+                                                                   tmp_path):
+    path = _with_model(window, tiny_model)
+    assert window.instant.select(path)
+    qtbot.waitUntil(lambda: _instant_shown(window), timeout=20000)
+    first = window.current.rgb.copy()
+    assert max(first.shape[:2]) == 64
+    other = tmp_path / "other.png"
+    Image.fromarray(make_photo(90, 60, seed=5)[::-1].copy()).save(other)
+    window.set_content(str(other))  # no Start pressed
+    qtbot.waitUntil(lambda: window.current.rgb.shape != first.shape, timeout=20000)
+    assert window.current.rgb.shape == (43, 64, 3)  # the new photo's shape at 64 px
+    assert np.array_equal(to_array(window.canvas.image()), window.current.rgb)
+    window.instant.strength.setValue(0)  # strength 0: the photo itself
+    photo = np.asarray(Image.open(other).convert("RGB").resize((64, 43), Image.LANCZOS))
+    qtbot.waitUntil(lambda: np.abs(window.current.rgb.astype(int) - photo).mean() < 3,
+                    timeout=20000)
+    assert "Instant" in window.instant.status.text()
+
+
+def test_train_in_the_window_stop_and_resume(window, qtbot, tmp_path):
+    photos = []
+    for i in range(2):
+        p = tmp_path / f"t{i}.png"
+        Image.fromarray(make_photo(160, 140, seed=i)).save(p)
+        photos.append(str(p))
+    steps: list[int] = []
+    window.controller.event.connect(
+        lambda ev: isinstance(ev, Progress) and steps.append(ev.iteration))
+    assert window.train_instant(photos=tuple(photos))  # the bundled painting
+    qtbot.waitUntil(lambda: len(steps) >= 1, timeout=60000)
+    assert "samples/s" in window.progress.figures.text()
+    window.stop()
+    wait_idle(qtbot, window)
+    path = window.instant.current_path()
+    assert path.endswith("starry_night.nst")
+    done = load_model(path).steps_done
+    assert done >= 1 and not load_model(path).finished
+    assert "Training stopped" in window.instant.status.text()
+    assert window.instant.resume_button.isEnabled()
+    steps.clear()
+    window.instant.resume_button.click()
+    qtbot.waitUntil(lambda: len(steps) >= 1, timeout=60000)
+    window.stop()
+    wait_idle(qtbot, window)
+    assert steps[0] == done + 1  # it went on from where it stopped
+    assert load_model(path).steps_done >= done + 1
+
+
+def test_the_camera_with_a_video_standing_in(window, qtbot, tiny_model, tmp_path):
+    clip = tmp_path / "cam.mp4"
+    write_video(clip, frames=8)
+    window.camera_source = str(clip)
+    path = _with_model(window, tiny_model)
+    window.instant.select(path)
+    qtbot.waitUntil(lambda: _instant_shown(window), timeout=20000)
+    still = to_array(window.canvas.image()).copy()
+    window.instant.camera_button.setChecked(True)
+    qtbot.waitUntil(lambda: not window.instant.camera_button.isChecked(), timeout=30000)
+    qtbot.waitUntil(lambda: not window.instant_controller.running, timeout=10000)
+    assert "8 frames" in window.instant.status.text()
+    frame = to_array(window.canvas.image())
+    assert frame.shape == (48, 64, 3) and not np.array_equal(frame, still)
+
+
+def test_a_missing_camera_says_so(window, qtbot, tiny_model, messages):
+    window.camera_source = "97"
+    path = _with_model(window, tiny_model)
+    window.instant.select(path)
+    qtbot.waitUntil(lambda: _instant_shown(window), timeout=20000)
+    window.instant.camera_button.setChecked(True)
+    qtbot.waitUntil(lambda: bool(messages), timeout=20000)
+    assert "camera" in messages[-1][1].lower()
+    assert not window.instant.camera_button.isChecked()
+
+
+def test_refine_starts_the_optimization_from_the_instant_picture(window, qtbot, tiny_model):
+    path = _with_model(window, tiny_model)
+    window.instant.select(path)
+    qtbot.waitUntil(lambda: _instant_shown(window), timeout=20000)
+    instant = window.current.rgb.copy()
+    with qtbot.waitSignal(window.finished, timeout=60000) as blocker:
+        assert window.refine_instant()
+    s = blocker.args[0].settings
+    assert s.init == "image"
+    assert np.array_equal(np.asarray(Image.open(s.init_image).convert("RGB")), instant)
+    assert blocker.args[0].iterations == 6
+
+
+def test_a_damaged_model_is_refused_and_the_library_kept(window, tmp_path, messages):
+    bad = tmp_path / "bad.nst"
+    bad.write_bytes(b"PK\x03\x04 broken zip")
+    before = window.instant.list.count()
+    assert not window.instant.import_file(str(bad))
+    assert "not an instant-style model" in messages[-1][1]
+    assert window.instant.list.count() == before
