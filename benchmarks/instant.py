@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 
 def _median_time(fn, repeat: int) -> float:
@@ -46,11 +46,10 @@ def _median_time(fn, repeat: int) -> float:
 
 
 def speed(args) -> dict:
-    from nst_app.models import library
+    from nst_app.models import library, training_photos
     from nst_app.samples import default_content
     from nst_core.images import fit_long_side, load_image, resize
     from nst_core.instant import TrainJob, TrainSettings, stylize
-    from nst_app.models import training_photos
 
     entry = next(e for e in library() if e.bundled and e.model)
     net = entry.model.network()

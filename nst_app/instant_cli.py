@@ -15,9 +15,9 @@ import argparse
 import json
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import Sequence
 
 from nst_core import NONE, NSTError, Progress
 from nst_core.errors import ModelError, RunFailedError
@@ -26,8 +26,18 @@ from nst_core.instant import ApplyJob, TrainJob, TrainSettings
 from nst_core.model_file import SUFFIX
 
 from . import models
-from .cli import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, _Bar, _error,
-                  _interruptible, _printable, _setup_logging, stop_on_signals)
+from .cli import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    _Bar,
+    _error,
+    _interruptible,
+    _printable,
+    _setup_logging,
+    stop_on_signals,
+)
 
 _TRAIN_RENAMED = {"crop": "size", "learning_rate": "lr"}
 _SKIP = ("style", "photos", "held_out", "output", "restart")

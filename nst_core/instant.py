@@ -22,9 +22,10 @@ import os
 import random
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -32,18 +33,24 @@ import torch.nn.functional as F
 
 from . import color
 from .devices import configure, is_oom, resolve_device
-from .errors import (DeviceError, ImageError, ModelError, OutOfMemoryError, RunFailedError,
-                     SettingsError)
-from .events import Event, PreviewPolicy, Preview, Progress, Timer
+from .errors import (
+    DeviceError,
+    ImageError,
+    ModelError,
+    OutOfMemoryError,
+    RunFailedError,
+    SettingsError,
+)
+from .events import Event, Preview, PreviewPolicy, Progress, Timer
 from .images import fit_long_side, load_image, resize
-from .jobs import Job, Run, register
+from .jobs import Ended, Job, Run, register
 from .model_file import InstantModel, load_model, save_model, thumbnail_of
 from .objective import Objective
 from .settings import TransferSettings, _check_field, _coerce, _meta
 from .tensors import to_tensor, to_uint8
 from .transformer import NetShape, TransformerNet
-from .video import is_video, sample_frames
 from .vgg import shared_features
+from .video import is_video, sample_frames
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +129,12 @@ class TrainSettings:
                                       style_weight=self.style_weight, tv_weight=self.tv_weight,
                                       styles=(self.style,))
 
-    def replace(self, **changes: Any) -> "TrainSettings":
+    def replace(self, **changes: Any) -> TrainSettings:
         import dataclasses
 
         return dataclasses.replace(self, **changes)
 
-    def validate(self) -> "TrainSettings":
+    def validate(self) -> TrainSettings:
         for f in fields(self):
             _check_field(f, getattr(self, f.name))
         if not self.style:
@@ -145,7 +152,7 @@ class TrainSettings:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainSettings":
+    def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
         if not isinstance(data, dict):
             raise SettingsError("settings", "expected a JSON object")
         known = {f.name: f for f in fields(cls)}
@@ -259,7 +266,7 @@ def stylize(net: TransformerNet, rgb: np.ndarray, device: torch.device | str = "
 
 # ---- training --------------------------------------------------------------------------------
 @dataclass
-class TrainResult:
+class TrainResult(Ended):
     path: str  # the model file
     steps_done: int
     status: Status = "done"
@@ -267,14 +274,6 @@ class TrainResult:
     losses: list[dict[str, float]] = field(default_factory=list)  # one per step of this run
     timings: dict[str, float] = field(default_factory=dict)
     preview: np.ndarray | None = None  # the last strip of held-out pictures
-
-    @property
-    def stopped(self) -> bool:
-        return self.status == "stopped"
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed"
 
 
 @register
@@ -284,14 +283,14 @@ class TrainJob(Job):
     kind = "train"
 
     def prepare(self, previews: PreviewPolicy | None = None,
-                stop: threading.Event | None = None) -> "TrainRun":
+                stop: threading.Event | None = None) -> TrainRun:
         return TrainRun(self, previews or PreviewPolicy(), stop)
 
     def payload(self) -> dict[str, Any]:
         return {"settings": self.settings.to_dict()}
 
     @classmethod
-    def from_payload(cls, data: dict[str, Any]) -> "TrainJob":
+    def from_payload(cls, data: dict[str, Any]) -> TrainJob:
         unknown = set(data) - {"settings"}
         if unknown:
             raise SettingsError(sorted(unknown)[0], "unknown field of a training job")
@@ -437,8 +436,8 @@ class TrainRun(Run):
                                   content={n: target[n] for n in objective.content})
                 loss = terms["total"]
                 if not torch.isfinite(loss):
-                    why = (f"The loss became {loss.detach().item()} at step {step + 1}; the last good "
-                           f"weights (step {step}) were kept. Lower the learning rate or the "
+                    why = (f"The loss became {loss.detach().item()} at step {step + 1}; the last "
+                           f"good weights (step {step}) were kept. Lower the learning rate or the "
                            "style strength, and train again to resume.")
                     net.load_state_dict(good[0])
                     save(good[1])
@@ -583,7 +582,7 @@ class ApplyJob(Job):
     kind = "apply"
 
     def prepare(self, previews: PreviewPolicy | None = None,
-                stop: threading.Event | None = None) -> "ApplyRun":
+                stop: threading.Event | None = None) -> ApplyRun:
         return ApplyRun(self, stop)
 
     def payload(self) -> dict[str, Any]:
@@ -591,7 +590,7 @@ class ApplyJob(Job):
                 "strength": self.strength, "color": self.color, "device": self.device}
 
     @classmethod
-    def from_payload(cls, data: dict[str, Any]) -> "ApplyJob":
+    def from_payload(cls, data: dict[str, Any]) -> ApplyJob:
         known = {"model", "content", "size", "strength", "color", "device"}
         unknown = set(data) - known
         if unknown:
@@ -610,7 +609,7 @@ class ApplyJob(Job):
     def input_files(self) -> list[str]:
         return [self.model, self.content]
 
-    def with_input_files(self, mapping: dict[str, str]) -> "ApplyJob":
+    def with_input_files(self, mapping: dict[str, str]) -> ApplyJob:
         import dataclasses
 
         return dataclasses.replace(self, model=mapping.get(self.model, self.model),
@@ -680,7 +679,7 @@ class CameraJob(Job):
     kind = "camera"
 
     def prepare(self, previews: PreviewPolicy | None = None,
-                stop: threading.Event | None = None) -> "CameraRun":
+                stop: threading.Event | None = None) -> CameraRun:
         return CameraRun(self, stop)
 
     def payload(self) -> dict[str, Any]:
@@ -689,7 +688,7 @@ class CameraJob(Job):
                 "max_frames": self.max_frames}
 
     @classmethod
-    def from_payload(cls, data: dict[str, Any]) -> "CameraJob":
+    def from_payload(cls, data: dict[str, Any]) -> CameraJob:
         try:
             return cls(**{k: data[k] for k in data})
         except TypeError as e:

@@ -99,6 +99,21 @@ def job_from_json(text: str) -> Job:
     return job_from_dict(data)
 
 
+class Ended:
+    """What a result of any kind says of how its run ended: `status` is done, stopped (on
+    request, keeping the best so far) or failed (keeping the last good state)."""
+
+    status: str
+
+    @property
+    def stopped(self) -> bool:
+        return self.status == "stopped"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
 class Run(ABC):
     """One prepared piece of work. `events()` does it; `result` holds what it made."""
 

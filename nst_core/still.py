@@ -26,7 +26,7 @@ from .devices import (autocast_dtype, available_memory, configure, estimate_memo
 from .errors import ImageError, OutOfMemoryError, RunFailedError, SettingsError
 from .events import Event, Note, PreviewPolicy, Progress, Preview, Timer
 from .images import LoadedImage, fit_long_side, load_image, resize
-from .jobs import Job, Run, register
+from .jobs import Ended, Job, Run, register
 from .layers import pooling_depth
 from .objective import Objective
 from .optimize import NonFiniteLoss, make_optimizer, minimize
@@ -42,7 +42,7 @@ Status = Literal["done", "stopped", "failed"]
 
 
 @dataclass
-class StillResult:
+class StillResult(Ended):
     image: np.ndarray  # (H, W, 3) uint8 at the output size
     settings: TransferSettings
     status: Status = "done"  # done; stopped on request (best so far); failed (last good image)
@@ -52,14 +52,6 @@ class StillResult:
     iterations: int = 0  # iterations done
     device: str = "cpu"
     alpha: np.ndarray | None = None  # the content's transparency at the output size, if any
-
-    @property
-    def stopped(self) -> bool:
-        return self.status == "stopped"
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed"
 
 
 TransferResult = StillResult  # the name the first round used

@@ -21,8 +21,8 @@ then agree where they overlap (nst_core.instant.stylize_tiled).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -39,7 +39,7 @@ class NetShape:
     width: int = 16
     blocks: int = 3
 
-    def validate(self) -> "NetShape":
+    def validate(self) -> NetShape:
         from .errors import SettingsError
 
         if not (isinstance(self.width, int) and 4 <= self.width <= 128):

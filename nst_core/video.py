@@ -6,8 +6,8 @@ here so that they look as the clip plays.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

@@ -650,7 +650,8 @@ class MainWindow(QMainWindow):
         self.canvas.set_before(self.inputs.content_image)
         self._set_current(outcome, "")
         h, w = r.image.shape[:2]
-        text = f"Instant: {r.painting}, {w}×{h} px in {seconds:.2f} s"
+        name = r.painting.replace("_", " ")
+        text = f"Instant: {name[:1].upper()}{name[1:]}, {w}×{h} px in {seconds:.2f} s"
         self.instant.status.setText(text)
         self.statusBar().showMessage(text, 4000)
 

@@ -3,8 +3,8 @@ file, applying (tiles, strength, colours) and the camera job."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,14 +13,20 @@ from PIL import Image
 
 from nst_core import NSTError, Preview, Progress, TransferSettings
 from nst_core.errors import ImageError, ModelError, RunFailedError, SettingsError
-from nst_core.instant import (ApplyJob, CameraJob, TrainJob, forward_tiled, stylize)
+from nst_core.instant import ApplyJob, CameraJob, TrainJob, forward_tiled, stylize
 from nst_core.jobs import job_from_json
 from nst_core.model_file import load_model, save_model, strip
 from nst_core.objective import Objective
 from nst_core.tensors import to_tensor
 from nst_core.transformer import NetShape, TransformerNet
 from nst_core.vgg import shared_features
-from tests.conftest import make_painting, make_photo, read_rgb, tiny_train_settings, write_video
+from tests.conftest import (
+    make_painting,
+    make_photo,
+    read_rgb,
+    tiny_train_settings,
+    write_video,
+)
 
 
 @pytest.mark.parametrize("h,w", [(33, 47), (64, 64), (5, 7), (1, 2), (130, 97)])
