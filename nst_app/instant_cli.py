@@ -175,10 +175,11 @@ def resolve_model(name: str) -> str:
     p = Path(name).expanduser()
     if p.suffix == SUFFIX or p.exists() or "/" in name:
         return str(p)
-    for entry in models.library():
+    entries = models.library()
+    for entry in entries:
         if name in (entry.path.stem, entry.name):
             return str(entry.path)
-    known = ", ".join(sorted({e.path.stem for e in models.library()})) or "none"
+    known = ", ".join(sorted({e.path.stem for e in entries})) or "none"
     raise ModelError(f"no model file {name!r} and no model of that name in the library "
                      f"(it has: {known})")
 

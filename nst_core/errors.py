@@ -12,7 +12,10 @@ class SettingsError(NSTError, ValueError):
 
     def __init__(self, field: str, message: str):
         self.field = field
-        super().__init__(f"{field}: {message}")
+        # A name read from a file may hold a line break or other control characters: quoted,
+        # so that the message stays one line.
+        shown = field if str(field).isprintable() else repr(field)
+        super().__init__(f"{shown}: {message}")
 
 
 class ImageError(NSTError):

@@ -621,6 +621,10 @@ class MainWindow(QMainWindow):
 
         if not self.inputs.content_path or self.instant.camera_button.isChecked():
             return
+        if self.controller.running:  # the canvas shows the painting or training under way
+            self.instant.status.setText("Instant pictures wait until the painting or training "
+                                        "under way ends")
+            return
         self.instant.status.setText("Repainting…")
         self._start_instant(ApplyJob(model, self.inputs.content_path, size, strength, colors))
 

@@ -125,3 +125,14 @@ def test_a_damaged_model_is_refused_and_the_library_kept(window, tmp_path, messa
     assert not window.instant.import_file(str(bad))
     assert "not an instant-style model" in messages[-1][1]
     assert window.instant.list.count() == before
+
+
+def test_instant_pictures_wait_while_a_painting_runs(window, qtbot, tiny_model):
+    path = _with_model(window, tiny_model)
+    assert window.start()  # a painting is under way: the canvas is its
+    window.instant.select(path)
+    assert "wait" in window.instant.status.text()
+    assert not window.instant_controller.running
+    with qtbot.waitSignal(window.finished, timeout=60000):
+        pass
+    assert not _instant_shown(window)  # the painting's picture stays on show
