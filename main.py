@@ -1,6 +1,7 @@
 """NST Studio. `python main.py` opens the window; `python main.py render ...` renders one picture
 and `python main.py batch ...` many, headless; `python main.py train ...` makes an instant style
-and `python main.py apply ...` repaints photos with one (`--help` after any lists its options)."""
+and `python main.py apply ...` repaints photos with one; `python main.py video ...` repaints a clip
+(`--help` after any lists its options)."""
 from __future__ import annotations
 
 import sys
@@ -13,6 +14,10 @@ def main(argv: list[str] | None = None) -> int:
             from nst_app import cli
 
             return (cli.main if argv[0] == "render" else cli.batch_main)(argv[1:])
+        if argv and argv[0] == "video":
+            from nst_app import video_cli
+
+            return video_cli.video_main(argv[1:])
         if argv and argv[0] in ("train", "apply"):
             from nst_app import instant_cli
 

@@ -68,7 +68,9 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
 class Judge:
     """Scores pictures of one (photo, painting) pair at one output size."""
 
-    def __init__(self, content_path: str, style_path: str, out_size: tuple[int, int]):
+    def __init__(self, content_path, style_path: str, out_size: tuple[int, int]):
+        """`content_path`: the photo's file, or the photo itself as (H, W, 3) uint8 (a video
+        frame)."""
         from nst_core.images import fit_long_side, load_image, resize
         from nst_core.losses import gram
         from nst_core.tensors import to_tensor
@@ -76,7 +78,8 @@ class Judge:
 
         self.size, self.resize, self.to_tensor, self.gram = out_size, resize, to_tensor, gram
         self.net = VGGFeatures(STYLE_LAYERS + (CONTENT_LAYER,))
-        photo = to_tensor(resize(load_image(content_path).rgb, out_size))
+        rgb = content_path if hasattr(content_path, "shape") else load_image(content_path).rgb
+        photo = to_tensor(resize(rgb, out_size))
         style_img = load_image(style_path)
         style = to_tensor(resize(style_img.rgb, fit_long_side(*style_img.size, max(out_size))))
         self.sigma = max(out_size) / 128
@@ -86,6 +89,18 @@ class Judge:
             sf = self.net(style)
         self.grams = {n: gram(sf[n]) for n in STYLE_LAYERS}
         self.stats = {n: self._stats(sf[n]) for n in STYLE_LAYERS}
+
+    def with_photo(self, rgb) -> "Judge":
+        """The same judge against another photo (the next frame of a clip): the painting's
+        statistics are kept, the photo's measured anew."""
+        import copy
+
+        other = copy.copy(self)
+        photo = self.to_tensor(self.resize(rgb, self.size))
+        other.photo_lum = _blur(luminance(photo), self.sigma)
+        with torch.no_grad():
+            other.content = self.net(photo)[CONTENT_LAYER]
+        return other
 
     @staticmethod
     def _stats(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -39,3 +39,9 @@ def default_style() -> Path:
 def default_settings() -> TransferSettings:
     """The engine's defaults with the bundled pair as the images."""
     return TransferSettings(content=str(default_content()), styles=(str(default_style()),))
+
+
+def default_clip() -> Path:
+    """The bundled sample clip (scripts/make_sample_clip.py): Tübingen panned across, a cat
+    crossing it, a soft tone."""
+    return samples_dir() / "video" / "tubingen_pan.mp4"

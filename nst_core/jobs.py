@@ -30,7 +30,7 @@ def register(cls: type["Job"]) -> type["Job"]:
 
 
 def job_kinds() -> dict[str, type["Job"]]:
-    from . import instant, still  # noqa: F401  (registers the kinds the engine ships)
+    from . import instant, still, video_job  # noqa: F401  (registers the kinds the engine ships)
 
     return dict(_KINDS)
 

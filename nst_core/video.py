@@ -5,14 +5,19 @@ here so that they look as the clip plays.
 """
 from __future__ import annotations
 
+import itertools
+import math
 import os
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageError
-from .images import os_reason
+from .errors import ImageError, OutputExistsError, SettingsError
+from .images import _rename_no_clobber, _umask, os_reason
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv",
                   ".gif"}
@@ -94,3 +99,363 @@ def sample_frames(path: str | os.PathLike, count: int) -> list[np.ndarray]:
             if len(kept) >= 2 * count:  # length unknown: thin out as it goes
                 kept, every = kept[::2], every * 2
     return kept[:: max(1, len(kept) // count)][:count]
+
+
+# ---- reading a clip for repainting -----------------------------------------------------------
+#: Refused as absurd: more pixels a frame than an 8K frame, or a longer clip than this.
+MAX_FRAME_PIXELS = 7680 * 4320
+MAX_SIDE = 16384
+MAX_SECONDS = 4 * 3600.0
+MAX_FRAMES = 500_000
+#: The clip formats the command line and the window write.
+VIDEO_OUTPUTS = (".mp4", ".mov", ".m4v", ".mkv")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a clip holds, as it plays (width and height after the rotation is applied)."""
+
+    path: str
+    width: int
+    height: int
+    rotation: int  # degrees counter-clockwise that frames are turned by
+    fps: float  # the average frame rate
+    duration: float  # seconds
+    frames: int  # frames in the clip (counted from the packets)
+    codec: str
+    audio: str  # the first audio stream's codec, "" when there is none
+    times: tuple[float, ...] = field(default=(), repr=False, compare=False)  # every frame's
+
+    def frame_times(self, start: float = 0.0, end: float = 0.0,
+                    max_fps: float = 0.0) -> list[float]:
+        """The times of the frames `read_frames` gives for these limits."""
+        return select_times(list(self.times), start, end, max_fps)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a clip: its place among the frames read, its time in seconds from the
+    clip's start (the real timestamp: a variable frame rate stays variable), upright RGB."""
+
+    index: int
+    time: float
+    rgb: np.ndarray
+
+
+def _stream_start(stream) -> float:
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+
+def _packet_times(container, stream) -> list[float]:
+    """The presentation time of every video packet, sorted: the clip's frame times, found by
+    demuxing alone (no decoding, so it takes a moment even for a long clip)."""
+    import av
+
+    start = _stream_start(stream)
+    times = []
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None or packet.size == 0:
+                continue
+            times.append(float(packet.pts * packet.time_base) - start)
+            if len(times) > MAX_FRAMES:
+                break
+    except av.error.FFmpegError:
+        pass  # a damaged tail: the frames before it count
+    return sorted(times)
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Open a clip and say what it holds; raise ImageError with the reason when it cannot be
+    repainted (missing, empty, not a video, no video stream, damaged, absurd size or length)."""
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        w, h = int(ctx.width or 0), int(ctx.height or 0)
+        if w <= 0 or h <= 0:
+            raise ImageError(path, "the video stream has no picture size (damaged)")
+        if w * h > MAX_FRAME_PIXELS or max(w, h) > MAX_SIDE:
+            raise ImageError(path, f"frames of {w}x{h} are larger than this app handles (8K at "
+                                   "most); scale the clip down first")
+        audio = container.streams.audio[0].codec_context.name if container.streams.audio else ""
+        codec = ctx.name
+        fps = float(stream.average_rate or stream.guessed_rate or 0) or 0.0
+        times = _packet_times(container, stream)
+    finally:
+        container.close()
+    if not times:
+        raise ImageError(path, "the video holds no frames")
+    if len(times) > MAX_FRAMES:
+        raise ImageError(path, f"more than {MAX_FRAMES} frames: longer than this app repaints; "
+                               "cut the clip first")
+    duration = times[-1] + (1.0 / fps if fps > 0 else 0.0)
+    if duration > MAX_SECONDS:
+        raise ImageError(path, f"{duration / 3600:.1f} hours long: longer than this app "
+                               "repaints (4 hours at most); cut the clip first")
+    if fps <= 0 and len(times) > 1:
+        fps = (len(times) - 1) / max(times[-1] - times[0], 1e-6)
+    rotation = _first_rotation(path)
+    if round(rotation / 90) % 2:
+        w, h = h, w
+    return VideoInfo(str(path), w, h, rotation, fps, duration, len(times), codec, audio,
+                     tuple(times))
+
+
+def _first_rotation(path: str | os.PathLike) -> int:
+    import av
+
+    container = _open(path)
+    try:
+        for frame in container.decode(container.streams.video[0]):
+            return int(getattr(frame, "rotation", 0) or 0)
+    except av.error.FFmpegError:
+        raise ImageError(path, "no frame of the video can be decoded (damaged)") from None
+    finally:
+        container.close()
+    raise ImageError(path, "no frame of the video can be decoded (damaged)")
+
+
+class _Thinning:
+    """Keeps at most `max_fps` frames a second (0: every frame) on a regular grid of times,
+    starting afresh after a gap. The frame count and the reading share it, so they agree."""
+
+    def __init__(self, max_fps: float):
+        self.step = 1.0 / max_fps if max_fps > 0 else 0.0
+        self.next = -math.inf
+
+    def keep(self, t: float) -> bool:
+        if not self.step:
+            return True
+        if t < self.next - 1e-6:
+            return False
+        grid = self.next + self.step
+        self.next = grid if grid > t else t + self.step
+        return True
+
+
+def select_times(times: list[float], start: float = 0.0, end: float = 0.0,
+                 max_fps: float = 0.0) -> list[float]:
+    """Which of the (sorted) frame `times` are read: those from `start` to `end` seconds (`end`
+    0: to the clip's end), thinned to at most `max_fps` frames a second (0: every frame)."""
+    thin = _Thinning(max_fps)
+    return [t for t in times
+            if start - 1e-6 <= t and not (end > 0 and t >= end - 1e-6) and thin.keep(t)]
+
+
+def read_frames(path: str | os.PathLike, start: float = 0.0, end: float = 0.0,
+                max_fps: float = 0.0, size: tuple[int, int] | None = None) -> Iterator[Frame]:
+    """The frames from `start` to `end` seconds at most `max_fps` a second, upright, resized to
+    `size` (w, h) when given, with their timestamps (seconds from the clip's start). A damaged
+    tail ends the clip early."""
+    import av
+
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        origin = _stream_start(stream)
+        if start > 0:
+            container.seek(int((start + origin) / stream.time_base), stream=stream,
+                           backward=True, any_frame=False)
+        thin, n = _Thinning(max_fps), 0
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * stream.time_base) - origin
+                if t < start - 1e-6:
+                    continue
+                if end > 0 and t >= end - 1e-6:
+                    break
+                if not thin.keep(t):
+                    continue
+                rgb = _rotate(frame.to_ndarray(format="rgb24"),
+                              int(getattr(frame, "rotation", 0) or 0))
+                if size is not None and (rgb.shape[1], rgb.shape[0]) != tuple(size):
+                    rgb = _resize(rgb, size)
+                yield Frame(n, t, rgb)
+                n += 1
+        except av.error.FFmpegError:
+            if not n:
+                raise ImageError(path, "no frame of the video can be decoded (damaged)") from None
+    finally:
+        container.close()
+
+
+def frame_at(path: str | os.PathLike, time: float,
+             size: tuple[int, int] | None = None) -> Frame:
+    """The frame shown at `time` seconds (the last one at or before it)."""
+    last = None
+    for frame in read_frames(path, start=max(0.0, time - 10.0), size=size):
+        if frame.time > time + 1e-6 and last is not None:
+            break
+        last = frame
+    if last is None:
+        raise ImageError(path, f"no frame at {time:.2f} s")
+    return Frame(0, last.time, last.rgb)
+
+
+def _resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    w, h = size
+    shrink = w < rgb.shape[1]
+    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def even_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """(w, h) with the long side about `long_side`, the aspect kept and both even (H.264 in
+    yuv420p needs even sides)."""
+    scale = long_side / max(width, height)
+    return max(2, 2 * round(width * scale / 2)), max(2, 2 * round(height * scale / 2))
+
+
+# ---- writing -------------------------------------------------------------------------------
+def write_video(path: str | os.PathLike, frames: Iterable[tuple[float, np.ndarray]],
+                fps: float, audio_from: str | os.PathLike | None = None, start: float = 0.0,
+                end: float = 0.0, crf: int = 18, overwrite: bool = False) -> Path:
+    """Encode (time, RGB) frames as H.264 (yuv420p) with their own timestamps, and copy the
+    audio of `audio_from` between `start` and `end` seconds unchanged (packets copied, not
+    re-encoded; a codec the container cannot hold is re-encoded as AAC). Atomic: written beside
+    the target and renamed when complete; an existing file is replaced only with `overwrite`."""
+
+    p = Path(path)
+    _check_video_output(p, overwrite)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=p.suffix, dir=p.parent)
+    os.close(fd)
+    try:
+        _encode(tmp, frames, fps, audio_from, start, end, crf)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600: follow the umask
+        if overwrite:
+            os.replace(tmp, p)
+        else:
+            _rename_no_clobber(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return p
+
+
+def _check_video_output(p: Path, overwrite: bool) -> None:
+    if p.suffix.lower() not in VIDEO_OUTPUTS:
+        what = p.suffix or "a file without extension"
+        raise SettingsError("output", f"cannot write a video as {what}; use .mp4, .mov or .mkv, "
+                                      "or a folder for PNG frames")
+    if not p.parent.is_dir():
+        raise SettingsError("output", f"the folder {p.parent} does not exist")
+    if p.is_dir():
+        raise SettingsError("output", f"{p} is a folder; give a file name")
+    if p.exists() and not overwrite:
+        raise OutputExistsError(f"{p} already exists; choose another name or allow overwriting")
+
+
+_TB = Fraction(1, 90000)
+_COPY_AUDIO = {"aac", "mp3", "mp2", "ac3", "eac3", "alac", "opus", "flac"}
+
+
+def _encode(path: str, frames: Iterable[tuple[float, np.ndarray]], fps: float,
+            audio_from, start: float, end: float, crf: int) -> None:
+    import av
+
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise ValueError("no frames to write")
+    out = av.open(path, "w")
+    src = av.open(str(audio_from)) if audio_from else None
+    try:
+        h, w = first[1].shape[:2]
+        video = out.add_stream("libx264", rate=Fraction(round(max(fps, 1.0) * 1000), 1000))
+        video.width, video.height, video.pix_fmt = w - w % 2, h - h % 2, "yuv420p"
+        video.codec_context.time_base = _TB
+        video.options = {"crf": str(int(crf)), "preset": "medium"}
+        audio = _audio_stream(out, src)  # every stream before the first packet
+        last_pts = -1
+        for t, rgb in itertools.chain([first], frames):
+            rgb = rgb[: video.height, : video.width]
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            pts = max(round(t / _TB), last_pts + 1)
+            frame.pts, frame.time_base, last_pts = pts, _TB, pts
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        if audio is not None:
+            _copy_audio(out, src, audio, start, end)
+    finally:
+        out.close()
+        if src is not None:
+            src.close()
+
+
+def _audio_stream(out, src):
+    """The output's audio stream: a copy of the source's first one (its codec as it is, or AAC
+    when the container cannot hold it), or None."""
+    if src is None or not src.streams.audio:
+        return None
+    stream = src.streams.audio[0]
+    if stream.codec_context.name in _COPY_AUDIO:
+        return out.add_stream_from_template(stream)
+    ctx = stream.codec_context
+    dst = out.add_stream("aac", rate=ctx.sample_rate or 48000)
+    dst.layout = "stereo" if (ctx.channels or 2) > 1 else "mono"
+    return dst
+
+
+def _copy_audio(out, src, dst, start: float, end: float) -> None:
+    import av
+
+    stream = src.streams.audio[0]
+    origin = _stream_start(stream)
+    if dst.codec_context.name != stream.codec_context.name or \
+            stream.codec_context.name not in _COPY_AUDIO:
+        _reencode_audio(out, src, stream, dst, start, end)
+        return
+    tb = stream.time_base
+    shift = round((start + origin) / tb)
+    try:
+        if start > 0:
+            src.seek(int((start + origin) / tb), stream=stream, backward=True)
+        for packet in src.demux(stream):
+            if packet.pts is None or packet.dts is None or packet.size == 0:
+                continue
+            t = float(packet.pts * tb) - origin
+            if start > 0 and t < start - 1e-6:
+                continue
+            if end > 0 and t >= end:
+                break
+            packet.pts -= shift
+            packet.dts -= shift
+            packet.stream = dst
+            out.mux(packet)
+    except av.error.FFmpegError:
+        pass  # a damaged audio tail: what was copied stays
+
+
+def _reencode_audio(out, src, stream, dst, start: float, end: float) -> None:
+    import av
+
+    origin = _stream_start(stream)
+    resampler = av.AudioResampler(format="fltp", layout=dst.layout.name,
+                                  rate=dst.codec_context.sample_rate)
+    try:
+        for frame in src.decode(stream):
+            t = float(frame.time or 0.0) - origin
+            if start > 0 and t < start - 1e-6:
+                continue
+            if end > 0 and t >= end:
+                break
+            frame.pts = None
+            for f in resampler.resample(frame):
+                for packet in dst.encode(f):
+                    out.mux(packet)
+    except av.error.FFmpegError:
+        pass  # a damaged audio tail: what was decoded stays
+    for packet in dst.encode():
+        out.mux(packet)

@@ -162,3 +162,67 @@ def tiny_model(tmp_path_factory) -> str:
     settings = tiny_train_settings(tmp)
     TrainJob(settings).prepare().run()
     return settings.output
+
+
+def textured(w: int, h: int, seed: int = 0) -> np.ndarray:
+    """A smooth random texture (optical flow can follow it), (h, w, 3) uint8."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur((rng.random((h, w, 3)) * 255).astype(np.uint8), (0, 0), 1.5)
+    return cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX)
+
+
+def clip_frame(i: int, w: int, h: int) -> np.ndarray:
+    """Frame `i` of a test clip: a textured background panning 2 px a frame and a textured
+    square moving right 4 px a frame over it."""
+    bg = textured(w + 80, h, seed=1)[:, 2 * i:2 * i + w].copy()
+    side = max(8, h // 3)
+    x = 4 + 4 * i
+    if x + side <= w:
+        bg[h // 3:h // 3 + side, x:x + side] = textured(side, side, seed=2)
+    return bg
+
+
+def write_clip(path, frames: int = 6, w: int = 64, h: int = 48, fps: int = 10,
+               tone: float = 0.0, rotation: int = 0, times=None, codec: str = "libx264"):
+    """A test clip (clip_frame's frames) in H.264, with a sine tone of `tone` Hz as AAC sound,
+    display `rotation` metadata, and frame `times` in seconds (variable rate) when given."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w") as out:
+        video = out.add_stream(codec, rate=fps)
+        video.width, video.height, video.pix_fmt = w, h, "yuv420p"
+        video.codec_context.time_base = Fraction(1, 1000)
+        if rotation:
+            video.set_display_rotation(rotation)
+        audio = None
+        if tone:
+            audio = out.add_stream("aac", rate=44100)
+            audio.layout = "mono"
+        tb = Fraction(1, 1000)
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(clip_frame(i, w, h), format="rgb24")
+            t = times[i] if times is not None else i / fps
+            frame.pts, frame.time_base = round(t * 1000), tb
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+        if audio is not None:
+            seconds = (times[-1] if times is not None else frames / fps) + 0.1
+            t = np.arange(int(seconds * 44100)) / 44100
+            wave = (0.4 * np.sin(2 * np.pi * tone * t)).astype(np.float32)[None]
+            pts = 0
+            for k in range(0, wave.shape[1], 1024):
+                af = av.AudioFrame.from_ndarray(wave[:, k:k + 1024].copy(), format="fltp",
+                                                layout="mono")
+                af.sample_rate, af.pts = 44100, pts
+                pts += af.samples
+                for packet in audio.encode(af):
+                    out.mux(packet)
+            for packet in audio.encode():
+                out.mux(packet)
+    return path

@@ -1,0 +1,193 @@
+"""The command line for video: `main.py video`.
+
+    python main.py video                                        # the bundled clip, Starry Night
+    python main.py video --content clip.mp4 --style painting.jpg -o out.mp4 [--size 384]
+        [--iters 200] [--temporal-weight 50] [--fps 12] [--start 2 --end 6] [render options]
+    python main.py video --content clip.mp4 --model starry_night -o out.mp4   # instant, fast
+
+The output is H.264 with the clip's sound (or PNG frames when `-o` names a folder). Finished
+frames are kept beside the output while it renders: Ctrl-C stops (exit 130) and the same command
+continues. Exit codes as for `render`: 0 done, 1 failed (the finished frames are kept), 2 bad
+input (nothing written), 130 stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+
+from nst_core import NONE, NSTError, Note, OutputExistsError, Progress
+from nst_core.errors import RunFailedError
+from nst_core.images import os_reason, unique_path
+
+from .cli import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    _Bar,
+    _error,
+    _interruptible,
+    _printable,
+    _setup_logging,
+    add_settings_options,
+    stop_on_signals,
+)
+
+_RENAMED = {"max_fps": "fps", "frame_iterations": "frame-iters"}
+_OWN = ("content", "output", "overwrite", "picture")
+
+
+def build_video_parser() -> argparse.ArgumentParser:
+    from nst_core.video_job import VIDEO_PICTURE, VideoSettings
+
+    p = argparse.ArgumentParser(
+        prog="main.py video", argument_default=argparse.SUPPRESS,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Repaint a clip in a painting's style, frame by frame, held steady along "
+                    "the motion (Ruder et al. 2016), keeping its sound. With no options, "
+                    "repaints the bundled sample clip. Ctrl-C stops; the same command "
+                    "continues.")
+    p.add_argument("--content", metavar="CLIP", help="The clip (MP4, MOV, MKV, WebM ...; "
+                   "default: the bundled sample clip)")
+    p.add_argument("-o", "--output", metavar="PATH", help="The video to write (.mp4, .mov, "
+                   ".mkv), or a folder for PNG frames (default: <clip>_<painting>.mp4 here)")
+    defaults = VideoSettings()
+    for f in fields(VideoSettings):
+        if f.name in _OWN:
+            continue
+        opt = "--" + _RENAMED.get(f.name, f.name).replace("_", "-")
+        meta, value = f.metadata, getattr(defaults, f.name)
+        help_ = meta["help"]
+        if f.type == "bool":
+            p.add_argument(opt, dest=f.name, action=argparse.BooleanOptionalAction,
+                           help=f"{help_} (default: {'on' if value else 'off'})")
+        elif meta.get("choices"):
+            p.add_argument(opt, dest=f.name, choices=meta["choices"],
+                           help=f"{help_} (default: {value})")
+        else:
+            kind = {"int": int, "float": float}.get(f.type, str)
+            p.add_argument(opt, dest=f.name, type=kind, metavar="X" if kind is not str
+                           else "PATH", help=f"{help_} (default: {value!s})" if value != ""
+                           else help_)
+    add_settings_options(p, skip=("content", "init_image"))
+    p.set_defaults(size=VIDEO_PICTURE.size, iterations=VIDEO_PICTURE.iterations)
+    p.add_argument("--overwrite", action="store_true", default=False,
+                   help="Replace an existing output (and frames kept from another render)")
+    p.add_argument("--json", action="store_true", default=False,
+                   help="Print a machine-readable summary on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", default=False, help="No progress bar")
+    p.add_argument("-v", "--verbose", action="store_true", default=False,
+                   help="Log what the engine does")
+    return p
+
+
+def _abs(path: str) -> str:
+    return str(Path(path).expanduser().absolute())
+
+
+def settings_from_args(args: argparse.Namespace):
+    from nst_core import TransferSettings
+    from nst_core.video_job import VideoSettings
+
+    from .instant_cli import resolve_model
+    from .samples import default_clip, default_settings
+
+    picture = default_settings()
+    changes = {f.name: getattr(args, f.name) for f in fields(TransferSettings)
+               if hasattr(args, f.name) and f.name not in ("content", "init_image")}
+    if "styles" in changes:
+        changes["styles"] = tuple(_abs(s) for s in changes["styles"])
+    if changes.get("weights_path"):
+        changes["weights_path"] = _abs(changes["weights_path"])
+    picture = picture.replace(**changes)
+    video = {f.name: getattr(args, f.name) for f in fields(VideoSettings)
+             if hasattr(args, f.name) and f.name not in _OWN}
+    if video.get("model"):
+        video["model"] = _abs(resolve_model(video["model"]))
+        video.setdefault("method", "instant")
+    clip = _abs(getattr(args, "content", "") or str(default_clip()))
+    if getattr(args, "output", None):
+        out = _abs(args.output)
+    else:
+        what = Path(video["model"]).stem if video.get("method") == "instant" and \
+            video.get("model") else Path(picture.styles[0]).stem
+        out = str(unique_path(Path.cwd() / f"{Path(clip).stem[:60]}_{what[:60]}.mp4"))
+    return VideoSettings(content=clip, output=out, overwrite=args.overwrite, picture=picture,
+                         **video).validate()
+
+
+@_interruptible
+def video_main(argv: Sequence[str] | None = None) -> int:
+    args = build_video_parser().parse_args(argv)
+    _setup_logging(args)
+    from nst_core.video_job import VideoJob
+
+    stop = threading.Event()
+    try:
+        settings = settings_from_args(args)
+        with stop_on_signals(stop):
+            run = VideoJob(settings).prepare(NONE, stop)
+    except NSTError as e:
+        _error(f"{e}{' (--overwrite)' if isinstance(e, OutputExistsError) else ''}")
+        return EXIT_BAD_INPUT
+    except OSError as e:
+        _error(f"{e.filename or ''}: {os_reason(e)}".lstrip(": "))
+        return EXIT_BAD_INPUT
+    n = len(run.times)
+    if not args.quiet:
+        w, h = run.size
+        how = "instant" if settings.method == "instant" else "optimized"
+        where = f", continuing at frame {run.done + 1}" if run.done else ""
+        print(f"Repainting {n} frames at {w}x{h} ({how}{where}) into "
+              f"{_printable(settings.output)}; Ctrl-C stops and keeps the finished frames.",
+              file=sys.stderr)
+    bar = _Bar(n, enabled=not args.quiet, unit="frame")
+    code, message = EXIT_OK, ""
+    frame_start = {"frame": -1, "iteration": 0}
+    with stop_on_signals(stop):
+        try:
+            for event in run.events():
+                if isinstance(event, Progress):
+                    if event.scale != frame_start["frame"]:
+                        frame_start.update(frame=event.scale, iteration=event.iteration - 1)
+                    it = event.iteration - frame_start["iteration"]
+                    left = f"{event.eta:.0f}s left" if event.eta is not None else ""
+                    its = f" | iteration {it}" if settings.method == "optimize" else ""
+                    bar.show(event.scale + (1 if not event.losses else 0),
+                             f"frame {event.scale + 1}/{n}{its} | {left}")
+                elif isinstance(event, Note) and not args.quiet:
+                    print(event.text, file=sys.stderr)
+        except RunFailedError as e:
+            code, message = EXIT_FAILED, str(e)
+            run.result = e.result
+        except NSTError as e:  # the clip turned out to be unreadable
+            bar.close()
+            _error(str(e))
+            return EXIT_BAD_INPUT
+        finally:
+            bar.close()
+    result = run.result
+    if result is not None and result.status == "stopped":
+        code = EXIT_INTERRUPTED
+    if message:
+        _error(message)
+    if args.json:
+        print(json.dumps({
+            "ok": code == EXIT_OK, "exit_code": code, "output": result.output if result else None,
+            "status": result.status if result else "failed",
+            "reason": result.reason if result else message,
+            "frames": result.frames if result else 0, "planned": n,
+            "frames_kept_in": result.cache if result else None,
+            "seconds_per_frame": round(result.seconds_per_frame, 3) if result else None,
+            "size": list(run.size)}, indent=2))
+    elif result is not None:
+        print(f"{result.reason[:1].upper()}{result.reason[1:]}"
+              + (f" ({result.seconds_per_frame:.2f} s a frame)" if result.seconds_per_frame
+                 else "")
+              + (f"; {_printable(result.output)}" if result.output else ""))
+    return code

@@ -1,0 +1,628 @@
+"""The video job: a clip repainted frame by frame, held steady along the optical flow (Ruder,
+Dosovitskiy & Brox 2016), its sound kept.
+
+    run = VideoJob(VideoSettings(content="clip.mp4", output="out.mp4", picture=...)).prepare()
+    for event in run.events(): ...   # Progress per iteration (scale = frame), Preview per frame
+    run.result                       # VideoResult: the file written, or how far it got
+
+Two methods:
+
+* optimize (quality): every frame is optimized like a still picture on the same objective, plus
+  a temporal term that holds it to the previous repainted frame warped along the flow wherever
+  the flow is reliable (nst_core.flow). Later frames start from that warp and need fewer
+  iterations. With `long_term`, frames further back hold it too, each where the nearer ones do
+  not. `temporal_weight=0` repaints every frame on its own (for comparison).
+* instant (fast): an instant-style model repaints each frame, and the result is blended toward
+  the warped previous output where the flow is reliable.
+
+Resumable: each finished frame is written to a folder beside the output (`<output>.frames`)
+with a manifest of the job; a stop loses at most the frame in progress, and the same job
+continues. The output appears only when complete, then the folder is removed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from . import color, flow
+from .devices import autocast_dtype, configure, is_oom, resolve_device
+from .errors import (
+    ImageError,
+    OutOfMemoryError,
+    OutputExistsError,
+    RunFailedError,
+    SettingsError,
+)
+from .events import Event, Note, Preview, PreviewPolicy, Progress, Timer
+from .images import _umask, fit_long_side, load_image, os_reason, probe_writable, resize
+from .jobs import Ended, Job, Run, register
+from .objective import Objective
+from .optimize import NonFiniteLoss, make_optimizer, minimize
+from .settings import TransferSettings, _check_field, _coerce, _meta
+from .tensors import to_tensor, to_uint8
+from .tuning import Tuning
+from .video import (
+    MAX_SECONDS,
+    VIDEO_OUTPUTS,
+    _check_video_output,
+    even_size,
+    probe,
+    read_frames,
+    write_video,
+)
+
+log = logging.getLogger(__name__)
+
+Status = Literal["done", "stopped", "failed"]
+Method = Literal["optimize", "instant"]
+
+#: Earlier frames that hold a frame with `long_term` (1: the previous frame).
+LONG_TERM = (1, 4, 8)
+#: The picture settings a video starts from: smaller than a still's (a clip has many frames).
+VIDEO_PICTURE = TransferSettings(size=384, iterations=200)
+CACHE_SUFFIX = ".frames"
+MANIFEST = "job.json"
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """What a video render depends on beyond the picture settings (`picture`: the paintings,
+    output size as the long side, weights, iterations of the first frame, optimizer, device)."""
+
+    content: str = field(default="", metadata=_meta(
+        "The clip to repaint (MP4, MOV, MKV, WebM ...).", label="Clip"))
+    output: str = field(default="", metadata=_meta(
+        "The video to write (.mp4, .mov or .mkv; H.264 with the clip's sound), or a folder "
+        "for PNG frames.", label="Output"))
+    method: Method = field(default="optimize", metadata=_meta(
+        "optimize: every frame optimized (best pictures, slow); instant: an instant-style "
+        "model repaints each frame (fast).", choices=("optimize", "instant"), label="Method"))
+    model: str = field(default="", metadata=_meta(
+        "The instant-style model (method instant).", label="Model"))
+    start: float = field(default=0.0, metadata=_meta(
+        "Seconds into the clip where the render starts.", range=(0.0, MAX_SECONDS),
+        label="Start (s)"))
+    end: float = field(default=0.0, metadata=_meta(
+        "Seconds into the clip where it ends (0: the clip's end).", range=(0.0, MAX_SECONDS),
+        label="End (s)"))
+    max_fps: float = field(default=0.0, metadata=_meta(
+        "Frames per second at most (0: every frame of the clip).", range=(0.0, 240.0),
+        label="Frame-rate limit"))
+    temporal_weight: float = field(default=50.0, metadata=_meta(
+        "How strongly each frame holds to the previous one along the motion (0: every frame "
+        "on its own, which flickers).", range=(0.0, 1e6), log=True, label="Temporal weight"))
+    long_term: bool = field(default=False, metadata=_meta(
+        "Also hold each frame to frames 4 and 8 back, where nearer frames do not see it "
+        "(steadier where something passes in front; slower).", label="Long-term consistency"))
+    frame_iterations: int = field(default=0, metadata=_meta(
+        "Iterations of each frame after the first, which starts from the previous frame "
+        "(0: a third of the first frame's).", range=(0, 100_000), label="Later frames' "
+        "iterations"))
+    stability: float = field(default=0.8, metadata=_meta(
+        "Instant method: how far each frame is pulled toward the previous one where the "
+        "motion is reliable (0: not at all).", range=(0.0, 1.0), label="Stability"))
+    strength: float = field(default=1.0, metadata=_meta(
+        "Instant method: 0 keeps the clip, 1 is the full style.", range=(0.0, 1.0),
+        label="Strength"))
+    keep_colors: bool = field(default=False, metadata=_meta(
+        "Instant method: keep the clip's own colours.", label="Keep colours"))
+    quality: int = field(default=18, metadata=_meta(
+        "H.264 quality (CRF): lower is better and larger; 18 looks like the source.",
+        range=(0, 51), label="Video quality"))
+    overwrite: bool = field(default=False, metadata=_meta(
+        "Replace an existing output (and frames kept from another render).",
+        label="Overwrite"))
+    picture: TransferSettings = field(default=VIDEO_PICTURE, metadata=_meta(
+        "The picture settings of every frame.", label="Picture"))
+
+    def replace(self, **changes: Any) -> VideoSettings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def later_iterations(self) -> int:
+        return self.frame_iterations or max(1, self.picture.iterations // 3)
+
+    @property
+    def to_folder(self) -> bool:
+        """PNG frames into a folder (an output without a video extension)."""
+        return Path(self.output).suffix.lower() not in VIDEO_OUTPUTS
+
+    def validate(self) -> VideoSettings:
+        for f in fields(self):
+            if f.name != "picture":
+                _check_field(f, getattr(self, f.name))
+        if not self.content:
+            raise SettingsError("content", "choose the clip to repaint")
+        if not self.output:
+            raise SettingsError("output", "choose where to write the video")
+        if self.end and self.end <= self.start:
+            raise SettingsError("end", f"must be after the start ({self.start:g} s), or 0 for "
+                                       "the clip's end")
+        if self.method == "instant":
+            if not self.model:
+                raise SettingsError("model", "choose an instant-style model")
+        else:
+            self.picture.replace(content=self.content).validate()
+            if self.picture.color == "luminance":
+                raise SettingsError("color", "luminance colour is not available for video; "
+                                             "use none or histogram")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "picture"}
+        return {**d, "picture": self.picture.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VideoSettings:
+        if not isinstance(data, dict):
+            raise SettingsError("settings", "expected a JSON object")
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                raise SettingsError(key, "unknown video setting")
+            kwargs[key] = TransferSettings.from_dict(value) if key == "picture" \
+                else _coerce(known[key], value)
+        return cls(**kwargs)
+
+
+@dataclass
+class VideoResult(Ended):
+    output: str  # the video (or folder of frames) written; "" when not (yet) written
+    frames: int  # frames repainted (kept in the cache when stopped)
+    planned: int  # frames the render has in all
+    status: Status = "done"
+    reason: str = ""
+    cache: str = ""  # the folder of finished frames (removed once the output is written)
+    seconds_per_frame: float = 0.0  # repainting only, averaged over the frames done here
+    iterations: list[int] = field(default_factory=list)  # per frame repainted in this run
+    last: np.ndarray | None = None  # the last repainted frame
+
+
+@register
+@dataclass(frozen=True)
+class VideoJob(Job):
+    settings: VideoSettings
+    tuning: Tuning = Tuning()
+    kind = "video"
+
+    def prepare(self, previews: PreviewPolicy | None = None,
+                stop: threading.Event | None = None) -> VideoRun:
+        return VideoRun(self, previews or PreviewPolicy(), stop)
+
+    def payload(self) -> dict[str, Any]:
+        return {"settings": self.settings.to_dict(), "tuning": self.tuning.to_dict()}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> VideoJob:
+        unknown = set(data) - {"settings", "tuning"}
+        if unknown:
+            raise SettingsError(sorted(unknown)[0], "unknown field of a video job")
+        return cls(VideoSettings.from_dict(data.get("settings", {})),
+                   Tuning.from_dict(data.get("tuning", {})))
+
+    @property
+    def title(self) -> str:
+        s = self.settings
+        what = Path(s.model).stem if s.method == "instant" else \
+            "+".join(Path(p).stem for p in s.picture.styles)
+        return f"{Path(s.content).stem} × {what} (video)"
+
+    def input_files(self) -> list[str]:
+        s = self.settings
+        return [s.content, *(s.picture.styles if s.method == "optimize" else (s.model,))]
+
+
+def cache_dir(output: str | os.PathLike) -> Path:
+    """The folder of finished frames beside an output."""
+    p = Path(output)
+    return p.with_name(p.name + CACHE_SUFFIX)
+
+
+class VideoRun(Run):
+    """A prepared video render: the settings are checked, the clip probed, the output and the
+    frames kept from an earlier run of the same job found, and the network or model loaded."""
+
+    def __init__(self, job: VideoJob, previews: PreviewPolicy,
+                 stop: threading.Event | None = None):
+        super().__init__(stop)
+        self.job = job
+        self.settings = s = job.settings.validate()
+        self.tuning = job.tuning.validate()
+        self.previews = previews
+        self.info = probe(s.content)
+        self.times = self.info.frame_times(s.start, s.end, s.max_fps)
+        if not self.times:
+            raise SettingsError("start", f"no frames between {s.start:g} s and "
+                                f"{s.end or self.info.duration:g} s (the clip is "
+                                f"{self.info.duration:.2f} s long)")
+        self.size = even_size(*self.info.size, s.picture.size)
+        self.output = Path(s.output).expanduser()
+        self.cache = cache_dir(self.output)
+        self._check_output()
+        self.device = resolve_device(s.picture.device)
+        self.done = self._resume()
+        if s.method == "instant":
+            from .instant import cached_model
+
+            self.model = cached_model(s.model)
+        else:
+            self._load_styles()
+
+    # ---- preparing ---------------------------------------------------------------------------
+    def _check_output(self) -> None:
+        s, out = self.settings, self.output
+        if s.to_folder:
+            if not out.parent.is_dir():
+                raise SettingsError("output", f"the folder {out.parent} does not exist")
+            if out.exists() and not (out.is_dir() and not any(out.iterdir())) \
+                    and not s.overwrite:
+                raise OutputExistsError(f"{out} already exists; choose another name or allow "
+                                        "overwriting")
+        else:
+            _check_video_output(out, s.overwrite)
+        probe_writable(out)
+
+    def _identity(self) -> dict[str, Any]:
+        """What the kept frames depend on: the job without `overwrite`, and the clip's bytes
+        (its size and modification time)."""
+        d = self.job.to_dict()
+        d["settings"] = {k: v for k, v in d["settings"].items() if k != "overwrite"}
+        st = Path(self.settings.content).stat()
+        return {**d, "clip": [st.st_size, st.st_mtime_ns], "frame_size": list(self.size)}
+
+    def _resume(self) -> int:
+        """Frames already finished by an earlier run of this job (kept in the cache)."""
+        identity = self._identity()
+        manifest = self.cache / MANIFEST
+        if self.cache.exists():
+            try:
+                same = json.loads(manifest.read_text(encoding="utf-8")) == identity
+            except (OSError, ValueError):
+                same = False
+            if not same:
+                if not self.settings.overwrite:
+                    raise OutputExistsError(
+                        f"{self.cache} holds the frames of an unfinished render with other "
+                        "settings; run that render again to finish it, or allow overwriting "
+                        "to start afresh")
+                shutil.rmtree(self.cache, ignore_errors=True)
+        try:
+            self.cache.mkdir(exist_ok=True)
+            if not manifest.exists():
+                _atomic_write(manifest, json.dumps(identity).encode())
+        except OSError as e:
+            raise SettingsError("output", f"cannot keep frames in {self.cache} "
+                                          f"({os_reason(e)}); choose another folder") from None
+        done = 0
+        while done < len(self.times) and self._frame_path(done).is_file():
+            done += 1
+        return done
+
+    def _load_styles(self) -> None:
+        from .layers import pooling_depth
+        from .vgg import shared_features
+
+        p = self.settings.picture
+        self.styles = [load_image(path) for path in p.styles]
+        deepest = max(pooling_depth(n) for n in p.content_layers + p.style_layers)
+        need = 2 ** (deepest + 1)
+        if min(self.size) < need:
+            raise ImageError(self.settings.content, f"frames of {self.size[0]}x{self.size[1]} "
+                             f"are too small for the network; choose an output size with a "
+                             f"short side of at least {need} px")
+        self.net = shared_features(p.content_layers + p.style_layers, p.weights, p.weights_path,
+                                   p.pooling, self.device)
+        self.dtype = autocast_dtype(self.tuning, self.device.type)
+
+    def _frame_path(self, i: int) -> Path:
+        return self.cache / f"{i:06d}.png"
+
+    @property
+    def _later(self) -> int:
+        """Iterations each frame after the first is planned to take (1 for the instant method)."""
+        s = self.settings
+        if s.method == "instant":
+            return 1
+        return s.later_iterations if s.temporal_weight > 0 else s.picture.iterations
+
+    @property
+    def planned_iterations(self) -> int:
+        s = self.settings
+        first = 1 if s.method == "instant" else s.picture.iterations
+        return first + self._later * (len(self.times) - 1)
+
+    # ---- the run -----------------------------------------------------------------------------
+    def events(self) -> Iterator[Event]:
+        s, timer = self.settings, Timer()
+        configure(self.device)
+        torch.manual_seed(s.picture.seed)
+        n = len(self.times)
+        keep = max(LONG_TERM) if s.long_term else 1
+        inputs: deque[np.ndarray] = deque(maxlen=keep)  # the latest input frames
+        outputs: deque[np.ndarray] = deque(maxlen=keep)  # and their repainted frames
+        iterations: list[int] = []
+        frame_seconds: list[float] = []
+        last: np.ndarray | None = None
+        state = {"iteration": 0, "last_preview": (0, 0.0)}
+        if self.done:
+            yield Note(f"Continuing from frame {self.done + 1} of {n} (frames kept in "
+                       f"{self.cache.name})")
+        objective: Objective | None = None
+        read = 0
+        try:
+            for frame in read_frames(s.content, s.start, s.end, s.max_fps, self.size):
+                read = frame.index + 1
+                if frame.index >= n:
+                    break
+                if objective is None and s.method == "optimize":
+                    objective = self._objective(frame.rgb)  # colours matched to the first frame
+                if frame.index < self.done:
+                    if frame.index >= self.done - keep:
+                        inputs.append(frame.rgb)
+                        outputs.append(self._load_frame(frame.index))
+                    continue
+                t0 = time.perf_counter()
+                if s.method == "instant":
+                    out = self._instant(frame.rgb, inputs, outputs)
+                    state["iteration"] = frame.index + 1
+                    its = 1
+                else:
+                    out, its = yield from self._optimize(frame.index, frame.rgb, inputs, outputs,
+                                                         objective, state, timer, frame_seconds,
+                                                         iterations)
+                    if out is None:  # stopped in the middle of the frame
+                        break
+                self._save_frame(frame.index, out)
+                frame_seconds.append(time.perf_counter() - t0)
+                iterations.append(its)
+                inputs.append(frame.rgb)
+                outputs.append(out)
+                last = out
+                left = n - frame.index - 1
+                total = state["iteration"] + self._later * left
+                yield Progress(iteration=state["iteration"], total=total,
+                               scale=frame.index, scales=n, size=self.size, losses={},
+                               elapsed=timer(), eta=left * float(np.mean(frame_seconds)),
+                               rate=len(frame_seconds) / max(sum(frame_seconds), 1e-9))
+                yield Preview(out, frame.index + 1)
+                if self._stop.is_set():
+                    break
+        except NonFiniteLoss as e:
+            why = (f"The loss became {e.value} on frame {len(iterations) + self.done + 1}; the "
+                   f"frames before it are kept in {self.cache}. Lower the temporal weight or "
+                   "the learning rate and run it again.")
+            raise RunFailedError(why, result=self._result("failed", why, iterations,
+                                                          frame_seconds, last)) from None
+        except OSError as e:
+            why = (f"Cannot write the frames to {self.cache} ({os_reason(e)}); the finished "
+                   "frames are kept: free some space and run the same render again.")
+            raise RunFailedError(why, result=self._result("failed", why, iterations,
+                                                          frame_seconds, last)) from None
+        except Exception as e:
+            if is_oom(e):
+                w, h = self.size
+                why = (f"Not enough memory to repaint {w}x{h} frames on {self.device.type}; "
+                       "choose a smaller size. The finished frames are kept.")
+                raise OutOfMemoryError(why, result=self._result(
+                    "failed", why, iterations, frame_seconds, last)) from None
+            raise
+        finished = self.done + len(iterations)
+        if self._stop.is_set() and finished < n:
+            why = (f"stopped after {finished} of {n} frames; run the same render again to "
+                   "continue")
+            self.result = self._result("stopped", why, iterations, frame_seconds, last)
+            return
+        if finished < n:
+            if finished == 0:
+                raise ImageError(s.content, "no frame of the clip could be decoded (damaged)")
+            yield Note(f"The clip ended at frame {read} of {n} (damaged or shorter than it "
+                       "says); the video has the frames before it.")
+        try:
+            written = self._write(finished)
+        except (OSError, ValueError) as e:
+            reason = os_reason(e) if isinstance(e, OSError) else str(e)
+            why = (f"Cannot write {self.output} ({reason}); the frames are kept in "
+                   f"{self.cache}: free some space or choose another place, and run it again.")
+            raise RunFailedError(why, result=self._result("failed", why, iterations,
+                                                          frame_seconds, last)) from None
+        shutil.rmtree(self.cache, ignore_errors=True)
+        why = f"repainted {finished} frames into {written.name}"
+        self.result = self._result("done", why, iterations, frame_seconds, last, str(written))
+
+    def _result(self, status: Status, why: str, iterations: list[int],
+                frame_seconds: list[float], last: np.ndarray | None,
+                output: str = "") -> VideoResult:
+        done = self.done + len(iterations)
+        spf = float(np.mean(frame_seconds)) if frame_seconds else 0.0
+        return VideoResult(output, done, len(self.times), status, why,
+                           "" if status == "done" else str(self.cache), spf, list(iterations),
+                           last)
+
+    # ---- frames --------------------------------------------------------------------------------
+    def _instant(self, rgb: np.ndarray, inputs: deque, outputs: deque) -> np.ndarray:
+        from .instant import stylize
+
+        s = self.settings
+        out = stylize(self.model.network(), rgb, self.device, s.strength,
+                      "keep" if s.keep_colors else "style")
+        if not inputs or s.temporal_weight == 0 or s.stability == 0:
+            return out
+        back = flow.flow(rgb, inputs[-1])
+        trust = flow.reliability(back, flow.flow(inputs[-1], rgb))
+        warped = flow.warp(outputs[-1].astype(np.float32), back)
+        mixed = flow.steady_blend(out, warped, s.stability * trust)
+        return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+    def _objective(self, first: np.ndarray) -> Objective:
+        """The objective of every frame: the paintings' style at the frames' size (with
+        `histogram` colour, matched to the first frame's colours, the same for every frame),
+        content targets per frame, and the temporal term."""
+        p = self.settings.picture
+        side = max(1, round(max(self.size) * p.style_scale))
+        styles = [to_tensor(resize(img.rgb, fit_long_side(*img.size, side)), self.device)
+                  for img in self.styles]
+        if p.color == "histogram":
+            content = to_tensor(first, self.device)
+            styles = [color.match_color(st, content) for st in styles]
+        objective = Objective.for_styles(self._extract, styles, p)
+        self._temporal: list[tuple[torch.Tensor, torch.Tensor]] = []  # (weight map, target)
+        objective.add_term("temporal", self.settings.temporal_weight, self._temporal_term)
+        return objective
+
+    def _temporal_term(self, feats, image: torch.Tensor) -> torch.Tensor:
+        """Ruder's temporal loss: the mean of c (x - warp)² over pixels and channels, summed
+        over the earlier frames that hold this one."""
+        total = image.new_zeros(())
+        for weight, target in self._temporal:
+            total = total + (weight * (image - target) ** 2).mean()
+        return total
+
+    def _extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net.extract(image, self.dtype)
+
+    def _optimize(self, index: int, rgb: np.ndarray, inputs: deque, outputs: deque,
+                  objective: Objective, state: dict, timer: Timer, frame_seconds: list[float],
+                  iterations: list[int]):
+        """Optimize one frame (a generator yielding Progress and Previews); returns (frame,
+        iterations), or (None, its) when stopped before the frame was finished."""
+        s, p = self.settings, self.settings.picture
+        dev = self.device
+        content = to_tensor(rgb, dev)
+        with torch.no_grad():
+            feats = self._extract(content)
+            targets = {n: feats[n] for n in p.content_layers}
+            del feats
+        self._temporal.clear()
+        start = None
+        temporal = s.temporal_weight > 0 and len(inputs) > 0
+        if temporal:
+            covered = np.zeros(rgb.shape[:2], np.float32)
+            back_steps = LONG_TERM if s.long_term else (1,)
+            for j in back_steps:
+                if j > len(inputs):
+                    break
+                prev_in, prev_out = inputs[-j], outputs[-j]
+                back = flow.flow(rgb, prev_in)
+                trust = flow.reliability(back, flow.flow(prev_in, rgb))
+                weight = np.clip(trust - covered, 0.0, 1.0)  # where nearer frames do not hold
+                covered = np.clip(covered + weight, 0.0, 1.0)
+                warped = flow.warp(prev_out.astype(np.float32) / 255.0, back)
+                if j == 1:
+                    start = warped * trust[..., None] + rgb.astype(np.float32) / 255.0 * \
+                        (1 - trust[..., None])
+                self._temporal.append((torch.from_numpy(weight)[None, None].to(dev),
+                                       torch.from_numpy(warped).permute(2, 0, 1)[None].to(dev)))
+        if start is not None:
+            x = torch.from_numpy(np.ascontiguousarray(start)).permute(2, 0, 1)[None].to(dev)
+        elif p.init == "noise":
+            gen = torch.Generator(device="cpu").manual_seed(p.seed + index)
+            x = torch.rand((1, 3, *rgb.shape[:2]), generator=gen).to(dev)
+        else:
+            x = content.clone()
+        x = x.clamp(0, 1).contiguous().requires_grad_(True)
+        steps = s.later_iterations if temporal else p.iterations
+        opt = make_optimizer(x, p, self.tuning)
+        best, its = x.detach().clone(), 0
+        t0 = time.perf_counter()
+
+        def terms(image: torch.Tensor) -> dict[str, torch.Tensor]:
+            return objective(self._extract(image), image, targets)
+
+        for it in minimize(x, terms, opt, steps, self._stop, p.early_stop,
+                           self.tuning.early_stop_window):
+            best, its = it.best, it.step
+            state["iteration"] += 1
+            per_it = (time.perf_counter() - t0) / it.step
+            mean_frame = float(np.mean(frame_seconds)) if frame_seconds else per_it * steps
+            left = (steps - it.step) * per_it + (len(self.times) - index - 1) * mean_frame
+            total = state["iteration"] + steps - it.step + self._later * (
+                len(self.times) - index - 1)
+            yield Progress(iteration=state["iteration"], total=total, scale=index, scales=len(self.times), size=self.size, losses=dict(it.losses),
+                elapsed=timer(), eta=left)
+            if self.previews.due(state["iteration"], *state["last_preview"], stage_end=False):
+                yield Preview(to_uint8(x.detach()), state["iteration"])
+                state["last_preview"] = (state["iteration"], time.perf_counter())
+        if self._stop.is_set() and its < steps:
+            return None, its
+        return to_uint8(best), its
+
+    def _load_frame(self, i: int) -> np.ndarray:
+        img = load_image(self._frame_path(i))
+        return img.rgb if (img.rgb.shape[1], img.rgb.shape[0]) == self.size \
+            else resize(img.rgb, self.size)
+
+    def _save_frame(self, i: int, rgb: np.ndarray) -> None:
+        import io
+
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(rgb, "RGB").save(buf, "PNG", compress_level=1)
+        _atomic_write(self._frame_path(i), buf.getvalue())
+
+    def _frames(self, count: int) -> Iterator[tuple[float, np.ndarray]]:
+        start = self.times[0]
+        for i in range(count):
+            yield self.times[i] - start, self._load_frame(i)
+
+    def _write(self, count: int) -> Path:
+        s = self.settings
+        if not s.to_folder:
+            return write_video(self.output, self._frames(count), self.info.fps,
+                               audio_from=s.content, start=self.times[0],
+                               end=s.end if s.end else 0.0, crf=s.quality,
+                               overwrite=s.overwrite)
+        out = self.output
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name[:64]}.", dir=out.parent))
+        try:
+            for i in range(count):
+                os.link(self._frame_path(i), tmp / f"frame_{i + 1:06d}.png") \
+                    if _same_device(tmp, self.cache) else \
+                    shutil.copyfile(self._frame_path(i), tmp / f"frame_{i + 1:06d}.png")
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
+            if out.exists():
+                if not s.overwrite and not (out.is_dir() and not any(out.iterdir())):
+                    raise OutputExistsError(f"{out} already exists; choose another name or "
+                                            "allow overwriting")
+                shutil.rmtree(out) if out.is_dir() else out.unlink()
+            os.rename(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
+
+def _same_device(a: Path, b: Path) -> bool:
+    try:
+        return a.stat().st_dev == b.stat().st_dev
+    except OSError:
+        return False
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
