@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
                                QScrollArea, QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
 
@@ -35,6 +35,7 @@ from .history_strip import HistoryStrip
 from .instant_panel import InstantPanel
 from .inputs_panel import InputsPanel
 from .params_panel import ParamsPanel
+from .video_panel import VideoPanel
 from .presets_bar import PresetsBar
 from .progress_area import ProgressArea, fmt_seconds
 from .qtimage import to_array, to_qimage
@@ -78,6 +79,12 @@ class RunOutcome:
                    f.entry)
 
 
+def _chain_one(first, rest):
+    """An iterator of `first`, then `rest` (a frame put back until it is due)."""
+    yield first
+    yield from rest
+
+
 class MainWindow(QMainWindow):
     progressed = Signal(object)  # nst_core.Progress of the picture being painted
     finished = Signal(object)  # RunOutcome: done or stopped
@@ -92,7 +99,7 @@ class MainWindow(QMainWindow):
         self.history = HistoryStore(paths.history_dir(self.data_dir))
         self.controller = JobController(self)  # the long work: a painting, a training
         self.instant_controller = JobController(self)  # instant pictures and the camera
-        self._work = "still"  # what `controller` runs: "still" or "train"
+        self._work = "still"  # what `controller` runs: "still", "train" or "video"
         self._pending_apply = None  # the latest instant request while one is being made
         self.camera_source = "0"  # the camera number (a video file stands in for it in tests)
         self.current: RunOutcome | None = None  # the result on show, if any
@@ -165,6 +172,16 @@ class MainWindow(QMainWindow):
         self.instant_dock.setWidget(self.instant)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.instant_dock)
         self.instant_dock.hide()  # View > Instant Styles shows it
+        self.video = VideoPanel(self.data_dir)
+        self.video_dock = QDockWidget("Video")
+        self.video_dock.setObjectName("video")
+        self.video_dock.setWidget(self.video)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.video_dock)
+        self.video_dock.hide()  # View > Video or File > Open Video… shows it
+        self._player = None  # the frames of the video being played on the canvas
+        self._player_timer = QTimer(self)
+        self._player_timer.setSingleShot(True)
+        self._player_timer.timeout.connect(self._play_next)
         self._build_actions()
         self.statusBar().showMessage("Ready: press Start (Ctrl+Enter) to paint")
 
@@ -191,6 +208,8 @@ class MainWindow(QMainWindow):
         self.paste_action = self._action("Paste Photo", self.paste_content,
                                          QKeySequence.StandardKey.Paste,
                                          "Use the clipboard's image as the photo")
+        self.open_video_action = self._action("Open Video…", self.open_video, "Ctrl+Shift+M",
+                                              "Open a clip to repaint (View > Video)")
         self.open_result_action = self._action("Open Result…", self.open_result, "Ctrl+Shift+R",
                                                "Open a PNG saved by NST Studio and restore its "
                                                "settings")
@@ -224,6 +243,8 @@ class MainWindow(QMainWindow):
         self.instant_action = self.instant_dock.toggleViewAction()
         self.instant_action.setText("Instant Styles")
         self.instant_action.setShortcut(QKeySequence("Ctrl+Shift+I"))
+        self.video_action = self.video_dock.toggleViewAction()
+        self.video_action.setText("Video")
         self.train_action = self._action(
             "Make an Instant Style from This Painting…", self.train_instant, None,
             "Train a network that repaints any photo in this painting's style at once")
@@ -234,7 +255,7 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         m = mb.addMenu("&File")
         for a in (self.open_action, self.add_style_action, self.paste_action,
-                  self.open_result_action, None, self.save_action, self.copy_action, None,
+                  self.open_video_action, self.open_result_action, None, self.save_action, self.copy_action, None,
                   self.quit_action):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Run")
@@ -250,7 +271,8 @@ class MainWindow(QMainWindow):
         m.addAction(self.reset_action)
         m = mb.addMenu("&View")
         for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action,
-                  None, self.compare_action, None, self.batch_action, self.instant_action):
+                  None, self.compare_action, None, self.batch_action, self.instant_action,
+                  self.video_action):
             m.addSeparator() if a is None else m.addAction(a)
 
         tb = QToolBar("Main")
@@ -296,6 +318,17 @@ class MainWindow(QMainWindow):
         self.instant.refine_requested.connect(self.refine_instant)
         self.instant.camera_requested.connect(self.camera)
         self.inputs.changed.connect(self._inputs_changed_instant)
+        v = self.video
+        v.open_requested.connect(self.open_video)
+        v.sample_button.clicked.connect(self._open_sample_clip)
+        v.frame_requested.connect(self.show_video_frame)
+        v.preview_requested.connect(self.preview_video_frame)
+        v.render_requested.connect(self.render_video)
+        v.stop_requested.connect(self.stop)
+        v.play_requested.connect(self.play_video)
+        v.play_button.toggled.connect(lambda on: on or self._stop_playing())
+        v.open_output_requested.connect(
+            lambda: v.output and QDesktopServices.openUrl(QUrl.fromLocalFile(v.output)))
 
     # ---- settings ------------------------------------------------------------------------------
     def current_settings(self) -> TransferSettings:
@@ -465,7 +498,8 @@ class MainWindow(QMainWindow):
         else:
             self.start()
 
-    def start(self) -> bool:
+    def start(self, settings: TransferSettings | None = None) -> bool:
+        """Paint the current photo with the current settings (or `settings`)."""
         if self.controller.running:
             return False
         if self.batch.running:
@@ -473,12 +507,14 @@ class MainWindow(QMainWindow):
                             "it: both at once would halve the speed of each.")
             return False
         try:
-            settings = self.current_settings().validate()
+            settings = (settings or self.current_settings()).validate()
         except SettingsError as e:
             self.show_error("Check the settings", str(e))
             return False
-        self.store.setValue("last_settings", settings.to_json())
-        self.canvas.set_before(self.inputs.content_image)
+        self.store.setValue("last_settings", self.current_settings().to_json())
+        self.canvas.set_before(to_qimage(load_image(settings.content).rgb)
+                               if settings.content != self.inputs.content_path
+                               else self.inputs.content_image)
         self.progress.reset(settings.iterations)
         self._work = "still"
         job, history = StillJob(settings), self.history
@@ -492,6 +528,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Stopping after this iteration…")
 
     def _on_event(self, ev) -> None:
+        if self._work == "video":
+            self._on_video_event(ev)
+            return
         if isinstance(ev, Progress):
             if self._work == "train":
                 self.statusBar().showMessage("Training the instant style… (the previews are "
@@ -550,6 +589,9 @@ class MainWindow(QMainWindow):
 
     def _on_refused(self, message: str) -> None:
         """The job could not start (bad input): nothing was made."""
+        if self._work == "video":
+            self._on_video_refused(message)
+            return
         self.progress.finish("Could not start")
         self.statusBar().showMessage("The run could not start")
         self.show_error("The run could not start", message)
@@ -585,6 +627,7 @@ class MainWindow(QMainWindow):
                                      else "Start painting (Ctrl+Enter)")
         # one kind of work at a time: both at once would halve the speed of each
         self.start_action.setEnabled(busy or not self.batch.running)
+        self.video.set_running(busy and self._work == "video")
         self.batch.start_button.setEnabled(self.batch.running or not busy)
         self._update_actions()
         if self._closing and not self.controller.running and not self.batch.running \
@@ -828,6 +871,219 @@ class MainWindow(QMainWindow):
         self.params.init_image.setText(path)
         ParamsPanel._select(self.params.init, "image")
         return self.start()
+
+    # ---- video ---------------------------------------------------------------------------------
+    def open_video(self) -> None:
+        from nst_core.video import VIDEO_SUFFIXES
+
+        self.video_dock.show()
+        pattern = " ".join(f"*{x}" for x in sorted(VIDEO_SUFFIXES - {".gif"}))
+        path, _ = QFileDialog.getOpenFileName(self, "Open a clip to repaint", self._last_dir(),
+                                              f"Videos ({pattern});;All files (*)")
+        if path:
+            self._remember_dir(path)
+            self.load_video(path)
+
+    def _open_sample_clip(self) -> None:
+        from nst_app.samples import default_clip
+
+        self.load_video(str(default_clip()))
+
+    def load_video(self, path: str) -> bool:
+        """Make `path` the clip of the Video panel and show its first frame."""
+        from nst_app import videos
+
+        try:
+            info = videos.clip_info(path)
+        except NSTError as e:
+            self.show_error("Cannot use this clip", str(e))
+            return False
+        self._stop_playing()
+        self.video_dock.show()
+        self.video.set_clip(info, videos.describe(info))
+        self.show_video_frame(0.0)
+        self.statusBar().showMessage(f"Clip: {Path(path).name}; scrub to a frame and press "
+                                     "Preview This Frame, or Render Video", 6000)
+        return True
+
+    @Slot(float)
+    def show_video_frame(self, seconds: float) -> None:
+        from nst_app import videos
+
+        info = self.video.info
+        if info is None:
+            return
+        self._stop_playing()
+        try:
+            frame = videos.frame(info.path, seconds, self.video.size.value())
+        except NSTError as e:
+            self.statusBar().showMessage(str(e), 6000)
+            return
+        image = to_qimage(frame.rgb)
+        self.canvas.set_before(image)
+        self.canvas.set_image(image)
+
+    @Slot(float)
+    def preview_video_frame(self, seconds: float) -> bool:
+        """Repaint the frame at `seconds` with the current settings (a still picture of it, at
+        the video's size; the instant style when that is the method)."""
+        from nst_app import videos
+        from nst_core.instant import ApplyJob
+
+        info = self.video.info
+        if info is None:
+            return False
+        if self.controller.running or self.batch.running:
+            self.show_error("Busy", "Stop the current work first.")
+            return False
+        try:
+            photo = str(videos.frame_as_photo(info.path, seconds, self.video.size.value(),
+                                              self.data_dir))
+        except (NSTError, OSError) as e:
+            self.show_error("Cannot read this frame", str(e))
+            return False
+        self._stop_playing()
+        if self.video.method.currentData() == "instant":
+            model = self.video.model.currentData()
+            if not model:
+                self.show_error("No instant style", "Choose an instant style for the video, "
+                                "or the Optimize method.")
+                return False
+            self.canvas.set_before(to_qimage(load_image(photo).rgb))
+            self._start_instant(ApplyJob(model, photo, self.video.size.value()))
+            return True
+        settings = self.current_settings().replace(content=photo, size=self.video.size.value())
+        return self.start(settings)
+
+    def render_video(self, output: str | None = None, overwrite: bool = False) -> bool:
+        """Repaint the whole clip into a video (asks where, unless `output` is given). A render
+        stopped earlier continues where it stopped."""
+        from nst_app.videos import default_output
+        from nst_core.video_job import VideoJob
+
+        info = self.video.info
+        if info is None or self.controller.running:
+            return False
+        if self.batch.running:
+            self.show_error("The batch queue is running", "Stop the queue first.")
+            return False
+        instant = self.video.method.currentData() == "instant"
+        if instant and not self.video.model.currentData():
+            self.show_error("No instant style", "Choose an instant style for the video, or the "
+                            "Optimize method.")
+            return False
+        if output is None:
+            what = self.video.model.currentData() if instant else \
+                (self.inputs.style_paths() or ["video"])[0]
+            suggested = self.video.output if self.video.output and not \
+                Path(self.video.output).exists() else str(default_output(info.path, what))
+            output, _ = QFileDialog.getSaveFileName(
+                self, "Render the video to", suggested,
+                "MP4 video (*.mp4);;QuickTime (*.mov);;Matroska (*.mkv)")
+            if not output:
+                return False
+            if not Path(output).suffix:
+                output += ".mp4"
+            overwrite = overwrite or Path(output).exists()  # the dialog asked already
+        try:
+            settings = self.video.video_settings(self.current_settings(), output,
+                                                 overwrite).validate()
+        except SettingsError as e:
+            self.show_error("Check the settings", str(e))
+            return False
+        self._stop_playing()
+        self._work = "video"
+        self._video_settings = settings
+        self.video.set_output(output)
+        self.progress.reset(1, frames=True)
+        job = VideoJob(settings)
+        self.controller.start(lambda stop: run_and_record(job, None, "window", LIVE, stop))
+        self.video.status.setText("Preparing…")
+        self.statusBar().showMessage(f"Rendering {Path(output).name}…")
+        return True
+
+    def _on_video_event(self, ev) -> None:
+        if isinstance(ev, Progress):
+            self.progress.update_progress(ev)
+            left = f" · {fmt_seconds(ev.eta)} left" if ev.eta is not None else ""
+            self.video.status.setText(f"Frame {ev.scale + 1} of {ev.scales}{left}")
+            self.progressed.emit(ev)
+        elif isinstance(ev, Note):
+            self.video.status.setText(ev.text)
+            self.statusBar().showMessage(ev.text, 6000)
+        elif isinstance(ev, Finished):
+            self._on_video_finished(ev)
+
+    def _on_video_finished(self, f: Finished) -> None:
+        r = f.result
+        if f.status == "failed" or r is None:
+            self.progress.finish("Failed")
+            self.video.status.setText(f.message or "Failed")
+            self.show_error("The video could not be finished", f.message or "Failed")
+            return
+        if r.status == "stopped":
+            text = (f"Stopped after {r.frames} of {r.planned} frames; Render Video with the "
+                    "same file continues")
+        else:
+            text = f"Done: {r.frames} frames in {Path(r.output).name}" + (
+                f", {r.seconds_per_frame:.2f} s a frame" if r.seconds_per_frame else "")
+            self.video.set_output(r.output)
+        self.progress.finish(text)
+        self.video.status.setText(text)
+        self.statusBar().showMessage(text)
+
+    def _on_video_refused(self, message: str) -> None:
+        self.progress.finish("Could not start")
+        self.video.status.setText(message)
+        settings = getattr(self, "_video_settings", None)
+        if settings is not None and "other settings" in message and not settings.overwrite:
+            answer = QMessageBox.question(
+                self, "Frames of another render", message + "\n\nDiscard those frames and "
+                "start afresh?")
+            if answer == QMessageBox.StandardButton.Yes:
+                self._work = "still"
+                QTimer.singleShot(0, lambda: self.render_video(settings.output, True))
+            return
+        self.show_error("The video could not start", message)
+
+    def play_video(self) -> None:
+        """Play the repainted video on the canvas at its own pace (without sound)."""
+        from nst_app.videos import playback
+
+        path = self.video.output
+        if not path or not Path(path).exists():
+            self.video.play_button.setChecked(False)
+            return
+        self._player = playback(path)
+        self._player_start = time.perf_counter()
+        self._play_next()
+
+    def _play_next(self) -> None:
+        """Show the next frame, then wait until the one after it is due."""
+        if self._player is None:
+            return
+        try:
+            t, rgb = next(self._player)
+        except (StopIteration, NSTError):
+            self._stop_playing()
+            return
+        wait = t - (time.perf_counter() - self._player_start)
+        if wait > 0.005:  # too early: come back when it is due
+            self._player = _chain_one((t, rgb), self._player)
+            self._player_timer.start(int(wait * 1000))
+            return
+        self.canvas.set_image(to_qimage(rgb))
+        self._player_timer.start(1)
+
+    def _stop_playing(self) -> None:
+        self._player_timer.stop()
+        if self._player is not None:
+            self._player.close()
+            self._player = None
+        if self.video.play_button.isChecked():
+            self.video.play_button.blockSignals(True)
+            self.video.play_button.setChecked(False)
+            self.video.play_button.blockSignals(False)
 
     # ---- results -------------------------------------------------------------------------------
     @Slot()

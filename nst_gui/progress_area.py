@@ -49,6 +49,7 @@ class ProgressArea(QWidget):
         self.data: dict[str, list[float]] = {name: [] for name, _ in _CURVES}
         self.x: list[int] = []
         self._recent: list[float] = []
+        self.frames = False  # a video: the bar counts frames
         lay.addWidget(self.plot)
 
     @property
@@ -57,7 +58,9 @@ class ProgressArea(QWidget):
         r = self._recent
         return (len(r) - 1) / (r[-1] - r[0]) if len(r) > 1 and r[-1] > r[0] else 0.0
 
-    def reset(self, total: int) -> None:
+    def reset(self, total: int, frames: bool = False) -> None:
+        """A new run of `total` steps; `frames`: a video, counted in frames."""
+        self.frames = frames
         self.bar.setRange(0, max(1, total))
         self.bar.setValue(0)
         self.bar.setFormat("Starting…")
@@ -68,10 +71,13 @@ class ProgressArea(QWidget):
             self.curves[name].setData([], [])
 
     def update_progress(self, p: Progress) -> None:
+        w, h = p.size
+        if self.frames:
+            self._update_frames(p)
+            return
         self._recent = (self._recent + [time.perf_counter()])[-10:]
         self.bar.setMaximum(p.total)
         self.bar.setValue(p.iteration)
-        w, h = p.size
         losses = (f"loss {p.losses['total']:.4g} (style {p.losses['style']:.3g}, content "
                   f"{p.losses['content']:.3g}, smoothing {p.losses['tv']:.3g})")
         if p.rate is not None:  # a training: steps of batches of photos
@@ -87,6 +93,23 @@ class ProgressArea(QWidget):
         for name in self.data:
             v = float(p.losses.get(name, 0.0))
             self.data[name].append(v if v > 0 else np.nan)  # a log scale has no 0: leave a gap
+            self.curves[name].setData(self.x, self.data[name], connect="finite")
+
+    def _update_frames(self, p: Progress) -> None:
+        """A video: the bar counts frames; the plot follows the frame being optimized."""
+        w, h = p.size
+        frame_done = not p.losses  # the step that ends a frame carries no losses
+        self.bar.setMaximum(p.scales)
+        self.bar.setValue(p.scale + (1 if frame_done else 0))
+        self.bar.setFormat(f"Frame {p.scale + 1} / {p.scales} · {fmt_seconds(p.eta)} left")
+        rate = f"{p.rate:.2f} frames/s · " if p.rate else ""
+        self.figures.setText(f"{w}×{h} px · {rate}elapsed {fmt_seconds(p.elapsed)}")
+        if frame_done:
+            return
+        self.x.append(p.iteration)
+        for name in self.data:
+            v = float(p.losses.get(name, 0.0))
+            self.data[name].append(v if v > 0 else np.nan)
             self.curves[name].setData(self.x, self.data[name], connect="finite")
 
     def finish(self, text: str) -> None:

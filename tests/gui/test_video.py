@@ -1,0 +1,103 @@
+"""The window's video mode: open a clip, scrub, preview a frame, render (optimized and instant),
+stop and continue, play the result, and a clip that cannot be read."""
+from __future__ import annotations
+
+import numpy as np
+
+from nst_core import Progress
+from nst_core.video import probe, read_frames
+from nst_core.video_job import cache_dir
+from nst_gui.qtimage import to_array, to_qimage
+from tests.conftest import clip_frame, write_clip
+from tests.gui.conftest import wait_idle
+from tests.gui.test_instant import _with_model
+
+
+def _open(window, tmp_path, frames=4, tone=0.0):
+    clip = write_clip(tmp_path / "clip.mp4", frames=frames, w=64, h=48, tone=tone)
+    window.video.size.setValue(64)
+    assert window.load_video(str(clip))
+    return clip
+
+
+def test_open_scrub_and_preview_a_frame(window, qtbot, tmp_path):
+    _open(window, tmp_path, frames=6)
+    assert window.video_dock.isVisible()
+    assert "64×48" in window.video.clip_label.text()
+    shown = to_array(window.canvas.image())
+    assert np.abs(shown.astype(int) - clip_frame(0, 64, 48)).mean() < 10
+    window.video.scrub.setValue(40)  # 0.40 s: frame 4
+    qtbot.waitUntil(lambda: np.abs(to_array(window.canvas.image()).astype(int)
+                                   - clip_frame(4, 64, 48)).mean() < 10, timeout=5000)
+    assert window.video.time_label.text() == "0.40 s"
+
+    finished = []
+    window.finished.connect(finished.append)
+    window.video.preview_button.click()
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: len(finished) > 0, timeout=5000)
+    picture = finished[0].rgb
+    assert picture.shape == (48, 64, 3)
+    assert np.abs(picture.astype(int) - clip_frame(4, 64, 48)).mean() > 3  # repainted
+    assert window.current is not None  # and it is the picture on show (Save As works)
+
+
+def test_render_optimized_video_with_sound_and_play_it(window, qtbot, tmp_path):
+    clip = _open(window, tmp_path, frames=4, tone=440)
+    frames_seen: list[int] = []
+    window.progressed.connect(lambda p: isinstance(p, Progress) and frames_seen.append(p.scale))
+    out = tmp_path / "out.mp4"
+    assert window.render_video(str(out))
+    assert window.video.stop_button.isEnabled() and not window.video.render_button.isEnabled()
+    wait_idle(qtbot, window, timeout=120000)
+    assert out.is_file()
+    info = probe(out)
+    assert info.frames == 4 and info.audio == "aac" and info.size == (64, 48)
+    assert sorted(set(frames_seen)) == [0, 1, 2, 3]
+    assert "Done: 4 frames" in window.video.status.text()
+    assert window.video.play_button.isEnabled()
+    # the canvas shows the last repainted frame
+    last = list(read_frames(out))[-1].rgb
+    assert np.abs(to_array(window.canvas.image()).astype(int) - last).mean() < 8
+    window.canvas.set_image(to_qimage(to_array(window.canvas.image()) * 0))
+    window.video.play_button.click()  # plays on the canvas at the clip's pace
+    qtbot.waitUntil(lambda: not window.video.play_button.isChecked(), timeout=10000)
+    assert np.abs(to_array(window.canvas.image()).astype(int) - last).mean() < 2
+    assert not cache_dir(out).exists()
+    assert probe(clip).frames == 4  # the clip itself untouched
+
+
+def test_stop_then_render_again_continues(window, qtbot, tmp_path, tiny_model):
+    model = _with_model(window, tiny_model)
+    _open(window, tmp_path, frames=6)
+    window.video.reload_models()
+    window.video.method.setCurrentIndex(window.video.method.findData("instant"))
+    window.video.model.setCurrentIndex(window.video.model.findData(model))
+    window.video.fps.setValue(0)
+    out = tmp_path / "instant.mp4"
+
+    def stop_at_third(p):
+        if isinstance(p, Progress) and p.scale == 2:
+            window.video.stop_button.click()
+
+    window.progressed.connect(stop_at_third)
+    assert window.render_video(str(out))
+    wait_idle(qtbot, window)
+    window.progressed.disconnect(stop_at_third)
+    assert not out.exists()
+    kept = sorted(cache_dir(out).glob("*.png"))
+    assert 3 <= len(kept) < 6
+    assert "Stopped after" in window.video.status.text()
+    assert window.render_video(str(out))  # the same file: it continues
+    wait_idle(qtbot, window)
+    assert probe(out).frames == 6
+    assert "Done: 6 frames" in window.video.status.text()
+
+
+def test_a_clip_that_cannot_be_read_is_refused(window, tmp_path, messages):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00" * 1000)
+    before = window.video.info
+    assert not window.load_video(str(bad))
+    assert messages and "broken.mp4" in messages[-1][1]
+    assert window.video.info is before  # the panel keeps what it had
