@@ -2,7 +2,8 @@
 own (temporal weight 0) against the temporal method, on the bundled clip.
 
     python benchmarks/video.py [--clip PATH] [--size 256] [--seconds 2] [--fps 8] \\
-        [--iterations 100] [--methods optimize,instant] [--weights 0,50] [--save DIR]
+        [--iterations 100] [--methods optimize,instant] [--weights 0,500] [--long-term] \
+        [--stability 0.4] [--save DIR] [--json FILE]
 
 For every run it prints and returns, over the frames:
     warping   the warping error of Lai et al. 2018: the mean squared difference (0..1 scale)
@@ -43,14 +44,15 @@ def measure(inputs: list[np.ndarray], outputs: list[np.ndarray], judge) -> dict:
             "content": float(np.mean([s["content"] for s in scores]))}
 
 
-def run_one(args, method: str, weight: float, out_dir: Path, stability: float = 0.8) -> dict:
+def run_one(args, method: str, weight: float, out_dir: Path, stability: float = 0.4) -> dict:
     from nst_core.video import read_frames
     from nst_core.video_job import VIDEO_PICTURE, VideoJob, VideoSettings
 
     picture = VIDEO_PICTURE.replace(styles=(str(args.painting),), size=args.size,
                                     iterations=args.iterations, device="cpu")
-    out = out_dir / f"{method}_w{weight:g}" if method == "optimize" or not weight else \
-        out_dir / f"{method}_s{stability:g}"
+    lt = "_long" if args.long_term and weight else ""
+    out = out_dir / (f"{method}_w{weight:g}{lt}" if method == "optimize" or not weight else
+                     f"{method}_s{round(stability * 100)}")
     settings = VideoSettings(content=str(args.clip), output=str(out), method=method,
                              model=str(args.model), end=args.seconds, max_fps=args.fps,
                              temporal_weight=weight, picture=picture, overwrite=True,
@@ -79,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fps", type=float, default=8.0)
     p.add_argument("--iterations", type=int, default=100)
     p.add_argument("--methods", default="optimize,instant")
-    p.add_argument("--weights", default="0,50", help="temporal weights to compare")
-    p.add_argument("--stability", default="0.8", help="instant method: stabilities to compare "
-                   "(with a temporal weight above 0)")
+    p.add_argument("--weights", default="0,500", help="temporal weights to compare (0: every "
+                   "frame on its own; the default 500 is the app's)")
+    p.add_argument("--stability", default="0.4", help="instant method: stabilities to compare "
+                   "(with a temporal weight above 0; the default is the app's)")
     p.add_argument("--long-term", action="store_true")
     p.add_argument("--save", type=Path, default=None, help="keep the frames here")
     p.add_argument("--json", type=Path, default=None)
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for method in args.methods.split(","):
         runs = [(w, st) for w in (float(v) for v in args.weights.split(","))
-                for st in ([0.8] if method == "optimize" or not w else
+                for st in ([0.4] if method == "optimize" or not w else
                            [float(v) for v in args.stability.split(",")])]
         for w, st in runs:
             row = run_one(args, method, w, out_dir, st)

@@ -102,7 +102,7 @@ class VideoSettings:
     max_fps: float = field(default=0.0, metadata=_meta(
         "Frames per second at most (0: every frame of the clip).", range=(0.0, 240.0),
         label="Frame-rate limit"))
-    temporal_weight: float = field(default=50.0, metadata=_meta(
+    temporal_weight: float = field(default=500.0, metadata=_meta(
         "How strongly each frame holds to the previous one along the motion (0: every frame "
         "on its own, which flickers).", range=(0.0, 1e6), log=True, label="Temporal weight"))
     long_term: bool = field(default=False, metadata=_meta(
@@ -112,7 +112,7 @@ class VideoSettings:
         "Iterations of each frame after the first, which starts from the previous frame "
         "(0: a third of the first frame's).", range=(0, 100_000), label="Later frames' "
         "iterations"))
-    stability: float = field(default=0.8, metadata=_meta(
+    stability: float = field(default=0.4, metadata=_meta(
         "Instant method: how far each frame is pulled toward the previous one where the "
         "motion is reliable (0: not at all).", range=(0.0, 1.0), label="Stability"))
     strength: float = field(default=1.0, metadata=_meta(
@@ -138,8 +138,9 @@ class VideoSettings:
 
     @property
     def to_folder(self) -> bool:
-        """PNG frames into a folder (an output without a video extension)."""
-        return Path(self.output).suffix.lower() not in VIDEO_OUTPUTS
+        """PNG frames into a folder (an output without an extension, or a folder)."""
+        p = Path(self.output)
+        return not p.suffix or p.is_dir()
 
     def validate(self) -> VideoSettings:
         for f in fields(self):
@@ -149,6 +150,10 @@ class VideoSettings:
             raise SettingsError("content", "choose the clip to repaint")
         if not self.output:
             raise SettingsError("output", "choose where to write the video")
+        suffix = Path(self.output).suffix
+        if not self.to_folder and suffix.lower() not in VIDEO_OUTPUTS:
+            raise SettingsError("output", f"cannot write a video as {suffix}; use .mp4, .mov "
+                                          "or .mkv, or a folder for PNG frames")
         if self.end and self.end <= self.start:
             raise SettingsError("end", f"must be after the start ({self.start:g} s), or 0 for "
                                        "the clip's end")

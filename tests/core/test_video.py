@@ -192,7 +192,7 @@ def test_stability_reduces_the_warping_error(tmp_path, tiny_model):
     clip = write_clip(tmp_path / "c.mp4", frames=6, w=96, h=64)
     errors = {}
     for stability in (0.0, 0.6):
-        out = f"s{stability}"
+        out = f"stable{round(stability * 10)}"
         VideoJob(_instant(tmp_path, tiny_model, clip, out, stability=stability,
                           picture=_instant(tmp_path, tiny_model, clip).picture.replace(
                               size=96))).prepare().run()
