@@ -13,6 +13,7 @@ input (nothing written), 130 stopped.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import threading
@@ -78,6 +79,12 @@ def build_video_parser() -> argparse.ArgumentParser:
     p.set_defaults(size=VIDEO_PICTURE.size, iterations=VIDEO_PICTURE.iterations)
     p.add_argument("--overwrite", action="store_true", default=False,
                    help="Replace an existing output (and frames kept from another render)")
+    p.add_argument("--ray", metavar="auto|local|ADDRESS", help="Share the frames between the "
+                   "workers of a Ray cluster, in chunks that overlap and are cross-faded: "
+                   "'auto' joins the one started on this machine with 'ray start', an address "
+                   "HOST:PORT another, 'local' starts one in this process")
+    p.add_argument("--workers", type=int, metavar="N", help="Ray workers (default: one per "
+                   "CPU of the cluster)")
     p.add_argument("--json", action="store_true", default=False,
                    help="Print a machine-readable summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", default=False, help="No progress bar")
@@ -128,6 +135,8 @@ def video_main(argv: Sequence[str] | None = None) -> int:
     from nst_core.video_job import VideoJob
 
     stop = threading.Event()
+    if getattr(args, "ray", None):
+        return _on_cluster(args, stop)
     try:
         settings = settings_from_args(args)
         with stop_on_signals(stop):
@@ -189,5 +198,55 @@ def video_main(argv: Sequence[str] | None = None) -> int:
         print(f"{result.reason[:1].upper()}{result.reason[1:]}"
               + (f" ({result.seconds_per_frame:.2f} s a frame)" if result.seconds_per_frame
                  else "")
+              + (f"; {_printable(result.output)}" if result.output else ""))
+    return code
+
+
+def _on_cluster(args, stop: threading.Event) -> int:
+    """`--ray`: the frames in chunks on a Ray cluster's workers."""
+    from nst_core.video_job import VideoJob
+
+    from .ray_executor import RayExecutor, connect
+    from .runs import Finished
+    from .video_cluster import render_chunks
+
+    try:
+        settings = settings_from_args(args)
+        connect(args.ray)
+        executor = RayExecutor(args.ray, getattr(args, "workers", None))
+        events = render_chunks(VideoJob(settings), executor, stop)
+        with stop_on_signals(stop):
+            first = next(events)  # checks the input before any work
+    except NSTError as e:
+        _error(f"{e}{' (--overwrite)' if isinstance(e, OutputExistsError) else ''}")
+        return EXIT_BAD_INPUT
+    bar = _Bar(1, enabled=not args.quiet, unit="frame")
+    finished = None
+    with stop_on_signals(stop):
+        try:
+            for event in itertools.chain([first], events):
+                if isinstance(event, Progress):
+                    left = f"{event.eta:.0f}s left" if event.eta is not None else ""
+                    bar.show(event.iteration, f"{event.iteration}/{event.total} frames | {left}",
+                             total=event.total)
+                elif isinstance(event, Note) and not args.quiet:
+                    print(event.text, file=sys.stderr)
+                elif isinstance(event, Finished):
+                    finished = event
+        finally:
+            bar.close()
+    result = finished.result if finished else None
+    code = {"done": EXIT_OK, "stopped": EXIT_INTERRUPTED}.get(
+        finished.status if finished else "failed", EXIT_FAILED)
+    if finished and finished.message:
+        _error(finished.message)
+    if args.json:
+        print(json.dumps({"ok": code == EXIT_OK, "exit_code": code,
+                          "output": result.output if result else None,
+                          "status": result.status if result else "failed",
+                          "reason": result.reason if result else "",
+                          "frames": result.frames if result else 0}, indent=2))
+    elif result is not None and code != EXIT_FAILED:
+        print(f"{result.reason[:1].upper()}{result.reason[1:]}"
               + (f"; {_printable(result.output)}" if result.output else ""))
     return code

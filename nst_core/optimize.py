@@ -52,18 +52,23 @@ def make_optimizer(x: torch.Tensor, settings: TransferSettings,
 
 def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, torch.Tensor]],
              opt: torch.optim.Optimizer, steps: int, stop: threading.Event,
-             early_stop: float = 0.0, window: int = 20) -> Iterator[Iterate]:
+             early_stop: float = 0.0, window: int = 20, settle: float = 0.0,
+             settle_every: int = 10) -> Iterator[Iterate]:
     """Take up to `steps` optimizer steps on `x` (in place), yielding after each.
 
     `loss_terms(x)` returns the weighted terms with "total". Early stop: once more than
     `window` steps are done, stop when the best loss improved by less than `early_stop` (a
-    fraction) over the last `window` steps. Raises `NonFiniteLoss` on a NaN or infinite loss;
-    the best image is then the one in the last `Iterate`."""
+    fraction) over the last `window` steps. Settling: every `settle_every` steps, stop when the
+    picture changed by less than `settle` 8-bit levels on average (the mean absolute difference
+    of the picture now and `settle_every` steps before): it has stopped changing in a way a
+    person would see, while the loss may still creep down. Raises `NonFiniteLoss` on a NaN or
+    infinite loss; the best image is then the one in the last `Iterate`."""
     best_loss = math.inf
     best = x.detach().clone()
     last: dict[str, float] = {}
     bests: list[float] = []
     window = min(window, steps)
+    snapshot: torch.Tensor | None = None
 
     def closure() -> torch.Tensor:
         nonlocal best_loss, best
@@ -93,6 +98,12 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
         bests.append(best_loss)
         converged = (early_stop > 0 and i > window and i < steps
                      and bests[-1 - window] - bests[-1] < early_stop * bests[-1 - window])
+        if settle > 0 and i % settle_every == 0 and i < steps:
+            with torch.no_grad():
+                if snapshot is not None:
+                    change = float((x - snapshot).abs().mean()) * 255.0
+                    converged = converged or change < settle
+                snapshot = x.detach().clone()
         yield Iterate(i, dict(last), best, converged)
         if converged:
             return

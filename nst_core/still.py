@@ -182,7 +182,6 @@ class StillRun(Run):
         best: torch.Tensor | None = None  # the best image of the current scale
         timings = {"setup": timer()}
         last_preview = (0, 0.0)
-        reason = ""
         k = 0
 
         def result(status: Status, why: str) -> StillResult | None:
@@ -208,13 +207,13 @@ class StillRun(Run):
                     return objective(self._extract(image), image)
 
                 for it in minimize(x, terms, opt, scale.iterations, self._stop,
-                                   s.early_stop, self.tuning.early_stop_window):
+                                   s.early_stop, self.tuning.early_stop_window,
+                                   self.tuning.settle_levels, self.tuning.settle_window):
                     best = it.best
                     history.append(it.losses)
                     if it.converged:
                         skipped = scale.iterations - it.step
                         scales[k] = Scale(scale.size, it.step)
-                        reason = (f"converged at iteration {len(history)} of {planned}")
                         log.info("scale %d converged after %d iterations (%d skipped)", k + 1,
                                  it.step, skipped)
                         yield Note(f"Scale {k + 1} converged after {it.step} iterations")
@@ -250,7 +249,9 @@ class StillRun(Run):
         if self._stop.is_set():
             self.result = result("stopped", f"stopped at iteration {len(history)} of {planned}")
         else:
-            self.result = result("done", reason or f"finished all {len(history)} iterations")
+            n = len(history)  # a scale that converged early leaves iterations unused
+            self.result = result("done", f"converged at iteration {n} of {planned}"
+                                 if n < planned else f"finished all {n} iterations")
 
     # ---- parts -------------------------------------------------------------------------------
     def _extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -42,6 +42,11 @@ class Tuning:
                                               ("mps", "float32"))
     #: Early stop compares the best loss now with the best this many iterations ago.
     early_stop_window: int = 20
+    #: A scale ends when its picture moved by less than this many 8-bit levels on average over
+    #: `settle_window` iterations: it has stopped changing in a way a person would see
+    #: (nst_core.optimize.minimize). 0 turns the rule off.
+    settle_levels: float = 0.0
+    settle_window: int = 10
 
     def precision_for(self, device_type: str) -> str:
         return dict(self.precision).get(device_type, "float32")
@@ -63,6 +68,10 @@ class Tuning:
             raise SettingsError("tuning.lbfgs_history", "must be between 1 and 1000")
         if not 1 <= self.early_stop_window <= 10000:
             raise SettingsError("tuning.early_stop_window", "must be between 1 and 10000")
+        if not 0 <= self.settle_levels <= 255:
+            raise SettingsError("tuning.settle_levels", "must be between 0 and 255")
+        if not 1 <= self.settle_window <= 10000:
+            raise SettingsError("tuning.settle_window", "must be between 1 and 10000")
         if self.lbfgs not in ("box", "torch"):
             raise SettingsError("tuning.lbfgs", "must be box or torch")
         for sigma, weight in self.precondition:
@@ -96,7 +105,8 @@ class Tuning:
             if "precision" in kw:
                 kw["precision"] = tuple((str(k), str(v)) for k, v in dict(kw["precision"]).items())
             for name, kind in (("coarse_ratio", float), ("min_scale_side", int),
-                               ("lbfgs_history", int), ("early_stop_window", int)):
+                               ("lbfgs_history", int), ("early_stop_window", int),
+                               ("settle_levels", float), ("settle_window", int)):
                 if name in kw:
                     if isinstance(kw[name], bool):
                         raise TypeError(name)

@@ -58,6 +58,7 @@ from .tuning import Tuning
 from .video import (
     MAX_SECONDS,
     VIDEO_OUTPUTS,
+    Frame,
     _check_video_output,
     even_size,
     probe,
@@ -243,9 +244,12 @@ class VideoRun(Run):
     frames kept from an earlier run of the same job found, and the network or model loaded."""
 
     def __init__(self, job: VideoJob, previews: PreviewPolicy,
-                 stop: threading.Event | None = None):
+                 stop: threading.Event | None = None, window: tuple[int, int] | None = None):
+        """`window` (first, end): only those of the selected frames (a chunk of a render
+        shared between workers, see `VideoChunkJob`)."""
         super().__init__(stop)
         self.job = job
+        self.window = window
         self.settings = s = job.settings.validate()
         self.tuning = job.tuning.validate()
         self.previews = previews
@@ -255,6 +259,12 @@ class VideoRun(Run):
             raise SettingsError("start", f"no frames between {s.start:g} s and "
                                 f"{s.end or self.info.duration:g} s (the clip is "
                                 f"{self.info.duration:.2f} s long)")
+        if window is not None:
+            first, end = window
+            if not 0 <= first < end <= len(self.times):
+                raise SettingsError("frames", f"frames {first} to {end} are not among the "
+                                    f"{len(self.times)} frames of the render")
+            self.times = self.times[first:end]
         self.size = even_size(*self.info.size, s.picture.size)
         self.output = Path(s.output).expanduser()
         self.cache = cache_dir(self.output)
@@ -288,7 +298,8 @@ class VideoRun(Run):
         d = self.job.to_dict()
         d["settings"] = {k: v for k, v in d["settings"].items() if k != "overwrite"}
         st = Path(self.settings.content).stat()
-        return {**d, "clip": [st.st_size, st.st_mtime_ns], "frame_size": list(self.size)}
+        return {**d, "clip": [st.st_size, st.st_mtime_ns], "frame_size": list(self.size),
+                "window": list(self.window) if self.window else None}
 
     def _resume(self) -> int:
         """Frames already finished by an earlier run of this job (kept in the cache)."""
@@ -370,7 +381,7 @@ class VideoRun(Run):
         objective: Objective | None = None
         read = 0
         try:
-            for frame in read_frames(s.content, s.start, s.end, s.max_fps, self.size):
+            for frame in self._read():
                 read = frame.index + 1
                 if frame.index >= n:
                     break
@@ -549,7 +560,8 @@ class VideoRun(Run):
             return objective(self._extract(image), image, targets)
 
         for it in minimize(x, terms, opt, steps, self._stop, p.early_stop,
-                           self.tuning.early_stop_window):
+                           self.tuning.early_stop_window, self.tuning.settle_levels,
+                           self.tuning.settle_window):
             best, its = it.best, it.step
             state["iteration"] += 1
             per_it = (time.perf_counter() - t0) / it.step
@@ -579,6 +591,24 @@ class VideoRun(Run):
         buf = io.BytesIO()
         Image.fromarray(rgb, "RGB").save(buf, "PNG", compress_level=1)
         _atomic_write(self._frame_path(i), buf.getvalue())
+
+    def _read(self) -> Iterator[Frame]:
+        """The frames of this render (of its window), numbered from 0."""
+        s = self.settings
+        if self.window is None:
+            yield from read_frames(s.content, s.start, s.end, s.max_fps, self.size)
+            return
+        wanted = iter(self.times)
+        due = next(wanted)
+        n = 0
+        for frame in read_frames(s.content, due, s.end, 0.0, self.size):
+            if abs(frame.time - due) > 1e-4:
+                continue
+            yield Frame(n, frame.time, frame.rgb)
+            n += 1
+            due = next(wanted, None)
+            if due is None:
+                return
 
     def _frames(self, count: int) -> Iterator[tuple[float, np.ndarray]]:
         start = self.times[0]
@@ -631,3 +661,101 @@ def _atomic_write(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+# ---- chunks of a render, for workers of a cluster ------------------------------------------
+@dataclass
+class ChunkResult(Ended):
+    """What a chunk made: its frames as PNG bytes, in order (lead-in frames first)."""
+
+    first: int  # the first of the render's frames this chunk repainted (lead-in included)
+    frames: list[bytes]
+    status: Status = "done"
+    reason: str = ""
+    seconds_per_frame: float = 0.0
+
+
+@register
+@dataclass(frozen=True)
+class VideoChunkJob(Job):
+    """Frames `first` to `end` (indices among the render's frames) of a video render, painted
+    on their own: the first of them starts afresh, the rest follow it along the flow. A render
+    shared between workers gives each a chunk that begins a few frames before the frames it is
+    kept for (a lead-in), and cross-fades the overlap (nst_app.video_cluster). The frames come
+    back as PNG bytes, so the worker needs no shared folder; no sound, no file."""
+
+    settings: VideoSettings
+    first: int
+    end: int
+    tuning: Tuning = Tuning()
+    kind = "video_chunk"
+
+    def prepare(self, previews: PreviewPolicy | None = None,
+                stop: threading.Event | None = None) -> ChunkRun:
+        return ChunkRun(self, previews or PreviewPolicy(), stop)
+
+    def payload(self) -> dict[str, Any]:
+        return {"settings": self.settings.to_dict(), "first": self.first, "end": self.end,
+                "tuning": self.tuning.to_dict()}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> VideoChunkJob:
+        unknown = set(data) - {"settings", "first", "end", "tuning"}
+        if unknown:
+            raise SettingsError(min(unknown), "unknown field of a video chunk")
+        try:
+            first, end = int(data["first"]), int(data["end"])
+        except (KeyError, TypeError, ValueError):
+            raise SettingsError("first", "a chunk needs whole numbers first and end") from None
+        return cls(VideoSettings.from_dict(data.get("settings", {})), first, end,
+                   Tuning.from_dict(data.get("tuning", {})))
+
+    @property
+    def title(self) -> str:
+        return f"{Path(self.settings.content).stem} frames {self.first + 1}-{self.end}"
+
+    def input_files(self) -> list[str]:
+        return VideoJob(self.settings).input_files()
+
+    def with_input_files(self, mapping: dict[str, str]) -> VideoChunkJob:
+        s = self.settings
+        picture = s.picture.replace(styles=tuple(mapping.get(p, p) for p in s.picture.styles))
+        return dataclasses.replace(self, settings=s.replace(
+            content=mapping.get(s.content, s.content), model=mapping.get(s.model, s.model),
+            picture=picture))
+
+
+class ChunkRun(Run):
+    def __init__(self, job: VideoChunkJob, previews: PreviewPolicy,
+                 stop: threading.Event | None = None):
+        super().__init__(stop)
+        self.job = job
+        self.folder = Path(tempfile.mkdtemp(prefix="nst-video-chunk-"))
+        settings = job.settings.replace(output=str(self.folder / "frames"), overwrite=True)
+        try:
+            self.inner = VideoRun(VideoJob(settings, job.tuning), previews, self._stop,
+                                  (job.first, job.end))
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+
+    def events(self) -> Iterator[Event]:
+        try:
+            try:
+                yield from self.inner.events()
+                inner = self.inner.result
+            except RunFailedError as e:
+                raise RunFailedError(str(e), result=self._result(e.result)) from None
+            self.result = self._result(inner)
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _result(self, inner: VideoResult | None) -> ChunkResult:
+        if inner is None:
+            return ChunkResult(self.job.first, [], "failed", "nothing was repainted")
+        if inner.output:
+            files = sorted(Path(inner.output).glob("frame_*.png"))
+        else:  # stopped or failed: the frames finished so far
+            files = sorted(self.inner.cache.glob("[0-9]*.png"))
+        return ChunkResult(self.job.first, [p.read_bytes() for p in files], inner.status,
+                           inner.reason, inner.seconds_per_frame)

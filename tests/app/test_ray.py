@@ -104,3 +104,81 @@ def test_the_command_line_sends_a_batch_to_ray(tmp_path, tiny_settings, painting
     assert "2 pictures on Ray cluster (local)" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["photo__painting.png",
                                                      "photo__painting2.png"]
+
+
+# ---- a video's frames in chunks on Ray workers -----------------------------------------------
+def test_chunks_overlap_by_the_lead_in():
+    from nst_app.video_cluster import Chunk, plan_chunks
+
+    assert plan_chunks(20, 3, 4) == [Chunk(0, 0, 7), Chunk(3, 7, 13), Chunk(9, 13, 20)]
+    assert plan_chunks(5, 8, 4) == [Chunk(0, 0, 5)]  # too short to share
+    chunks = plan_chunks(100, 7, 4)
+    assert [c.start for c in chunks[1:]] == [c.end for c in chunks[:-1]]  # every frame once
+    assert chunks[-1].end == 100 and all(c.lead == 4 for c in chunks[1:])
+
+
+def _video(tmp_path, tiny_model, output, **changes):
+    from nst_core.video_job import VIDEO_PICTURE, VideoJob, VideoSettings
+    from tests.conftest import write_clip
+
+    clip = tmp_path / "clip.mp4"
+    if not clip.exists():
+        write_clip(clip, frames=12, tone=440)
+    return VideoJob(VideoSettings(content=str(clip), output=str(tmp_path / output),
+                                  method="instant", model=tiny_model,
+                                  picture=VIDEO_PICTURE.replace(size=64), **changes))
+
+
+def test_a_video_renders_in_chunks_on_ray_workers(tmp_path, tiny_model):
+    from nst_app.runs import Finished
+    from nst_app.video_cluster import render_chunks
+    from nst_core.video import probe
+    from tests.conftest import read_rgb
+
+    # stability 0: every frame on its own, so the chunks must give exactly the local frames
+    local = _video(tmp_path, tiny_model, "local", stability=0.0)
+    local.prepare().run()
+    job = _video(tmp_path, tiny_model, "ray", stability=0.0)
+    events = list(render_chunks(job, RayExecutor(None, workers=2), threading.Event(),
+                                chunks=3, lead=2))
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.status == "done"
+    assert "in 3 chunks" in finished.result.reason
+    frames = sorted((tmp_path / "ray").glob("frame_*.png"))
+    assert len(frames) == 12
+    for a, b in zip(frames, sorted((tmp_path / "local").glob("frame_*.png"))):
+        assert (read_rgb(a) == read_rgb(b)).all()
+    done = [e.iteration for e in events if isinstance(e, Progress)]
+    assert sorted(done) == done and done[-1] == 12
+
+    # steadied: an MP4 with the sound, every frame once
+    steady = _video(tmp_path, tiny_model, "ray.mp4")
+    last = list(render_chunks(steady, RayExecutor(None, workers=2), threading.Event(),
+                              chunks=3, lead=2))[-1]
+    assert last.status == "done"
+    info = probe(tmp_path / "ray.mp4")
+    assert info.frames == 12 and info.audio == "aac"
+
+
+def test_a_stopped_chunked_render_continues_with_the_missing_chunks(tmp_path, tiny_model):
+    from nst_app.runs import Finished
+    from nst_app.video_cluster import render_chunks
+    from nst_core import Note
+    from nst_core.video import probe
+    from nst_core.video_job import cache_dir
+
+    job = _video(tmp_path, tiny_model, "out.mp4")
+    stop = threading.Event()
+    events = []
+    for event in render_chunks(job, RayExecutor(None, workers=1), stop, chunks=3, lead=2):
+        events.append(event)
+        if isinstance(event, Progress):
+            stop.set()  # after the first chunk
+    assert events[-1].status == "stopped" and not (tmp_path / "out.mp4").exists()
+    assert "run the same render again" in events[-1].result.reason
+    assert len(list(cache_dir(tmp_path / "out.mp4").glob("0*.png"))) == 4
+    again = list(render_chunks(job, RayExecutor(None, workers=1), threading.Event(), chunks=3,
+                               lead=2))
+    assert any(isinstance(e, Note) and "1 of 3 chunks are kept" in e.text for e in again)
+    assert isinstance(again[-1], Finished) and again[-1].status == "done"
+    assert probe(tmp_path / "out.mp4").frames == 12

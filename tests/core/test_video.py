@@ -350,3 +350,15 @@ def test_absurd_sizes_and_lengths_are_refused(tmp_path, tiny_model, monkeypatch)
     monkeypatch.setattr(video, "MAX_FRAMES", 3)
     with pytest.raises(ImageError, match="cut the clip first"):
         probe(clip)
+
+
+@pytest.mark.parametrize("name, codec", [("c.webm", "libvpx-vp9"), ("c.mkv", "libx265"),
+                                         ("c.mov", "libx264"), ("c.mkv", "libsvtav1")])
+def test_common_containers_and_codecs_are_read(tmp_path, name, codec):
+    w, h = (64, 48) if codec != "libsvtav1" else (128, 96)  # SVT-AV1 wants 64 px at least
+    clip = write_clip(tmp_path / name, frames=3, w=w, h=h, codec=codec)
+    info = probe(clip)
+    assert info.size == (w, h) and info.frames == 3
+    frames = list(read_frames(clip))
+    assert len(frames) == 3 and frames[0].rgb.shape == (h, w, 3)
+    assert np.abs(frames[1].rgb.astype(int) - clip_frame(1, w, h)).mean() < 20
