@@ -89,6 +89,7 @@ def render_chunks(job: VideoJob, executor, stop: threading.Event,
         return all(core(i).is_file() for i in range(c.start, c.end)) and \
             all(lead_file(i).is_file() for i in range(c.first, c.start))
 
+    run.open_cache()
     todo = [c for c in plan if not complete(c)]
     if len(todo) < len(plan):
         yield Note(f"Continuing: {len(plan) - len(todo)} of {len(plan)} chunks are kept in "

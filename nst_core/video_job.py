@@ -302,32 +302,43 @@ class VideoRun(Run):
                 "window": list(self.window) if self.window else None}
 
     def _resume(self) -> int:
-        """Frames already finished by an earlier run of this job (kept in the cache)."""
-        identity = self._identity()
-        manifest = self.cache / MANIFEST
-        if self.cache.exists():
-            try:
-                same = json.loads(manifest.read_text(encoding="utf-8")) == identity
-            except (OSError, ValueError):
-                same = False
-            if not same:
-                if not self.settings.overwrite:
-                    raise OutputExistsError(
-                        f"{self.cache} holds the frames of an unfinished render with other "
-                        "settings; run that render again to finish it, or allow overwriting "
-                        "to start afresh")
-                shutil.rmtree(self.cache, ignore_errors=True)
+        """Frames already finished by an earlier run of this job (kept in the cache). Frames
+        of another render there are refused, or with `overwrite` dropped when the work starts
+        (`open_cache`): preparing writes nothing."""
+        self._stale = False
+        if not self.cache.exists():
+            return 0
         try:
-            self.cache.mkdir(exist_ok=True)
-            if not manifest.exists():
-                _atomic_write(manifest, json.dumps(identity).encode())
-        except OSError as e:
-            raise SettingsError("output", f"cannot keep frames in {self.cache} "
-                                          f"({os_reason(e)}); choose another folder") from None
+            same = json.loads((self.cache / MANIFEST).read_text(encoding="utf-8")) \
+                == self._identity()
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            if not self.settings.overwrite:
+                raise OutputExistsError(
+                    f"{self.cache} holds the frames of an unfinished render with other "
+                    "settings; run that render again to finish it, or allow overwriting to "
+                    "start afresh")
+            self._stale = True
+            return 0
         done = 0
         while done < len(self.times) and self._frame_path(done).is_file():
             done += 1
         return done
+
+    def open_cache(self) -> None:
+        """Make the folder of finished frames (with the job's manifest) before the first one."""
+        if self._stale:
+            shutil.rmtree(self.cache, ignore_errors=True)
+            self._stale = False
+        try:
+            self.cache.mkdir(exist_ok=True)
+            manifest = self.cache / MANIFEST
+            if not manifest.exists():
+                _atomic_write(manifest, json.dumps(self._identity()).encode())
+        except OSError as e:
+            raise RunFailedError(f"Cannot keep the frames in {self.cache} ({os_reason(e)}); "
+                                 "choose another folder for the output.") from None
 
     def _load_styles(self) -> None:
         from .layers import pooling_depth
@@ -380,6 +391,7 @@ class VideoRun(Run):
                        f"{self.cache.name})")
         objective: Objective | None = None
         read = 0
+        self.open_cache()
         try:
             for frame in self._read():
                 read = frame.index + 1
@@ -399,8 +411,7 @@ class VideoRun(Run):
                     its = 1
                 else:
                     out, its = yield from self._optimize(frame.index, frame.rgb, inputs, outputs,
-                                                         objective, state, timer, frame_seconds,
-                                                         iterations)
+                                                         objective, state, timer, frame_seconds)
                     if out is None:  # stopped in the middle of the frame
                         break
                 self._save_frame(frame.index, out)
@@ -512,8 +523,7 @@ class VideoRun(Run):
         return self.net.extract(image, self.dtype)
 
     def _optimize(self, index: int, rgb: np.ndarray, inputs: deque, outputs: deque,
-                  objective: Objective, state: dict, timer: Timer, frame_seconds: list[float],
-                  iterations: list[int]):
+                  objective: Objective, state: dict, timer: Timer, frame_seconds: list[float]):
         """Optimize one frame (a generator yielding Progress and Previews); returns (frame,
         iterations), or (None, its) when stopped before the frame was finished."""
         s, p = self.settings, self.settings.picture

@@ -255,7 +255,8 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         m = mb.addMenu("&File")
         for a in (self.open_action, self.add_style_action, self.paste_action,
-                  self.open_video_action, self.open_result_action, None, self.save_action, self.copy_action, None,
+                  self.open_video_action, self.open_result_action, None, self.save_action,
+                  self.copy_action, None,
                   self.quit_action):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Run")
@@ -478,6 +479,12 @@ class MainWindow(QMainWindow):
         if not files and mime.hasImage():
             files = [self._store_pasted(QImage(mime.imageData()))]
         if not files:
+            return
+        from nst_core.video import is_video
+
+        if is_video(files[0]):  # a clip: the Video panel
+            self.load_video(files[0])
+            event.acceptProposedAction()
             return
         pos = event.position().toPoint()
         target = self.childAt(pos)

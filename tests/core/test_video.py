@@ -162,7 +162,7 @@ def _decoded_tone(path) -> tuple[float, float]:
     with av.open(str(path)) as c:
         stream = c.streams.audio[0]
         rate = stream.codec_context.sample_rate
-        samples = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(stream)])
+        samples = np.concatenate([f.to_ndarray()[0] for f in c.decode(stream)])  # channel 1
     spectrum = np.abs(np.fft.rfft(samples))
     return len(samples) / rate, float(np.argmax(spectrum) * rate / len(samples))
 
@@ -362,3 +362,45 @@ def test_common_containers_and_codecs_are_read(tmp_path, name, codec):
     frames = list(read_frames(clip))
     assert len(frames) == 3 and frames[0].rgb.shape == (h, w, 3)
     assert np.abs(frames[1].rgb.astype(int) - clip_frame(1, w, h)).mean() < 20
+
+
+def test_a_damaged_model_is_refused_before_anything_is_written(tmp_path):
+    from nst_core.errors import ModelError
+
+    clip = write_clip(tmp_path / "c.mp4", frames=2)
+    bad = tmp_path / "bad.nst"
+    bad.write_bytes(b"PK\x03\x04 not a model")
+    with pytest.raises(ModelError):
+        VideoJob(_instant(tmp_path, str(bad), clip)).prepare()
+    assert not (tmp_path / "out.mp4").exists() and not cache_dir(tmp_path / "out.mp4").exists()
+
+
+def test_sound_the_mp4_cannot_hold_is_reencoded_as_aac(tmp_path):
+    import av
+
+    src = tmp_path / "pcm.mov"  # a camera's uncompressed sound
+    with av.open(str(src), "w") as out:
+        v = out.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        a = out.add_stream("pcm_s16le", rate=22050)
+        a.layout = "stereo"
+        for i in range(5):
+            f = av.VideoFrame.from_ndarray(clip_frame(i, 64, 48), format="rgb24")
+            f.pts = i
+            for packet in v.encode(f):
+                out.mux(packet)
+        for packet in v.encode():
+            out.mux(packet)
+        t = np.arange(11025) / 22050
+        wave = (0.3 * np.sin(2 * np.pi * 300 * t) * 32767).astype(np.int16)
+        af = av.AudioFrame.from_ndarray(np.stack([wave, wave], 1).reshape(1, -1), format="s16",
+                                        layout="stereo")
+        af.sample_rate, af.pts = 22050, 0
+        for packet in [*a.encode(af), *a.encode()]:
+            out.mux(packet)
+    assert probe(src).audio == "pcm_s16le"
+    out = write_video(tmp_path / "o.mp4", [(f.time, f.rgb) for f in read_frames(src)], 10,
+                      audio_from=src)
+    assert probe(out).audio == "aac"
+    seconds, freq = _decoded_tone(out)
+    assert seconds == pytest.approx(0.5, abs=0.08) and freq == pytest.approx(300, abs=5)

@@ -101,3 +101,14 @@ def test_a_clip_that_cannot_be_read_is_refused(window, tmp_path, messages):
     assert not window.load_video(str(bad))
     assert messages and "broken.mp4" in messages[-1][1]
     assert window.video.info is before  # the panel keeps what it had
+
+
+def test_a_dropped_clip_opens_in_the_video_panel(window, tmp_path):
+    from tests.gui.test_window import _drop
+
+    clip = write_clip(tmp_path / "dropped.mp4", frames=3)
+    photo_before = window.inputs.content_path
+    _drop(window, window.canvas, [clip])
+    assert window.video.info is not None and window.video.info.path == str(clip)
+    assert window.video_dock.isVisible()
+    assert window.inputs.content_path == photo_before  # the photo is not replaced
