@@ -1004,7 +1004,19 @@ class MainWindow(QMainWindow):
         self.video.set_output(output)
         self.progress.reset(1, frames=True)
         job = VideoJob(settings)
-        self.controller.start(lambda stop: run_and_record(job, None, "window", LIVE, stop))
+        address = self.video.ray_address_or_none()
+        if address is None:
+            self.controller.start(lambda stop: run_and_record(job, None, "window", LIVE, stop))
+        else:
+            from nst_app.ray_executor import RayExecutor, connect
+            from nst_app.video_cluster import render_chunks
+            from nst_core import SPARSE
+
+            def on_cluster(stop):
+                connect(address)  # in the worker's thread: joining takes a few seconds
+                yield from render_chunks(job, RayExecutor(address), stop, SPARSE)
+
+            self.controller.start(on_cluster)
         self.video.status.setText("Preparing…")
         self.statusBar().showMessage(f"Rendering {Path(output).name}…")
         return True
