@@ -7,9 +7,32 @@ from __future__ import annotations
 import sys
 
 
+def _load_torch() -> bool:
+    """Import torch with Ctrl-C held back: a KeyboardInterrupt raised inside torch's native
+    start-up code aborts the process ("terminate called after throwing ..."). False when
+    Ctrl-C came meanwhile."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        import torch  # noqa: F401
+
+        return True
+    hits: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: hits.append(signum))
+    try:
+        import torch  # noqa: F401
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return not hits
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
+        if not _load_torch():
+            print("Interrupted.", file=sys.stderr)
+            return 130
         if argv and argv[0] in ("render", "batch"):
             from nst_app import cli
 

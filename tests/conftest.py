@@ -196,6 +196,8 @@ def write_clip(path, frames: int = 6, w: int = 64, h: int = 48, fps: int = 10,
         video = out.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
         video.codec_context.time_base = Fraction(1, 1000)
+        if codec == "libx265":
+            video.options = {"x265-params": "log-level=error"}
         if rotation:
             video.set_display_rotation(rotation)
         audio = None
