@@ -132,3 +132,45 @@ def test_a_non_finite_loss_leaves_the_image_alone():
 def test_only_one_tensor():
     with pytest.raises(ValueError, match="one tensor"):
         BoxLBFGS([torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)])
+
+
+def test_the_picture_rule_ends_a_scale_once_the_picture_stops_moving():
+    """A quadratic pull toward a target: the picture moves less every step. With the rule at
+    1 level per 10 steps it ends long before the budget, at a step where the picture moved
+    less than that over the last 10 steps; without the rule every step is taken."""
+    import threading
+
+    import torch
+
+    from nst_core.optimize import minimize
+
+    target = torch.rand((1, 3, 16, 16), generator=torch.Generator().manual_seed(0))
+
+    def run(settle: float):
+        x = torch.zeros_like(target).requires_grad_(True)
+        opt = torch.optim.SGD([x], lr=0.05)
+        seen = []
+        for it in minimize(x, lambda im: {"total": ((im - target) ** 2).sum()}, opt, 400,
+                           threading.Event(), settle=settle, settle_every=10):
+            seen.append((it.step, it.converged, it.best.clone()))
+        return seen
+
+    ruled, free = run(1.0), run(0.0)
+    assert len(free) == 400 and not any(c for _, c, _ in free)
+    step, converged, last = ruled[-1]
+    assert converged and step % 10 == 0 and step < 200
+    moved = (last - ruled[-11][2]).abs().mean() * 255  # over the last 10 steps
+    assert moved < 1.0
+    earlier = (ruled[-11][2] - ruled[-21][2]).abs().mean() * 255
+    assert earlier >= 1.0  # and not before: the 10 steps before it still moved a level
+
+
+def test_settle_tuning_is_checked():
+    import pytest
+
+    from nst_core import Tuning
+    from nst_core.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="settle_levels"):
+        Tuning(settle_levels=-1.0).validate()
+    assert Tuning.from_dict({"settle_levels": 2, "settle_window": 5}).settle_levels == 2.0

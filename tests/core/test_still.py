@@ -373,3 +373,12 @@ def test_engine_messages_name_no_command_line_flags():
                             and re.search(r"--[a-z]", const.value):
                         flags.append(f"{path.name}: {const.value}")
     assert flags == []
+
+
+def test_the_picture_rule_says_why_the_run_ended(photo_path, painting_path):
+    s = TransferSettings(content=str(photo_path), styles=(str(painting_path),), size=64,
+                         iterations=40, multiscale=False, device="cpu", early_stop=0.0)
+    # a picture "settled" as soon as it moves under 255 levels in 10 iterations: at step 10
+    r = run_transfer(s, tuning=Tuning(settle_levels=255.0, settle_window=10))
+    assert r.iterations == 10 and r.reason == "converged at iteration 10 of 40"
+    assert run_transfer(s.replace(iterations=12)).iterations == 12  # off by default
