@@ -68,7 +68,7 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
     last: dict[str, float] = {}
     bests: list[float] = []
     window = min(window, steps)
-    snapshot: torch.Tensor | None = None
+    snapshot = x.detach().clone() if settle > 0 else None  # the picture settle_every ago
 
     def closure() -> torch.Tensor:
         nonlocal best_loss, best
