@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -31,22 +33,29 @@ def trace(settings, tuning, every: int) -> dict:
 
     run = StillJob(settings, tuning).prepare(PreviewPolicy(every=every))
     judge = Judge(settings.content, settings.styles[0], run.output_size)
-    points, judged, scale = [], 0.0, 0
+    points, judged, scale, last = [], 0.0, 0, None
     t0 = time.perf_counter()
     for ev in run.events():
         if isinstance(ev, Progress):
             scale = ev.scale
         elif isinstance(ev, Preview):
             t = time.perf_counter()
+            # how far the picture moved since the last point, in 8-bit levels (what the
+            # picture rule of #12 watches); None at a scale's first point
+            change = None
+            if last is not None and last.shape == ev.image.shape:
+                change = float(np.abs(ev.image.astype(np.int16) - last).mean())
+            last = ev.image.astype(np.int16)
             q = judge(ev.image)
             points.append({"iteration": ev.iteration, "scale": scale,
-                           "seconds": round(t - t0 - judged, 2),
+                           "seconds": round(t - t0 - judged, 2), "change": change,
                            **{k: round(v, 5) for k, v in q.items()}})
             judged += time.perf_counter() - t
     seconds = time.perf_counter() - t0 - judged
     final = {k: round(v, 5) for k, v in judge(run.result.image).items()}
     return {"iterations": run.result.iterations, "seconds": round(seconds, 2),
-            "reason": run.result.reason, "final": final, "points": points}
+            "reason": run.result.reason, "final": final, "points": points,
+            "image": run.result.image}
 
 
 def main() -> int:
@@ -73,6 +82,7 @@ def main() -> int:
                                             "content": str(samples_dir() / "content" / photo),
                                             "styles": [str(samples_dir() / "style" / painting)]})
             r = trace(s.validate(), tuning, args.every)
+            r.pop("image")  # the picture itself is not JSON
             r.update(pair=f"{Path(photo).stem} × {Path(painting).stem}", size=size)
             rows.append(r)
             print(f"\n{r['pair']} at {size} px: {r['iterations']} it in {r['seconds']:.1f} s"

@@ -20,16 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from convergence import PAIRS  # noqa: E402
+from convergence import PAIRS, trace  # noqa: E402
 
 
 def old_default(settings):
@@ -40,36 +37,6 @@ def old_default(settings):
 
     return settings.replace(iterations=300, early_stop=0.0), \
         Tuning(coarse_ratio=0.3, settle_levels=0.0)
-
-
-def trace(settings, tuning, every: int) -> dict:
-    from judge import Judge
-
-    from nst_core import PreviewPolicy, Preview, Progress, StillJob
-
-    run = StillJob(settings, tuning).prepare(PreviewPolicy(every=every))
-    judge = Judge(settings.content, settings.styles[0], run.output_size)
-    points, judged, scale, last = [], 0.0, 0, None
-    t0 = time.perf_counter()
-    for ev in run.events():
-        if isinstance(ev, Progress):
-            scale = ev.scale
-        elif isinstance(ev, Preview):
-            t = time.perf_counter()
-            change = None
-            if last is not None and last.shape == ev.image.shape:
-                change = float(np.abs(ev.image.astype(np.int16) - last).mean())
-            last = ev.image.astype(np.int16)
-            q = judge(ev.image)
-            points.append({"iteration": ev.iteration, "scale": scale,
-                           "seconds": round(t - t0 - judged, 2), "change": change,
-                           **{k: round(v, 5) for k, v in q.items()}})
-            judged += time.perf_counter() - t
-    seconds = time.perf_counter() - t0 - judged
-    final = {k: round(v, 5) for k, v in judge(run.result.image).items()}
-    return {"iterations": run.result.iterations, "seconds": round(seconds, 2),
-            "reason": run.result.reason, "final": final, "points": points,
-            "image": run.result.image}
 
 
 def matches(q: dict, ref: dict) -> bool:

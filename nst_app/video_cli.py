@@ -93,15 +93,11 @@ def build_video_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _abs(path: str) -> str:
-    return str(Path(path).expanduser().absolute())
-
-
 def settings_from_args(args: argparse.Namespace):
     from nst_core import TransferSettings
     from nst_core.video_job import VideoSettings
 
-    from .instant_cli import resolve_model
+    from .instant_cli import _abs, resolve_model
     from .samples import default_clip, default_settings
 
     picture = default_settings()

@@ -205,15 +205,21 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
             import time
 
             time.sleep(_WRITE_DELAY)
-        if overwrite:
-            os.replace(tmp, p)
-        else:
-            _rename_no_clobber(tmp, p)
+        put_in_place(tmp, p, overwrite)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return p
+
+
+def put_in_place(tmp: str | os.PathLike, p: Path, overwrite: bool) -> None:
+    """Move a finished temporary file onto `p` in one step: replacing it with `overwrite`,
+    else only if nothing is there (OutputExistsError)."""
+    if overwrite:
+        os.replace(tmp, p)
+    else:
+        _rename_no_clobber(str(tmp), p)
 
 
 _WRITE_DELAY = float(os.environ.get("NST_STUDIO_TEST_WRITE_DELAY", "0") or 0)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ImageError, OutputExistsError, SettingsError
-from .images import _rename_no_clobber, _umask, os_reason
+from .images import _umask, os_reason, put_in_place
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv",
                   ".gif"}
@@ -331,10 +331,7 @@ def write_video(path: str | os.PathLike, frames: Iterable[tuple[float, np.ndarra
     try:
         _encode(tmp, frames, fps, audio_from, start, end, crf)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600: follow the umask
-        if overwrite:
-            os.replace(tmp, p)
-        else:
-            _rename_no_clobber(tmp, p)
+        put_in_place(tmp, p, overwrite)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
