@@ -10,7 +10,6 @@ missing, and writes the video with the clip's sound once every frame is there.
 """
 from __future__ import annotations
 
-import io
 import shutil
 import threading
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import numpy as np
 
 from nst_core import NONE, Note, Preview, PreviewPolicy, Progress
 from nst_core.events import Timer
+from nst_core.images import png_bytes, rgb_from_png, write_atomic
 from nst_core.video_job import VideoChunkJob, VideoJob, VideoResult, VideoRun
 
 from .executors import ItemEvent, ItemFinished, ItemRequeued
@@ -51,29 +51,12 @@ def plan_chunks(frames: int, chunks: int, lead: int = LEAD) -> list[Chunk]:
             for k, (a, b) in enumerate(zip(bounds, bounds[1:]))]
 
 
-def _png(rgb: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(buf, "PNG", compress_level=1)
-    return buf.getvalue()
-
-
-def _rgb(data: bytes) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im.convert("RGB")).copy()
-
-
 def render_chunks(job: VideoJob, executor, stop: threading.Event,
                   previews: PreviewPolicy | None = None, chunks: int = 0,
                   lead: int = LEAD) -> Iterator[Any]:
     """Render `job` as chunks on `executor` (`chunks`: how many; 0: four per worker, so a
     slow chunk holds little back). Yields Progress per finished chunk, the chunks' Previews,
     Notes, then `Finished` with a `VideoResult`. Bad input raises NSTError before any work."""
-    from nst_core.video_job import _atomic_write
-
     run = VideoRun(job, NONE, stop)  # checks everything and finds the frames kept before
     n, timer = len(run.times), Timer()
     workers = getattr(executor, "workers", None) or 2
@@ -112,14 +95,14 @@ def render_chunks(job: VideoJob, executor, stop: threading.Event,
                 continue
             for k, data in enumerate(result.frames):
                 i = c.first + k
-                _atomic_write(lead_file(i) if i < c.start else core(i), data)
+                write_atomic(lead_file(i) if i < c.start else core(i), data)
             done += c.end - c.start
             seconds.append(result.seconds_per_frame)
             left = (n - done) * float(np.mean(seconds)) / max(1, workers)
             yield Progress(iteration=done, total=n, scale=done - 1, scales=n, size=run.size,
                            losses={}, elapsed=timer(), eta=left)
             if result.frames:
-                yield Preview(_rgb(result.frames[-1]), done)
+                yield Preview(rgb_from_png(result.frames[-1]), done)
     finished = sum(complete(c) for c in plan)
     spf = float(np.mean(seconds)) if seconds else 0.0
     if finished < len(plan):
@@ -134,9 +117,10 @@ def render_chunks(job: VideoJob, executor, stop: threading.Event,
     for c in plan:  # cross-fade each lead-in into the end of the chunk before it
         for j, i in enumerate(range(c.first, c.start)):
             w = (j + 1) / (c.lead + 1)
-            before, after = _rgb(core(i).read_bytes()), _rgb(lead_file(i).read_bytes())
+            before = rgb_from_png(core(i).read_bytes())
+            after = rgb_from_png(lead_file(i).read_bytes())
             mixed = (1 - w) * before.astype(np.float32) + w * after.astype(np.float32)
-            _atomic_write(core(i), _png(np.clip(mixed + 0.5, 0, 255).astype(np.uint8)))
+            write_atomic(core(i), png_bytes(np.clip(mixed + 0.5, 0, 255).astype(np.uint8)))
             lead_file(i).unlink()
     try:
         written = run._write(n)

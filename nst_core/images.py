@@ -213,6 +213,41 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
     return p
 
 
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` in one step (a temporary file beside it, synced, then renamed
+    over it): a crash or a full disk never leaves half a file."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 as PNG bytes, compressed lightly (frames kept while a video renders)."""
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB").save(
+        buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def rgb_from_png(data: bytes) -> np.ndarray:
+    """PNG bytes (as `png_bytes` makes) back to (H, W, 3) uint8."""
+    import io
+
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGB")).copy()
+
+
 def put_in_place(tmp: str | os.PathLike, p: Path, overwrite: bool) -> None:
     """Move a finished temporary file onto `p` in one step: replacing it with `overwrite`,
     else only if nothing is there (OutputExistsError)."""

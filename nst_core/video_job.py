@@ -48,7 +48,16 @@ from .errors import (
     SettingsError,
 )
 from .events import Event, Note, Preview, PreviewPolicy, Progress, Timer
-from .images import _umask, fit_long_side, load_image, os_reason, probe_writable, resize
+from .images import (
+    _umask,
+    fit_long_side,
+    load_image,
+    os_reason,
+    png_bytes,
+    probe_writable,
+    resize,
+    write_atomic,
+)
 from .jobs import Ended, Job, Run, register
 from .objective import Objective
 from .optimize import NonFiniteLoss, make_optimizer, minimize
@@ -335,7 +344,7 @@ class VideoRun(Run):
             self.cache.mkdir(exist_ok=True)
             manifest = self.cache / MANIFEST
             if not manifest.exists():
-                _atomic_write(manifest, json.dumps(self._identity()).encode())
+                write_atomic(manifest, json.dumps(self._identity()).encode())
         except OSError as e:
             raise RunFailedError(f"Cannot keep the frames in {self.cache} ({os_reason(e)}); "
                                  "choose another folder for the output.") from None
@@ -366,12 +375,6 @@ class VideoRun(Run):
         if s.method == "instant":
             return 1
         return s.later_iterations if s.temporal_weight > 0 else s.picture.iterations
-
-    @property
-    def planned_iterations(self) -> int:
-        s = self.settings
-        first = 1 if s.method == "instant" else s.picture.iterations
-        return first + self._later * (len(self.times) - 1)
 
     # ---- the run -----------------------------------------------------------------------------
     def events(self) -> Iterator[Event]:
@@ -594,13 +597,7 @@ class VideoRun(Run):
             else resize(img.rgb, self.size)
 
     def _save_frame(self, i: int, rgb: np.ndarray) -> None:
-        import io
-
-        from PIL import Image
-
-        buf = io.BytesIO()
-        Image.fromarray(rgb, "RGB").save(buf, "PNG", compress_level=1)
-        _atomic_write(self._frame_path(i), buf.getvalue())
+        write_atomic(self._frame_path(i), png_bytes(rgb))
 
     def _read(self) -> Iterator[Frame]:
         """The frames of this render (of its window), numbered from 0."""
@@ -657,20 +654,6 @@ def _same_device(a: Path, b: Path) -> bool:
         return a.stat().st_dev == b.stat().st_dev
     except OSError:
         return False
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # ---- chunks of a render, for workers of a cluster ------------------------------------------
