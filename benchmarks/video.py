@@ -3,7 +3,7 @@ own (temporal weight 0) against the temporal method, on the bundled clip.
 
     python benchmarks/video.py [--clip PATH] [--size 256] [--seconds 2] [--fps 8] \\
         [--iterations 100] [--methods optimize,instant] [--weights 0,500] [--long-term] \
-        [--stability 0.4] [--save DIR] [--json FILE]
+        [--stability 0.4] [--settle 0.25] [--save DIR] [--json FILE]
 
 For every run it prints and returns, over the frames:
     warping   the warping error of Lai et al. 2018: the mean squared difference (0..1 scale)
@@ -50,6 +50,8 @@ def run_one(args, method: str, weight: float, out_dir: Path, stability: float = 
 
     picture = VIDEO_PICTURE.replace(styles=(str(args.painting),), size=args.size,
                                     iterations=args.iterations, device="cpu")
+    if args.settle is not None:
+        picture = picture.replace(settle=args.settle)
     lt = "_long" if args.long_term and weight else ""
     out = out_dir / (f"{method}_w{weight:g}{lt}" if method == "optimize" or not weight else
                      f"{method}_s{round(stability * 100)}")
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stability", default="0.4", help="instant method: stabilities to compare "
                    "(with a temporal weight above 0; the default is the app's)")
     p.add_argument("--long-term", action="store_true")
+    p.add_argument("--settle", type=float, default=None, help="the picture rule's threshold "
+                   "(\"Stop when still\"; 0 off); default: the settings' default")
     p.add_argument("--save", type=Path, default=None, help="keep the frames here")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)

@@ -58,17 +58,23 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
 
     `loss_terms(x)` returns the weighted terms with "total". Early stop: once more than
     `window` steps are done, stop when the best loss improved by less than `early_stop` (a
-    fraction) over the last `window` steps. Settling: every `settle_every` steps, stop when the
-    picture changed by less than `settle` 8-bit levels on average (the mean absolute difference
-    of the picture now and `settle_every` steps before): it has stopped changing in a way a
-    person would see, while the loss may still creep down. Raises `NonFiniteLoss` on a NaN or
-    infinite loss; the best image is then the one in the last `Iterate`."""
+    fraction) over the last `window` steps.
+
+    The picture rule (`settle`, a fraction): the picture's movement over each `settle_every`
+    steps is the mean absolute difference from the picture `settle_every` steps before. The
+    first such window holds the jump away from the start and is ignored; the second is the
+    reference. Stop once a window moves the picture by at most `settle` times the reference: it
+    has stopped changing in a way a person would see, while the loss may still creep down.
+    Relative to the run's own pace, so one threshold serves every size, pair and precision
+    (benchmarks/RESULTS.md, "#12"). Raises `NonFiniteLoss` on a NaN or infinite loss; the best
+    image is then the one in the last `Iterate`."""
     best_loss = math.inf
     best = x.detach().clone()
     last: dict[str, float] = {}
     bests: list[float] = []
     window = min(window, steps)
     snapshot = x.detach().clone() if settle > 0 else None  # the picture settle_every ago
+    reference: float | None = None  # the picture's movement in the second window
 
     def closure() -> torch.Tensor:
         nonlocal best_loss, best
@@ -98,12 +104,14 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
         bests.append(best_loss)
         converged = (early_stop > 0 and i > window and i < steps
                      and bests[-1 - window] - bests[-1] < early_stop * bests[-1 - window])
-        if settle > 0 and i % settle_every == 0 and i < steps:
+        if snapshot is not None and i % settle_every == 0 and i < steps:
             with torch.no_grad():
-                if snapshot is not None:
-                    change = float((x - snapshot).abs().mean()) * 255.0
-                    converged = converged or change < settle
+                moved = float((x - snapshot).abs().mean())
                 snapshot = x.detach().clone()
+            if i == 2 * settle_every:
+                reference = moved
+            elif reference is not None:
+                converged = converged or moved <= settle * reference
         yield Iterate(i, dict(last), best, converged)
         if converged:
             return

@@ -27,6 +27,10 @@ WeightsSource = Literal["bundled", "torchvision"]
 #: curvature estimate; Adam moves each pixel (0..1 scale) by about this much per step.
 DEFAULT_LR: dict[str, float] = {"lbfgs": 1.0, "adam": 0.02}
 
+#: The picture rule's default (nst_core.optimize.minimize), chosen from measurements
+#: (benchmarks/RESULTS.md, "#12").
+SETTLE = 0.25
+
 SETTINGS_FORMAT = 1  # bump when a field changes meaning
 _JSON_KEY = "nst_studio_settings"
 
@@ -89,6 +93,10 @@ class TransferSettings:
         "Move on when the picture stops changing: a scale ends once the loss improved by less "
         "than this fraction over its last 20 iterations (0 never stops early).",
         range=(0.0, 0.5), label="Early stop"))
+    settle: float = field(default=SETTLE, metadata=_meta(
+        "Finish once the picture has stopped changing visibly: a scale ends when 10 iterations "
+        "move it by at most this fraction of what its second 10 iterations moved it (0 runs "
+        "every iteration; higher ends sooner).", range=(0.0, 1.0), label="Stop when still"))
     multiscale: bool = field(default=True, metadata=_meta(
         "Paint coarse-to-fine: start small, upscale the result and refine it. Faster, and "
         "gives larger strokes.", label="Coarse-to-fine"))

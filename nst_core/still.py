@@ -208,7 +208,7 @@ class StillRun(Run):
 
                 for it in minimize(x, terms, opt, scale.iterations, self._stop,
                                    s.early_stop, self.tuning.early_stop_window,
-                                   self.tuning.settle_levels, self.tuning.settle_window):
+                                   s.settle, self.tuning.settle_window):
                     best = it.best
                     history.append(it.losses)
                     if it.converged:

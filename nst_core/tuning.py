@@ -19,6 +19,11 @@ from .errors import SettingsError
 Precision = Literal["auto", "float32", "bfloat16", "float16"]
 
 
+#: Fields that older versions wrote and this one ignores when reading saved jobs (a batch
+#: queue, a video's frame cache): the picture rule's threshold became a setting in #12.
+_RETIRED = frozenset({"settle_levels"})
+
+
 @dataclass(frozen=True)
 class Tuning:
     #: Each coarser scale gets this many times the iterations of the next finer one (a coarse
@@ -42,10 +47,8 @@ class Tuning:
                                               ("mps", "float32"))
     #: Early stop compares the best loss now with the best this many iterations ago.
     early_stop_window: int = 20
-    #: A scale ends when its picture moved by less than this many 8-bit levels on average over
-    #: `settle_window` iterations: it has stopped changing in a way a person would see
-    #: (nst_core.optimize.minimize). 0 turns the rule off.
-    settle_levels: float = 0.0
+    #: The picture rule (the person's `TransferSettings.settle`) compares the picture with the
+    #: one this many iterations before (nst_core.optimize.minimize).
     settle_window: int = 10
 
     def precision_for(self, device_type: str) -> str:
@@ -68,8 +71,6 @@ class Tuning:
             raise SettingsError("tuning.lbfgs_history", "must be between 1 and 1000")
         if not 1 <= self.early_stop_window <= 10000:
             raise SettingsError("tuning.early_stop_window", "must be between 1 and 10000")
-        if not 0 <= self.settle_levels <= 255:
-            raise SettingsError("tuning.settle_levels", "must be between 0 and 255")
         if not 1 <= self.settle_window <= 10000:
             raise SettingsError("tuning.settle_window", "must be between 1 and 10000")
         if self.lbfgs not in ("box", "torch"):
@@ -94,6 +95,7 @@ class Tuning:
     def from_dict(cls, data: dict[str, Any]) -> "Tuning":
         if not isinstance(data, dict):
             raise SettingsError("tuning", "expected a JSON object")
+        data = {k: v for k, v in data.items() if k not in _RETIRED}
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -106,7 +108,7 @@ class Tuning:
                 kw["precision"] = tuple((str(k), str(v)) for k, v in dict(kw["precision"]).items())
             for name, kind in (("coarse_ratio", float), ("min_scale_side", int),
                                ("lbfgs_history", int), ("early_stop_window", int),
-                               ("settle_levels", float), ("settle_window", int)):
+                               ("settle_window", int)):
                 if name in kw:
                     if isinstance(kw[name], bool):
                         raise TypeError(name)

@@ -573,7 +573,7 @@ class VideoRun(Run):
             return objective(self._extract(image), image, targets)
 
         for it in minimize(x, terms, opt, steps, self._stop, p.early_stop,
-                           self.tuning.early_stop_window, self.tuning.settle_levels,
+                           self.tuning.early_stop_window, p.settle,
                            self.tuning.settle_window):
             best, its = it.best, it.step
             state["iteration"] += 1

@@ -148,6 +148,10 @@ class ParamsPanel(QWidget):
         self._number(self.early_stop, "early_stop", decimals=4, step=0.001)
         self.early_stop.setSpecialValueText("never")
         self._row(form, "early_stop", self.early_stop)
+        self.settle = QDoubleSpinBox()
+        self._number(self.settle, "settle", decimals=2, step=0.05)
+        self.settle.setSpecialValueText("never")
+        self._row(form, "settle", self.settle)
         self.optimizer = self._combo("optimizer")
         self._row(form, "optimizer", self.optimizer)
         self.init = self._combo("init")
@@ -240,7 +244,7 @@ class ParamsPanel(QWidget):
         for w in (self.style_weight, self.content_weight, self.tv_weight):
             w.value_changed.connect(self._emit_changed)
         for w in (self.style_scale, self.size, self.iterations, self.scales, self.seed, self.lr,
-                  self.early_stop):
+                  self.early_stop, self.settle):
             w.valueChanged.connect(self._emit_changed)
         for w in (self.color, self.optimizer, self.init, self.device, self.pooling,
                   self.weights):
@@ -320,6 +324,7 @@ class ParamsPanel(QWidget):
             "size": self.size.value(),
             "iterations": self.iterations.value(),
             "early_stop": self.early_stop.value(),
+            "settle": self.settle.value(),
             "multiscale": self.multiscale.isChecked(),
             "scales": self.scales.value(),
             "optimizer": self.optimizer.currentData(),
@@ -360,6 +365,7 @@ class ParamsPanel(QWidget):
             self._put(self.size, s.size)
             self._put(self.iterations, s.iterations)
             self._put(self.early_stop, s.early_stop)
+            self._put(self.settle, s.settle)
             self.multiscale.setChecked(s.multiscale)
             self._put(self.scales, s.scales)
             self.scales.setEnabled(s.multiscale)

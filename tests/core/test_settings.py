@@ -127,4 +127,9 @@ def test_bundled_presets_load_and_apply():
     quick = presets["Quick preview"].apply(base)
     assert quick.size == 256 and quick.content == "/photo.jpg" and quick.seed == 9
     assert presets["High quality"].apply(base).size == 1024
-    assert presets["Balanced"].apply(base).size == TransferSettings().size
+    balanced = presets["Balanced"].apply(base)
+    # the Balanced preset is the default, the picture rule included (#12)
+    for name in ("size", "iterations", "scales", "settle", "early_stop"):
+        assert getattr(balanced, name) == getattr(TransferSettings(), name), name
+    # a quick look stops sooner, a thorough one later
+    assert quick.settle > balanced.settle > presets["High quality"].apply(base).settle > 0

@@ -298,7 +298,7 @@ def test_presets_and_reset(window):
     window.params.style_weight.set_value(999.0)
     window.apply_preset("High quality")
     v = window.params.values()
-    assert (v["size"], v["iterations"], v["scales"]) == (1024, 600, 4)
+    assert (v["size"], v["iterations"], v["scales"], v["settle"]) == (1024, 600, 4, 0.1)
     assert v["style_weight"] == 999.0  # presets leave the look alone
     assert box.currentText() == "High quality"
     window.apply_preset("Quick preview")
@@ -307,6 +307,7 @@ def test_presets_and_reset(window):
     defaults = TransferSettings()
     v = window.params.values()
     assert v["size"] == defaults.size and v["style_weight"] == defaults.style_weight
+    assert v["settle"] == defaults.settle
     assert box.currentText() == "Balanced"  # the defaults are the Balanced preset
     assert window.current_settings().content == str(default_content())  # images stay
 
@@ -378,9 +379,9 @@ def test_form_round_trips_every_setting(window, photo_path, painting_path, paint
         style_blend=(2.0, 1.0), size=320, content_weight=2.5, style_weight=4321.0,
         tv_weight=0.02, content_layers=("relu3_2", "relu4_2"),
         style_layers=("relu1_1", "relu3_1"), style_layer_weights=(1.0, 0.5), init="noise",
-        optimizer="adam", learning_rate=0.05, iterations=77, early_stop=0.01, multiscale=False,
-        scales=4, style_scale=0.5, color="luminance", pooling="avg", seed=1234, device="cpu",
-        weights="torchvision", weights_path="/x/vgg19.pth")
+        optimizer="adam", learning_rate=0.05, iterations=77, early_stop=0.01, settle=0.55,
+        multiscale=False, scales=4, style_scale=0.5, color="luminance", pooling="avg", seed=1234,
+        device="cpu", weights="torchvision", weights_path="/x/vgg19.pth")
     assert set(s.to_dict()) == set(TransferSettings().to_dict())
     for name, value in s.to_dict().items():  # every field differs from its default
         assert value != TransferSettings().to_dict()[name] or name == "init_image", name
