@@ -10,7 +10,7 @@ from typing import Callable
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
 from nst_app.batch import (BatchItem, BatchQueue, ItemDone, QueueDone, plan_items, run_queue)
@@ -19,6 +19,7 @@ from nst_app.history import HistoryStore
 from nst_core import SPARSE, Progress, TransferSettings
 
 from .qtimage import thumbnail, thumbnail_from_file
+from .ray_row import RayRow
 from .worker import JobController
 
 log = logging.getLogger(__name__)
@@ -93,16 +94,10 @@ class BatchPanel(QWidget):
         row.addWidget(browse)
         lay.addLayout(row)
 
-        row = QHBoxLayout()
-        self.ray_check = QCheckBox("Run on a Ray cluster:")
-        self.ray_check.setToolTip("Send the pictures to the workers of a Ray cluster (install "
-                                  "the cluster extra; start the cluster with 'ray start')")
-        row.addWidget(self.ray_check)
-        self.ray_address = QLineEdit("auto")
-        self.ray_address.setToolTip("'auto' joins the cluster started on this machine; or an "
-                                    "address such as 10.0.0.2:6379; 'local' starts one here")
-        row.addWidget(self.ray_address, 1)
-        lay.addLayout(row)
+        self.ray = RayRow("Run on a Ray cluster:",
+                          "Send the pictures to the workers of a Ray cluster")
+        self.ray_check, self.ray_address = self.ray.check, self.ray.address
+        lay.addWidget(self.ray)
 
         self.start_button = QPushButton("Start queue")
         self.start_button.clicked.connect(self.start_or_stop)
@@ -249,10 +244,11 @@ class BatchPanel(QWidget):
             self.start()
 
     def executor(self):
-        if self.ray_check.isChecked():
+        address = self.ray.address_or_none()
+        if address is not None:
             from nst_app.ray_executor import RayExecutor
 
-            return RayExecutor(self.ray_address.text().strip() or "auto")
+            return RayExecutor(address)
         return LocalExecutor()
 
     def start(self) -> bool:
@@ -320,5 +316,4 @@ class BatchPanel(QWidget):
         running = self.controller.running
         for b in (self.remove_button, self.clear_button):
             b.setEnabled(not running and bool(self.queue.items))
-        self.ray_check.setEnabled(not running)
-        self.ray_address.setEnabled(not running)
+        self.ray.setEnabled(not running)

@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -24,6 +23,8 @@ from PySide6.QtWidgets import (
 from nst_app import models
 from nst_core.video import VideoInfo
 from nst_core.video_job import VIDEO_PICTURE, VideoSettings
+
+from .ray_row import RayRow
 
 _DEFAULTS = VideoSettings()
 
@@ -106,17 +107,11 @@ class VideoPanel(QWidget):
         self.long_term.setToolTip(_help("long_term"))
         form.addRow("", self.long_term)
         lay.addLayout(form)
-        row = QHBoxLayout()
-        self.ray_check = QCheckBox("Share the frames with a Ray cluster:")
-        self.ray_check.setToolTip("Send chunks of frames to the workers of a Ray cluster "
-                                  "(install the cluster extra; start it with 'ray start'); "
-                                  "the chunks overlap and are cross-faded")
-        row.addWidget(self.ray_check)
-        self.ray_address = QLineEdit("auto")
-        self.ray_address.setToolTip("'auto' joins the cluster started on this machine; or an "
-                                    "address HOST:PORT; 'local' starts one in this app")
-        row.addWidget(self.ray_address, 1)
-        lay.addLayout(row)
+        self.ray = RayRow("Share the frames with a Ray cluster:",
+                          "Send chunks of frames to the workers of a Ray cluster; the chunks "
+                          "overlap and are cross-faded")
+        self.ray_check, self.ray_address = self.ray.check, self.ray.address
+        lay.addWidget(self.ray)
 
         row = QHBoxLayout()
         self.render_button = QPushButton("Render Video…")
@@ -204,8 +199,7 @@ class VideoPanel(QWidget):
         for w in (self.scrub, self.preview_button):
             w.setEnabled(has)
         self.render_button.setEnabled(has and not running)
-        self.ray_check.setEnabled(not running)
-        self.ray_address.setEnabled(not running)
+        self.ray.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.model.setEnabled(instant)
         self.stability.setEnabled(instant)
@@ -216,8 +210,7 @@ class VideoPanel(QWidget):
 
     def ray_address_or_none(self) -> str | None:
         """The Ray cluster to share the frames with, or None for this computer."""
-        return (self.ray_address.text().strip() or "auto") if self.ray_check.isChecked() \
-            else None
+        return self.ray.address_or_none()
 
     def video_settings(self, picture, output: str, overwrite: bool = False) -> VideoSettings:
         """The render the panel describes, with `picture` (the window's picture settings)."""
