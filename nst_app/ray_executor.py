@@ -47,15 +47,66 @@ def _ray():
     return ray
 
 
+class _OwnerThread:
+    """One thread that lives as long as the process and runs `ray.init` for every other
+    thread. Ray starts its own processes (the GCS and the raylet of a private cluster) with
+    PR_SET_PDEATHSIG, which Linux fires when the *thread* that started them exits, not the
+    process (prctl(2)). Called on a run's worker thread (the window's QThread), `ray.init`
+    had them killed the moment that run ended, and the next run on Ray hung on a dead cluster.
+    """
+
+    def __init__(self) -> None:
+        self._calls: queue.Queue = queue.Queue()
+        threading.Thread(target=self._serve, daemon=True, name="ray-owner").start()
+
+    def _serve(self) -> None:
+        while True:
+            fn, done = self._calls.get()
+            try:
+                done.put((True, fn()))
+            except BaseException as e:  # handed to the caller, raised there
+                done.put((False, e))
+
+    def call(self, fn):
+        done: queue.Queue = queue.Queue(maxsize=1)
+        self._calls.put((fn, done))
+        ok, value = done.get()
+        if not ok:
+            raise value
+        return value
+
+
+_owner: _OwnerThread | None = None
+_owner_lock = threading.Lock()
+
+
+def _on_a_lasting_thread(fn):
+    """`fn()` on the main thread or on the process's Ray owner thread, never on a thread that
+    may end before the process does."""
+    global _owner
+    if threading.current_thread() is threading.main_thread():
+        return fn()
+    with _owner_lock:
+        if _owner is None:
+            _owner = _OwnerThread()
+    return _owner.call(fn)
+
+
 def connect(address: str | None, num_cpus: int | None = None) -> None:
     """Join a cluster: "auto" (the one started on this machine with `ray start`), "local" (a
     private one in this process), an address such as "10.0.0.2:6379"; None uses the Ray this
-    process already started."""
+    process already started. Safe from any thread (see `_OwnerThread`)."""
     ray = _ray()
     if ray.is_initialized():
         return
     if address not in (None, "local", "auto"):
         _probe(address)
+    _on_a_lasting_thread(lambda: _init(ray, address, num_cpus))
+
+
+def _init(ray, address: str | None, num_cpus: int | None) -> None:
+    if ray.is_initialized():  # another thread got there first
+        return
     try:
         if address in (None, "local"):
             ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,

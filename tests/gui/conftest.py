@@ -55,5 +55,16 @@ def window(make_window):
     return w
 
 
+@pytest.fixture
+def batch_window(window, tmp_path, painting_path):
+    """A window set up for tiny, quick batch items."""
+    window.add_style(str(painting_path))
+    window.inputs.remove_style(window.inputs.rows[0])  # only the small painting
+    window.params.size.setValue(48)
+    window.params.iterations.setValue(3)
+    window.batch.output_edit.setText(str(tmp_path / "batch-out"))
+    return window
+
+
 def wait_idle(qtbot, window, timeout=60000):
     qtbot.waitUntil(lambda: not window.controller.running, timeout=timeout)

@@ -1,22 +1,10 @@
-"""The batch queue in the window: add, run, stop, fail, survive a restart, and Ray."""
+"""The batch queue in the window: add, run, stop, fail, survive a restart (Ray: test_ray_window)."""
 import shutil
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from nst_core.images import load_image, read_settings_json
 from nst_gui.qtimage import to_array
-
-
-@pytest.fixture
-def batch_window(window, tmp_path, painting_path):
-    window.add_style(str(painting_path))
-    window.inputs.remove_style(window.inputs.rows[0])  # only the small painting
-    window.params.size.setValue(48)
-    window.params.iterations.setValue(3)
-    window.batch.output_edit.setText(str(tmp_path / "batch-out"))
-    return window
 
 
 def run_queue(qtbot, window, timeout=60000):
@@ -88,18 +76,3 @@ def test_stop_keeps_the_running_items_best_and_the_queue_survives_a_restart(
     assert [it.id for it in w2.batch.queue.items] == ids
     assert w2.batch.states() == ["stopped", "queued"]
     assert w2.batch.list.count() == 2
-
-
-def test_the_queue_runs_on_a_ray_cluster_from_the_window(batch_window, qtbot, photo_path):
-    ray = pytest.importorskip("ray")
-    w = batch_window
-    w.batch.add_photos([str(photo_path)])
-    w.batch.ray_check.setChecked(True)
-    w.batch.ray_address.setText("local")  # a private cluster on this machine
-    try:
-        run_queue(qtbot, w, timeout=120000)
-        assert w.batch.states() == ["done"]
-        assert "Ray cluster" in w.batch.status.text() or "1 done" in w.batch.status.text()
-        assert Path(w.batch.queue.items[0].output).is_file()
-    finally:
-        ray.shutdown()

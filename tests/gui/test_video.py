@@ -112,25 +112,3 @@ def test_a_dropped_clip_opens_in_the_video_panel(window, tmp_path):
     assert window.video.info is not None and window.video.info.path == str(clip)
     assert window.video_dock.isVisible()
     assert window.inputs.content_path == photo_before  # the photo is not replaced
-
-
-
-def test_a_video_renders_on_a_ray_cluster_from_the_window(window, qtbot, tmp_path, tiny_model):
-    import pytest
-
-    ray = pytest.importorskip("ray")
-    model = _with_model(window, tiny_model)
-    _open(window, tmp_path, frames=4)  # one chunk: the window's path to Ray, kept short
-    window.video.reload_models()
-    window.video.method.setCurrentIndex(window.video.method.findData("instant"))
-    window.video.model.setCurrentIndex(window.video.model.findData(model))
-    window.video.ray_check.setChecked(True)
-    window.video.ray_address.setText("local")  # a private cluster on this machine
-    out = tmp_path / "ray.mp4"
-    try:
-        assert window.render_video(str(out))
-        wait_idle(qtbot, window, timeout=120000)
-    finally:
-        ray.shutdown()
-    assert probe(out).frames == 4
-    assert "Done: 4 frames" in window.video.status.text()
