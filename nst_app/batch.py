@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from nst_core import NSTError, PreviewPolicy, SettingsError, TransferSettings, Tuning
-from nst_core.images import check_output, read_settings_json, save_image
+from nst_core.images import check_output, read_settings_json, save_image, write_atomic
 from nst_core.jobs import Job, job_from_dict
 from nst_core.still import StillJob
 
@@ -222,9 +221,7 @@ class BatchQueue:
             data = {"queue_format": QUEUE_FORMAT, "items": [it.to_dict() for it in self.items]}
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.path.with_name(self.path.name + ".tmp")
-                tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-                os.replace(tmp, self.path)
+                write_atomic(self.path, json.dumps(data, indent=1).encode("utf-8"))
             except OSError as e:
                 log.error("could not save the batch queue to %s: %s", self.path, e)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from nst_core import NSTError, TransferSettings
-from nst_core.images import read_settings_json, save_image
+from nst_core.images import read_settings_json, save_image, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +141,7 @@ class HistoryStore:
                 n += 1
         entry = HistoryEntry(str(png), time.time(), int(iterations), float(seconds), status,
                              reason, source, settings.to_dict())
-        tmp = base.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(_sidecar(entry)), encoding="utf-8")
-        os.replace(tmp, base.with_suffix(".json"))
+        write_atomic(base.with_suffix(".json"), json.dumps(_sidecar(entry)).encode("utf-8"))
         return entry
 
     def entries(self) -> list[HistoryEntry]:

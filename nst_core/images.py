@@ -190,10 +190,7 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
             exif = Image.Exif()
             exif[_EXIF_DESCRIPTION] = settings_json
             kwargs["exif"] = exif.tobytes()
-    try:
-        mode = p.stat().st_mode & 0o7777 if overwrite and p.is_file() else 0o666 & ~_umask()
-    except OSError:
-        mode = 0o666 & ~_umask()
+    mode = _mode_for(p, overwrite)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -213,16 +210,28 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
     return p
 
 
+def _mode_for(p: Path, overwrite: bool) -> int:
+    """The permissions a file written at `p` gets: those of the file it replaces, else what the
+    umask gives a new file (mkstemp's temporary files are 0600)."""
+    try:
+        return p.stat().st_mode & 0o7777 if overwrite and p.is_file() else 0o666 & ~_umask()
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` in one step (a temporary file beside it, synced, then renamed
-    over it): a crash or a full disk never leaves half a file."""
+    over it): a crash or a full disk never leaves half a file, and a file it replaces keeps
+    its permissions."""
     p = Path(path)
+    mode = _mode_for(p, True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, p)
     except BaseException:
         if os.path.exists(tmp):

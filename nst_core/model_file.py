@@ -15,9 +15,9 @@ at a stop, and resumes from it.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .errors import ModelError
-from .images import os_reason
+from .images import os_reason, write_atomic
 from .transformer import NetShape, TransformerNet
 
 FORMAT = "nst-studio-instant-style"
@@ -101,23 +101,14 @@ def save_model(path: str | os.PathLike, net: TransformerNet, meta: dict[str, Any
             "state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
     if optimizer is not None:
         data["optimizer"] = optimizer
-    tmp = None
+    buf = io.BytesIO()
+    torch.save(data, buf)  # a few MB: the file is written in one step from memory
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".tmp", dir=p.parent)
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-        tmp = None
+        write_atomic(p, buf.getvalue())
     except OSError as e:
         raise ModelError(f"cannot write the model file {p} ({os_reason(e)}); choose another "
                          "folder or free some space") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
     return p
 
 

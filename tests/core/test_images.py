@@ -242,3 +242,26 @@ def test_unique_path(tmp_path):
     (tmp_path / "a-2.png").write_bytes(b"")
     assert unique_path(tmp_path / "a.png") == tmp_path / "a-3.png"
     assert unique_path(tmp_path / "b.png") == tmp_path / "b.png"
+
+
+def test_atomic_writes_follow_the_umask_keep_a_replaced_files_mode_and_leave_nothing(tmp_path):
+    """The video frames, the queue, the history and the model file go through write_atomic:
+    mkstemp's 0600 must not reach the person's folder, and a failed write leaves no stray."""
+    import os
+
+    from nst_core.images import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        p = tmp_path / "frame.png"
+        write_atomic(p, b"one")
+        assert p.read_bytes() == b"one" and p.stat().st_mode & 0o777 == 0o644
+        os.chmod(p, 0o640)
+        write_atomic(p, b"two")
+        assert p.read_bytes() == b"two" and p.stat().st_mode & 0o777 == 0o640
+        with pytest.raises(TypeError):
+            write_atomic(p, "not bytes")  # fails inside the write
+        assert p.read_bytes() == b"two"
+        assert sorted(x.name for x in tmp_path.iterdir()) == ["frame.png"]
+    finally:
+        os.umask(old)
