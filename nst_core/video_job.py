@@ -432,6 +432,11 @@ class VideoRun(Run):
                 yield Preview(out, frame.index + 1)
                 if self._stop.is_set():
                     break
+        except RunFailedError as e:  # a frame painted as a still picture (NaN, memory)
+            why = (f"Frame {len(iterations) + self.done + 1}: {e} The frames before it are kept "
+                   f"in {self.cache}.")
+            raise type(e)(why, result=self._result("failed", why, iterations, frame_seconds,
+                                                   last)) from None
         except NonFiniteLoss as e:
             why = (f"The loss became {e.value} on frame {len(iterations) + self.done + 1}; the "
                    f"frames before it are kept in {self.cache}. Lower the temporal weight or "
@@ -539,6 +544,8 @@ class VideoRun(Run):
         self._temporal.clear()
         start = None
         temporal = s.temporal_weight > 0 and len(inputs) > 0
+        if not temporal and p.multiscale:
+            return (yield from self._still(index, rgb, state, timer, frame_seconds))
         if temporal:
             covered = np.zeros(rgb.shape[:2], np.float32)
             back_steps = LONG_TERM if s.long_term else (1,)
@@ -590,6 +597,39 @@ class VideoRun(Run):
         if self._stop.is_set() and its < steps:
             return None, its
         return to_uint8(best), its
+
+    def _still(self, index: int, rgb: np.ndarray, state: dict, timer: Timer,
+               frame_seconds: list[float]):
+        """A frame with nothing before it to hold to (the first, or every frame when the
+        temporal weight is 0) is painted as a still picture, coarse-to-fine with the picture
+        rule, as "Preview This Frame" paints it; returns (frame, iterations) as `_optimize`."""
+        from .still import StillJob  # the still job imports nothing of the video job
+
+        p, n = self.settings.picture, len(self.times)
+        base, t0 = state["iteration"], time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="nst-video-frame-") as folder:
+            photo = Path(folder) / f"frame_{index + 1:06d}.png"
+            write_atomic(photo, png_bytes(rgb))
+            job = StillJob(p.replace(content=str(photo), size=max(self.size)), self.tuning)
+            run = job.prepare(self.previews, self._stop)
+            for ev in run.events():
+                if isinstance(ev, Progress):
+                    state["iteration"] = base + ev.iteration
+                    spent = time.perf_counter() - t0
+                    per_frame = float(np.mean(frame_seconds)) if frame_seconds else spent + ev.eta
+                    yield Progress(iteration=state["iteration"], total=base + ev.total + self._later
+                                   * (n - index - 1), scale=index, scales=n, size=self.size,
+                                   losses=dict(ev.losses), elapsed=timer(),
+                                   eta=ev.eta + (n - index - 1) * per_frame)
+                elif isinstance(ev, Preview):
+                    yield Preview(ev.image, base + ev.iteration)
+                    state["last_preview"] = (base + ev.iteration, time.perf_counter())
+                elif isinstance(ev, Note):
+                    yield ev
+        r = run.result
+        if r is None or r.stopped:
+            return None, r.iterations if r is not None else 0
+        return r.image, r.iterations
 
     def _load_frame(self, i: int) -> np.ndarray:
         img = load_image(self._frame_path(i))

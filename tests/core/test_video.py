@@ -253,6 +253,66 @@ def test_an_existing_output_is_kept(tmp_path, tiny_model):
     assert (tmp_path / "out.mp4").read_bytes() == b"precious"
 
 
+def test_the_first_frame_is_painted_as_the_still_picture_of_that_frame(tmp_path,
+                                                                       painting_path):
+    """Nothing holds the first frame, so it is painted as "Preview This Frame" paints it: a
+    still picture, coarse-to-fine (two scales here, 64 then 128 px)."""
+    from nst_core import StillJob
+    from nst_core.images import save_image
+    from nst_core.video_job import VIDEO_PICTURE
+
+    clip = write_clip(tmp_path / "c.mp4", frames=2, w=128, h=96)
+    picture = VIDEO_PICTURE.replace(styles=(str(painting_path),), size=128, iterations=20,
+                                    scales=2, early_stop=0.0, settle=0.0, device="cpu")
+    out = tmp_path / "frames"
+    run = VideoJob(VideoSettings(content=str(clip), output=str(out), picture=picture,
+                                 frame_iterations=3)).prepare()
+    events = list(run.events())
+    assert run.result.status == "done" and run.result.iterations == [20, 3]
+    first_frame = [e for e in events if isinstance(e, Progress) and e.scale == 0]
+    assert {e.size for e in first_frame} == {(128, 96)}  # reported in the video's terms
+    assert [e.iteration for e in first_frame if e.losses] == list(range(1, 21))
+
+    photo = tmp_path / "frame1.png"
+    save_image(photo, next(iter(read_frames(clip, size=(128, 96)))).rgb)
+    still = StillJob(picture.replace(content=str(photo)))
+    scales = still.prepare().scales
+    assert [sc.size for sc in scales] == [(64, 48), (128, 96)]  # it is coarse-to-fine
+    expected = still.prepare()
+    for _ in expected.events():
+        pass
+    painted = read_rgb(sorted(out.glob("frame_*.png"))[0])
+    diff = np.abs(painted.astype(int) - expected.result.image.astype(int))
+    assert diff.mean() < 0.5 and diff.max() <= 3
+
+
+def test_a_nan_in_a_frame_painted_as_a_still_fails_in_one_line_and_keeps_the_frames(
+        tmp_path, painting_path, monkeypatch):
+    """Every frame is painted as a still at temporal weight 0; the third one's loss turns NaN:
+    the run fails naming the frame, and the two finished frames stay for the next try."""
+    from nst_core.errors import RunFailedError
+    from nst_core.video_job import VIDEO_PICTURE
+    from tests.conftest import nan_after
+
+    clip = write_clip(tmp_path / "c.mp4", frames=4, w=64, h=48)
+    picture = VIDEO_PICTURE.replace(styles=(str(painting_path),), size=64, iterations=4,
+                                    early_stop=0.0, device="cpu")
+    out = tmp_path / "v.mp4"
+    run = VideoJob(VideoSettings(content=str(clip), output=str(out), picture=picture,
+                                 temporal_weight=0.0)).prepare()
+    nan_after(monkeypatch, 2 * 4 + 1)  # two frames of 4 evaluations, then one good step
+    with pytest.raises(RunFailedError) as info:
+        for _ in run.events():
+            pass
+    text = str(info.value)
+    assert text.startswith("Frame 3: The loss became nan") and "\n" not in text
+    assert str(cache_dir(out)) in text
+    assert info.value.result.status == "failed"
+    assert sorted(p.name for p in cache_dir(out).glob("[0-9]*.png")) == \
+        ["000000.png", "000001.png"]
+    assert not out.exists()
+
+
 def test_optimize_holds_frames_to_the_warped_previous_one(tmp_path, painting_path):
     from nst_core.video_job import VIDEO_PICTURE
 
