@@ -589,8 +589,9 @@ class VideoRun(Run):
             left = (steps - it.step) * per_it + (len(self.times) - index - 1) * mean_frame
             total = state["iteration"] + steps - it.step + self._later * (
                 len(self.times) - index - 1)
-            yield Progress(iteration=state["iteration"], total=total, scale=index, scales=len(self.times), size=self.size, losses=dict(it.losses),
-                elapsed=timer(), eta=left)
+            yield Progress(iteration=state["iteration"], total=total, scale=index,
+                           scales=len(self.times), size=self.size, losses=dict(it.losses),
+                           elapsed=timer(), eta=left)
             if self.previews.due(state["iteration"], *state["last_preview"], stage_end=False):
                 yield Preview(to_uint8(x.detach()), state["iteration"])
                 state["last_preview"] = (state["iteration"], time.perf_counter())
