@@ -123,7 +123,7 @@ def render_chunks(job: VideoJob, executor, stop: threading.Event,
             write_atomic(core(i), png_bytes(np.clip(mixed + 0.5, 0, 255).astype(np.uint8)))
             lead_file(i).unlink()
     try:
-        written = run._write(n)
+        written = run.write_output(n)
     except (OSError, ValueError) as e:
         why = (f"Cannot write {run.output} ({e}); the frames are kept in {run.cache}: free some "
                "space or choose another place, and run it again.")

@@ -14,6 +14,8 @@ import os
 import tempfile
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,24 +192,36 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
             exif = Image.Exif()
             exif[_EXIF_DESCRIPTION] = settings_json
             kwargs["exif"] = exif.tobytes()
-    mode = _mode_for(p, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with replacing(p, overwrite) as tmp:
+        with open(tmp, "wb") as f:
             img.save(f, fmt, **kwargs)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)  # mkstemp makes it 0600: follow the umask, or keep the old mode
         if _WRITE_DELAY:  # a test hook: widen the window in which a kill finds a half write
             import time
 
             time.sleep(_WRITE_DELAY)
+    return p
+
+
+@contextmanager
+def replacing(p: Path, overwrite: bool = True, suffix: str = ".tmp") -> Iterator[str]:
+    """A temporary path beside `p` for the block to write the new file to. When the block ends,
+    the file takes `p`'s place in one step (replacing a file there only with `overwrite`,
+    else OutputExistsError), with the permissions of the file it replaces or, for a new one,
+    what the umask gives; when the block fails, the temporary file is removed. A crash or a
+    full disk never leaves half a file."""
+    mode = _mode_for(p, overwrite)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=suffix, dir=p.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, mode)  # mkstemp makes it 0600
         put_in_place(tmp, p, overwrite)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return p
 
 
 def _mode_for(p: Path, overwrite: bool) -> int:
@@ -223,26 +237,15 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` in one step (a temporary file beside it, synced, then renamed
     over it): a crash or a full disk never leaves half a file, and a file it replaces keeps
     its permissions."""
-    p = Path(path)
-    mode = _mode_for(p, True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with replacing(Path(path)) as tmp:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
     """(H, W, 3) uint8 as PNG bytes, compressed lightly (frames kept while a video renders)."""
-    import io
-
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB").save(
         buf, "PNG", compress_level=1)

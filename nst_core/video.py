@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ImageError, OutputExistsError, SettingsError
-from .images import _umask, os_reason, put_in_place
+from .images import os_reason, replacing
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv",
                   ".gif"}
@@ -326,16 +325,8 @@ def write_video(path: str | os.PathLike, frames: Iterable[tuple[float, np.ndarra
 
     p = Path(path)
     _check_video_output(p, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=p.suffix, dir=p.parent)
-    os.close(fd)
-    try:
+    with replacing(p, overwrite, suffix=p.suffix) as tmp:  # the suffix names the container
         _encode(tmp, frames, fps, audio_from, start, end, crf)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600: follow the umask
-        put_in_place(tmp, p, overwrite)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return p
 
 

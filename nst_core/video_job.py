@@ -468,7 +468,7 @@ class VideoRun(Run):
             yield Note(f"The clip ended at frame {read} of {n} (damaged or shorter than it "
                        "says); the video has the frames before it.")
         try:
-            written = self._write(finished)
+            written = self.write_output(finished)
         except (OSError, ValueError) as e:
             reason = os_reason(e) if isinstance(e, OSError) else str(e)
             why = (f"Cannot write {self.output} ({reason}); the frames are kept in "
@@ -663,7 +663,10 @@ class VideoRun(Run):
         for i in range(count):
             yield self.times[i] - start, self._load_frame(i)
 
-    def _write(self, count: int) -> Path:
+    def write_output(self, count: int) -> Path:
+        """The first `count` kept frames as the output: the video with the clip's sound, or a
+        folder of PNG frames; written beside the target and put in place when complete (also
+        what a render shared in chunks ends with, nst_app.video_cluster)."""
         s = self.settings
         if not s.to_folder:
             return write_video(self.output, self._frames(count), self.info.fps,

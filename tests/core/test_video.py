@@ -464,3 +464,24 @@ def test_sound_the_mp4_cannot_hold_is_reencoded_as_aac(tmp_path):
     assert probe(out).audio == "aac"
     seconds, freq = _decoded_tone(out)
     assert seconds == pytest.approx(0.5, abs=0.08) and freq == pytest.approx(300, abs=5)
+
+
+def test_a_written_video_follows_the_umask_keeps_a_replaced_ones_mode_and_leaves_no_stray(
+        tmp_path):
+    import os
+
+    frames = [(i / 10, clip_frame(i, 64, 48)) for i in range(3)]
+    out = tmp_path / "v.mp4"
+    old = os.umask(0o022)
+    try:
+        write_video(out, frames, 10.0)
+        assert out.stat().st_mode & 0o777 == 0o644 and probe(out).frames == 3
+        os.chmod(out, 0o640)
+        write_video(out, frames[:2], 10.0, overwrite=True)
+        assert out.stat().st_mode & 0o777 == 0o640 and probe(out).frames == 2
+        with pytest.raises(OutputExistsError):
+            write_video(out, frames, 10.0)
+        assert probe(out).frames == 2
+        assert [p.name for p in tmp_path.iterdir()] == ["v.mp4"]
+    finally:
+        os.umask(old)
