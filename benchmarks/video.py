@@ -3,7 +3,7 @@ own (temporal weight 0) against the temporal method, on the bundled clip.
 
     python benchmarks/video.py [--clip PATH] [--size 256] [--seconds 2] [--fps 8] \\
         [--iterations 100] [--methods optimize,instant] [--weights 0,500] [--long-term] \
-        [--stability 0.4] [--settle 0.25] [--save DIR] [--json FILE]
+        [--stability 0.4] [--settle 0.25] [--device cpu] [--save DIR] [--json FILE]
 
 For every run it prints and returns, over the frames:
     warping   the warping error of Lai et al. 2018: the mean squared difference (0..1 scale)
@@ -49,7 +49,7 @@ def run_one(args, method: str, weight: float, out_dir: Path, stability: float = 
     from nst_core.video_job import VIDEO_PICTURE, VideoJob, VideoSettings
 
     picture = VIDEO_PICTURE.replace(styles=(str(args.painting),), size=args.size,
-                                    iterations=args.iterations, device="cpu")
+                                    iterations=args.iterations, device=args.device)
     if args.settle is not None:
         picture = picture.replace(settle=args.settle)
     lt = "_long" if args.long_term and weight else ""
@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--long-term", action="store_true")
     p.add_argument("--settle", type=float, default=None, help="the picture rule's threshold "
                    "(\"Stop when still\"; 0 off); default: the settings' default")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps", "auto"])
     p.add_argument("--save", type=Path, default=None, help="keep the frames here")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
