@@ -6,12 +6,16 @@ import torch
 
 
 def to_tensor(rgb: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """(H, W, 3) uint8 -> (1, 3, H, W) float32 in 0..1."""
-    t = torch.from_numpy(np.array(rgb, dtype=np.float32)).to(device)
-    return t.permute(2, 0, 1).unsqueeze(0) / 255.0
+    """(H, W, 3) uint8 -> (1, 3, H, W) float32 in 0..1. The bytes travel to the device and
+    become floats there: a quarter of the traffic, and no float copy made on the host."""
+    a = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if not a.flags.writeable:  # torch wants memory it may write (it never does here)
+        a = a.copy()
+    t = torch.from_numpy(a).to(device)
+    return t.permute(2, 0, 1).unsqueeze(0).to(torch.float32) / 255.0
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) float in 0..1 -> (H, W, 3) uint8 (a new array)."""
     x = image.detach()[0].clamp(0, 1).mul(255.0).round().to(torch.uint8)
-    return x.permute(1, 2, 0).cpu().numpy().copy()
+    return x.permute(1, 2, 0).contiguous().cpu().numpy()  # made contiguous where it is

@@ -30,7 +30,8 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -84,6 +85,10 @@ Method = Literal["optimize", "instant"]
 LONG_TERM = (1, 4, 8)
 #: The picture settings a video starts from: smaller than a still's (a clip has many frames).
 VIDEO_PICTURE = TransferSettings(size=384, iterations=200)
+#: The instant method measures motion on frames shrunk to this long side (`flow.trusted_flow`):
+#: at 1080p that keeps 89% of the steadying (Lai's warping error) for 61% of its time on a CPU,
+#: where the repainting itself takes 0.02 s on a GPU (benchmarks/RESULTS.md).
+INSTANT_FLOW_SIDE = 960
 CACHE_SUFFIX = ".frames"
 MANIFEST = "job.json"
 
@@ -395,6 +400,7 @@ class VideoRun(Run):
         objective: Objective | None = None
         read = 0
         self.open_cache()
+        writer = FrameWriter(self._save_frame)
         try:
             for frame in self._read():
                 read = frame.index + 1
@@ -417,7 +423,7 @@ class VideoRun(Run):
                                                          objective, state, timer, frame_seconds)
                     if out is None:  # stopped in the middle of the frame
                         break
-                self._save_frame(frame.index, out)
+                writer.submit(frame.index, out)
                 frame_seconds.append(time.perf_counter() - t0)
                 iterations.append(its)
                 inputs.append(frame.rgb)
@@ -432,6 +438,7 @@ class VideoRun(Run):
                 yield Preview(out, frame.index + 1)
                 if self._stop.is_set():
                     break
+            writer.flush()
         except RunFailedError as e:  # a frame painted as a still picture (NaN, memory)
             why = (f"Frame {len(iterations) + self.done + 1}: {e} The frames before it are kept "
                    f"in {self.cache}.")
@@ -456,6 +463,8 @@ class VideoRun(Run):
                 raise OutOfMemoryError(why, result=self._result(
                     "failed", why, iterations, frame_seconds, last)) from None
             raise
+        finally:
+            writer.close()  # the frames still being written are finished first
         finished = self.done + len(iterations)
         if self._stop.is_set() and finished < n:
             why = (f"stopped after {finished} of {n} frames; run the same render again to "
@@ -497,8 +506,7 @@ class VideoRun(Run):
                       "keep" if s.keep_colors else "style")
         if not inputs or s.temporal_weight == 0 or s.stability == 0:
             return out
-        back = flow.flow(rgb, inputs[-1])
-        trust = flow.reliability(back, flow.flow(inputs[-1], rgb))
+        back, trust = flow.trusted_flow(rgb, inputs[-1], INSTANT_FLOW_SIDE)
         warped = flow.warp(outputs[-1].astype(np.float32), back)
         mixed = flow.steady_blend(out, warped, s.stability * trust)
         return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
@@ -553,8 +561,7 @@ class VideoRun(Run):
                 if j > len(inputs):
                     break
                 prev_in, prev_out = inputs[-j], outputs[-j]
-                back = flow.flow(rgb, prev_in)
-                trust = flow.reliability(back, flow.flow(prev_in, rgb))
+                back, trust = flow.trusted_flow(rgb, prev_in)
                 weight = np.clip(trust - covered, 0.0, 1.0)  # where nearer frames do not hold
                 covered = np.clip(covered + weight, 0.0, 1.0)
                 warped = flow.warp(prev_out.astype(np.float32) / 255.0, back)
@@ -581,7 +588,7 @@ class VideoRun(Run):
 
         for it in minimize(x, terms, opt, steps, self._stop, p.early_stop,
                            self.tuning.early_stop_window, p.settle,
-                           self.tuning.settle_window):
+                           self.tuning.settle_window, self.tuning.settle_patience):
             best, its = it.best, it.step
             state["iteration"] += 1
             per_it = (time.perf_counter() - t0) / it.step
@@ -659,9 +666,12 @@ class VideoRun(Run):
                 return
 
     def _frames(self, count: int) -> Iterator[tuple[float, np.ndarray]]:
+        """The kept frames in order with their times, decoded a few ahead in background
+        threads while the encoder takes the one before."""
         start = self.times[0]
-        for i in range(count):
-            yield self.times[i] - start, self._load_frame(i)
+        frames = _read_ahead(self._load_frame, count, FrameWriter.workers())
+        for i, rgb in enumerate(frames):
+            yield self.times[i] - start, rgb
 
     def write_output(self, count: int) -> Path:
         """The first `count` kept frames as the output: the video with the clip's sound, or a
@@ -691,6 +701,55 @@ class VideoRun(Run):
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return out
+
+
+class FrameWriter:
+    """Writes the finished frames to the cache in background threads: PNG-encoding and syncing
+    a 1080p frame takes longer than repainting it on a GPU (about 0.3 s against 0.02 s,
+    benchmarks/RESULTS.md), so the next frame is painted meanwhile. At most twice as many
+    frames as threads are outstanding; a write's error (a full disk) is raised by the next
+    `submit` or by `flush`, and `close` finishes what was handed over."""
+
+    def __init__(self, save: Callable[[int, np.ndarray], None], workers: int | None = None):
+        self._save = save
+        self._workers = workers or self.workers()
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="nst-frame-writer")
+        self._pending: deque[Future] = deque()
+
+    @staticmethod
+    def workers() -> int:
+        return max(1, min(4, os.cpu_count() or 1))
+
+    def submit(self, index: int, rgb: np.ndarray) -> None:
+        self._collect(2 * self._workers - 1)
+        self._pending.append(self._pool.submit(self._save, index, rgb))
+
+    def flush(self) -> None:
+        """Wait for every frame handed over; raise the first write's error."""
+        self._collect(0)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _collect(self, outstanding: int) -> None:
+        """Take the finished writes (raising a failed one's error), waiting, oldest first,
+        until at most `outstanding` remain."""
+        while self._pending and (len(self._pending) > outstanding or self._pending[0].done()):
+            self._pending.popleft().result()
+
+
+def _read_ahead(load: Callable[[int], np.ndarray], count: int,
+                workers: int) -> Iterator[np.ndarray]:
+    """load(0), load(1), ... load(count - 1) in order, each started up to twice `workers`
+    items ahead in background threads."""
+    with ThreadPoolExecutor(workers, thread_name_prefix="nst-frame-reader") as pool:
+        ahead: deque[Future] = deque()
+        for i in range(count):
+            ahead.append(pool.submit(load, i))
+            if len(ahead) > 2 * workers:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
 
 
 def _same_device(a: Path, b: Path) -> bool:

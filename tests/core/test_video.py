@@ -1,6 +1,7 @@
 """Video: reading and writing clips (PyAV), optical flow and reliability, the video job."""
 from __future__ import annotations
 
+import errno
 import json
 import threading
 
@@ -8,10 +9,10 @@ import numpy as np
 import pytest
 
 from nst_core import flow
-from nst_core.errors import ImageError, OutputExistsError, SettingsError
+from nst_core.errors import ImageError, OutputExistsError, RunFailedError, SettingsError
 from nst_core.events import Note, Preview, Progress
 from nst_core.video import even_size, probe, read_frames, select_times, write_video
-from nst_core.video_job import VideoJob, VideoSettings, cache_dir
+from nst_core.video_job import FrameWriter, VideoJob, VideoRun, VideoSettings, cache_dir
 from tests.conftest import clip_frame, read_rgb, textured, write_clip
 
 
@@ -27,6 +28,18 @@ def test_flow_and_warp_recover_a_known_shift():
     inner = (slice(10, -10), slice(10, -10))
     assert np.abs(back[inner] - a[inner]).mean() < 3.0  # of 255; the unwarped b is far off
     assert np.abs(b[inner].astype(np.float32) - a[inner]).mean() > 15.0
+
+
+@pytest.mark.parametrize("max_side", [None, 200])
+def test_trusted_flow_measured_on_shrunk_frames_comes_back_at_full_size(max_side):
+    big = textured(420, 320, seed=6)
+    previous = big[5:305, 5:405]  # 300x400
+    current = big[9:309, 11:411]  # current(p) = previous(p + (6, 4))
+    back, trust = flow.trusted_flow(current, previous, max_side)
+    assert back.shape == (300, 400, 2) and trust.shape == (300, 400)
+    assert np.median(back[..., 0]) == pytest.approx(6.0, abs=0.4)  # vectors in full-size px
+    assert np.median(back[..., 1]) == pytest.approx(4.0, abs=0.4)
+    assert trust[20:-20, 20:-20].mean() > 0.9 and trust[:, -3:].mean() < 0.2  # leaves the frame
 
 
 def test_warp_reads_at_p_plus_the_field():
@@ -229,6 +242,58 @@ def test_a_stopped_render_resumes_and_has_every_frame_once(tmp_path, tiny_model)
     for a, b in zip(parts, sorted((tmp_path / "whole").glob("frame_*.png"))):
         assert np.array_equal(read_rgb(a), read_rgb(b))  # as if it had never stopped
     assert not cache.exists()
+
+
+def test_the_frame_writer_bounds_the_frames_outstanding_and_raises_a_failed_write():
+    gate, written = threading.Event(), []
+
+    def save(index, rgb):
+        gate.wait(10)
+        if index == 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(index)
+
+    writer = FrameWriter(save, workers=2)
+    for i in range(4):  # twice the threads may be outstanding: these return at once
+        writer.submit(i, None)
+    fifth = threading.Thread(target=writer.submit, args=(4, None))
+    fifth.start()
+    fifth.join(0.3)
+    assert fifth.is_alive() and written == []  # the fifth waits for a write to finish
+    gate.set()
+    fifth.join(10)
+    assert not fifth.is_alive()
+    writer.submit(5, None)
+    writer.submit(6, None)
+    with pytest.raises(OSError, match="No space"):
+        writer.flush()
+    writer.close()
+    assert sorted(written) == [0, 1, 2, 3, 4, 6]
+
+
+def test_a_disk_that_fills_while_frames_are_kept_fails_in_one_line_and_resumes(
+        tmp_path, tiny_model, monkeypatch):
+    clip = write_clip(tmp_path / "c.mp4", frames=7)
+    settings = _instant(tmp_path, tiny_model, clip)
+    save = VideoRun._save_frame
+
+    def fills_at_frame_5(self, index, rgb):
+        if index == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        save(self, index, rgb)
+
+    monkeypatch.setattr(VideoRun, "_save_frame", fills_at_frame_5)
+    with pytest.raises(RunFailedError, match="the disk is full.*free some space") as failed:
+        VideoJob(settings).prepare().run()
+    assert "\n" not in str(failed.value)
+    assert not (tmp_path / "out.mp4").exists()
+    kept = {p.name for p in cache_dir(tmp_path / "out.mp4").glob("*.png")}
+    assert {f"{i:06d}.png" for i in range(4)} <= kept and "000004.png" not in kept
+
+    monkeypatch.setattr(VideoRun, "_save_frame", save)
+    again = VideoJob(settings).prepare()
+    assert again.done == 4
+    assert again.run().status == "done" and probe(tmp_path / "out.mp4").frames == 7
 
 
 def test_frames_of_another_render_are_not_overwritten(tmp_path, tiny_model):
