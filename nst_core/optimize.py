@@ -53,7 +53,7 @@ def make_optimizer(x: torch.Tensor, settings: TransferSettings,
 def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, torch.Tensor]],
              opt: torch.optim.Optimizer, steps: int, stop: threading.Event,
              early_stop: float = 0.0, window: int = 20, settle: float = 0.0,
-             settle_every: int = 10) -> Iterator[Iterate]:
+             settle_every: int = 10, settle_patience: int = 1) -> Iterator[Iterate]:
     """Take up to `steps` optimizer steps on `x` (in place), yielding after each.
 
     `loss_terms(x)` returns the weighted terms with "total". Early stop: once more than
@@ -63,8 +63,9 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
     The picture rule (`settle`, a fraction): the picture's movement over each `settle_every`
     steps is the mean absolute difference from the picture `settle_every` steps before. The
     first such window holds the jump away from the start and is ignored; the second is the
-    reference. Stop once a window moves the picture by at most `settle` times the reference: it
-    has stopped changing in a way a person would see, while the loss may still creep down.
+    reference. Stop once `settle_patience` windows in a row each move the picture by at most
+    `settle` times the reference: it has stopped changing in a way a person would see, while the
+    loss may still creep down.
     Relative to the run's own pace, so one threshold serves every size, pair and precision
     (benchmarks/RESULTS.md, "#12"). Raises `NonFiniteLoss` on a NaN or infinite loss; the best
     image is then the one in the last `Iterate`."""
@@ -75,6 +76,7 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
     window = min(window, steps)
     snapshot = x.detach().clone() if settle > 0 else None  # the picture settle_every ago
     reference: float | None = None  # the picture's movement in the second window
+    quiet = 0  # windows in a row that moved it by at most settle * reference
 
     def closure() -> torch.Tensor:
         nonlocal best_loss, best
@@ -111,7 +113,8 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
             if i == 2 * settle_every:
                 reference = moved
             elif reference is not None:
-                converged = converged or moved <= settle * reference
+                quiet = quiet + 1 if moved <= settle * reference else 0
+                converged = converged or quiet >= settle_patience
         yield Iterate(i, dict(last), best, converged)
         if converged:
             return

@@ -208,7 +208,8 @@ class StillRun(Run):
 
                 for it in minimize(x, terms, opt, scale.iterations, self._stop,
                                    s.early_stop, self.tuning.early_stop_window,
-                                   s.settle, self.tuning.settle_window):
+                                   s.settle, self.tuning.settle_window,
+                                   self.tuning.settle_patience):
                     best = it.best
                     history.append(it.losses)
                     if it.converged:

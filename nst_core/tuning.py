@@ -50,6 +50,10 @@ class Tuning:
     #: The picture rule (the person's `TransferSettings.settle`) compares the picture with the
     #: one this many iterations before (nst_core.optimize.minimize).
     settle_window: int = 10
+    #: ... and ends a scale after this many windows in a row each moved the picture by at most
+    #: `settle` times the reference: one quiet window can be a lull (benchmarks/RESULTS.md, "#12,
+    #: fourth round").
+    settle_patience: int = 2
 
     def precision_for(self, device_type: str) -> str:
         return dict(self.precision).get(device_type, "float32")
@@ -73,6 +77,8 @@ class Tuning:
             raise SettingsError("tuning.early_stop_window", "must be between 1 and 10000")
         if not 1 <= self.settle_window <= 10000:
             raise SettingsError("tuning.settle_window", "must be between 1 and 10000")
+        if not 1 <= self.settle_patience <= 100:
+            raise SettingsError("tuning.settle_patience", "must be between 1 and 100")
         if self.lbfgs not in ("box", "torch"):
             raise SettingsError("tuning.lbfgs", "must be box or torch")
         for sigma, weight in self.precondition:
@@ -108,7 +114,7 @@ class Tuning:
                 kw["precision"] = tuple((str(k), str(v)) for k, v in dict(kw["precision"]).items())
             for name, kind in (("coarse_ratio", float), ("min_scale_side", int),
                                ("lbfgs_history", int), ("early_stop_window", int),
-                               ("settle_window", int)):
+                               ("settle_window", int), ("settle_patience", int)):
                 if name in kw:
                     if isinstance(kw[name], bool):
                         raise TypeError(name)

@@ -140,7 +140,8 @@ def test_the_picture_rule_ends_a_scale_once_the_picture_stops_moving():
     the second window (the first holds the start's jump and is ignored): window 3 moves 0.349
     of it, window 4 0.9^20 = 0.122. A threshold of 0.25 therefore stops at step 40, 0.4 at
     step 30, 0.1 at step 50 (0.9^30 = 0.042 < 0.1 < 0.9^20 = 0.122); without it all 400 steps
-    run."""
+    run. With a patience of two windows (the engine's) each stop comes one window later:
+    the first quiet window is confirmed by the next."""
     import threading
 
     import torch
@@ -149,20 +150,23 @@ def test_the_picture_rule_ends_a_scale_once_the_picture_stops_moving():
 
     target = torch.rand((1, 3, 16, 16), generator=torch.Generator().manual_seed(0))
 
-    def run(settle: float):
+    def run(settle: float, patience: int = 1):
         x = torch.zeros_like(target).requires_grad_(True)
         opt = torch.optim.SGD([x], lr=0.05)
         seen = []
         for it in minimize(x, lambda im: {"total": ((im - target) ** 2).sum()}, opt, 400,
-                           threading.Event(), settle=settle, settle_every=10):
+                           threading.Event(), settle=settle, settle_every=10,
+                           settle_patience=patience):
             seen.append((it.step, it.converged, it.best.clone()))
         return seen
 
     free = run(0.0)
     assert len(free) == 400 and not any(c for _, c, _ in free)
     for settle, stop in ((0.25, 40), (0.4, 30), (0.1, 50)):
-        ruled = run(settle)
-        assert [s for s, c, _ in ruled if c] == [stop] and ruled[-1][0] == stop
+        for patience in (1, 2, 3):
+            ruled = run(settle, patience)
+            end = stop + 10 * (patience - 1)
+            assert [s for s, c, _ in ruled if c] == [end] and ruled[-1][0] == end
     # the movement the rule saw, from the pictures themselves: window 4 against window 2
     ruled = run(0.25)
     moved = [(ruled[k + 9][2] - (ruled[k - 1][2] if k else torch.zeros_like(target)))
@@ -185,3 +189,8 @@ def test_the_picture_rule_is_a_checked_setting(photo_path, painting_path):
     from nst_core import Tuning
 
     assert Tuning.from_dict({"settle_levels": 2.0, "settle_window": 5}).settle_window == 5
+    assert Tuning().settle_patience == 2
+    assert Tuning.from_dict({"settle_patience": 3}).settle_patience == 3
+    for bad in (0, 101):
+        with pytest.raises(SettingsError, match="settle_patience"):
+            Tuning(settle_patience=bad).validate()
