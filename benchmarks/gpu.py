@@ -9,19 +9,21 @@
 all, as a lent GPU's one call.)
 
 finished: the default settings (coarse-to-fine, the picture rule) on the bundled pair, timed
-from the job's preparation (images loaded, style targets made) to its result, after one warm-up
-run in the same process (a window that has painted once is in that state; the first run's CUDA
-set-up and cudnn autotuning are printed as the cold time); then the old default (300 iterations,
-no picture rule) at the sizes up to 1024. The pictures are saved for judging elsewhere.
+from the job's preparation (images loaded, style targets made) to its result, after (on a GPU)
+one warm-up run in the same process (a window that has painted once is in that state; the
+first run's CUDA set-up and cudnn autotuning are printed as the cold time); then the old
+default (300 iterations, no picture rule) at the sizes up to `--old-up-to`. The pictures are
+saved for judging elsewhere.
 
 apply: `stylize` (what the app calls: uint8 in and out, host to GPU and back) on the shipped
-Starry Night model at 512x512, 1920x1080 and 3840x2160 (`--pictures`), median of 30 after a warm-up, and the
-network alone on a tensor already on the GPU; then Johnson's full width (32) with random
-weights, the quality option for GPUs.
+Starry Night model at 512x512, 1920x1080 and 3840x2160 (`--pictures`), median of 30 after a
+warm-up, and the network alone on a tensor already on the GPU; then Johnson's full width (32)
+with random weights, the quality option for GPUs.
 
 train: the default training (`main.py train` with the default network, batch and crops) of a
-painting for about `--seconds`: 40 steps (`--pilot`) measure the pace, then a training of as many steps
-(rounded down to a hundred) as fit in the time; the model file is kept for judging elsewhere.
+painting for about `--seconds`: 40 steps (`--pilot`) measure the pace, then a training of as
+many steps (rounded down to a hundred) as fit in the time; the model file is kept for judging
+elsewhere.
 """
 from __future__ import annotations
 
@@ -69,11 +71,13 @@ def finished(args) -> dict:
 
     base = default_settings().replace(device=args.device)
     out: dict = {"device": args.device, "gpu": _gpu_name(), "torch": torch.__version__,
-                 "runs": []}
-    cold = _still(base.replace(size=256))
-    cold.pop("image")
-    out["cold_256"] = cold
-    print(f"cold run at 256 px (CUDA set-up, autotuning): {cold['seconds']:.2f} s", flush=True)
+                 "threads": torch.get_num_threads(), "runs": []}
+    if args.device != "cpu":
+        cold = _still(base.replace(size=256))
+        cold.pop("image")
+        out["cold_256"] = cold
+        print(f"cold run at 256 px (CUDA set-up, autotuning): {cold['seconds']:.2f} s",
+              flush=True)
     save = Path(args.save) if args.save else None
     if save:
         save.mkdir(parents=True, exist_ok=True)

@@ -49,10 +49,10 @@ def matches(q: dict, ref: dict) -> bool:
             and q["content"] <= 1.05 * ref["content"] and q["ssim"] >= ref["ssim"] - 0.005)
 
 
-def _pair_settings(photo: str, painting: str, size: int):
+def _pair_settings(photo: str, painting: str, size: int, device: str = "cpu"):
     from nst_app.samples import default_settings, samples_dir
 
-    return default_settings().replace(size=size, device="cpu",
+    return default_settings().replace(size=size, device=device,
                                       content=str(samples_dir() / "content" / photo),
                                       styles=(str(samples_dir() / "style" / painting),))
 
@@ -71,7 +71,7 @@ def cmd_trace(args) -> list:
 
     rows = []
     for photo, painting in PAIRS[: args.pairs]:
-        s, tuning = old_default(_pair_settings(photo, painting, args.size))
+        s, tuning = old_default(_pair_settings(photo, painting, args.size, args.device))
         r = trace(s.validate(), tuning, args.every)
         image = r.pop("image")
         if args.save:
@@ -100,7 +100,7 @@ def cmd_compare(args) -> list:
     rows = []
     for size in args.sizes:
         for photo, painting in PAIRS[: args.pairs]:
-            base = _pair_settings(photo, painting, size)
+            base = _pair_settings(photo, painting, size, args.device)
             pair = f"{Path(photo).stem} × {Path(painting).stem}"
             if (pair, size) in earlier:
                 old = dict(earlier[(pair, size)], image=None)
@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                    "`trace --json FILE` instead of running it again")
     for p in (t, c):
         p.add_argument("--save", metavar="DIR", help="keep the pictures of every pair")
+        p.add_argument("--device", default="cpu", help="where the runs compute (the judge "
+                       "is always the CPU's float32)")
         p.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
     rows = cmd_trace(args) if args.command == "trace" else cmd_compare(args)
