@@ -40,10 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-
-def _sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from instant import median_time, sync  # noqa: E402
 
 
 def _still(settings, tuning=None) -> dict:
@@ -55,7 +53,7 @@ def _still(settings, tuning=None) -> dict:
     for ev in run.events():
         if first is None and isinstance(ev, Preview):
             first = time.perf_counter() - t0
-    _sync()
+    sync()
     r = run.result
     return {"seconds": round(time.perf_counter() - t0, 3), "iterations": r.iterations,
             "reason": r.reason, "size": list(run.output_size), "device": r.device,
@@ -63,7 +61,6 @@ def _still(settings, tuning=None) -> dict:
 
 
 def finished(args) -> dict:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from two_minutes import old_default
 
     from nst_app.samples import default_settings
@@ -102,19 +99,6 @@ def finished(args) -> dict:
     return out
 
 
-def _median(fn, repeat: int) -> float:
-    fn()
-    fn()
-    times = []
-    for _ in range(repeat):
-        _sync()
-        t = time.perf_counter()
-        fn()
-        _sync()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def apply(args) -> dict:
     from nst_app.models import library
     from nst_core.instant import stylize
@@ -131,7 +115,7 @@ def apply(args) -> dict:
     for label, net in nets.items():
         for name, (w, h) in sizes.items():
             rgb = rng.integers(0, 256, (h, w, 3), dtype="uint8")
-            t_app = _median(lambda: stylize(net, rgb, dev), args.repeat)
+            t_app = median_time(lambda: stylize(net, rgb, dev), args.repeat, warmup=2)
             x = to_tensor(rgb, dev).contiguous(memory_format=torch.channels_last)
             m = net.to(dev).to(memory_format=torch.channels_last).eval()
 
@@ -139,7 +123,7 @@ def apply(args) -> dict:
                 with torch.inference_mode():
                     m(x)
 
-            t_net = _median(bare, args.repeat)
+            t_net = median_time(bare, args.repeat, warmup=2)
             row = {"network": label, "picture": name, "stylize_s": round(t_app, 5),
                    "network_s": round(t_net, 5), "stylize_fps": round(1 / t_app, 1),
                    "network_fps": round(1 / t_net, 1)}

@@ -33,14 +33,22 @@ import numpy as np
 import torch
 
 
-def _median_time(fn, repeat: int) -> float:
-    fn()
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def median_time(fn, repeat: int, warmup: int = 1) -> float:
+    """Median seconds of `fn()` over `repeat` calls after `warmup` calls, the GPU's queued work
+    finished before each clock starts and before it stops."""
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(repeat):
+        sync()
         t = time.perf_counter()
         fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
+        sync()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -63,7 +71,7 @@ def speed(args) -> dict:
                  "threads": torch.get_num_threads(), "apply": {}}
     for dev in devices:
         for name, rgb in pictures.items():
-            t = _median_time(lambda: stylize(net, rgb, dev), args.repeat)
+            t = median_time(lambda: stylize(net, rgb, dev), args.repeat)
             out["apply"][f"{dev} {name}"] = round(t, 4)
             print(f"apply {dev:4s} {name:18s} {t * 1000:8.1f} ms  ({1 / t:6.1f} per second)",
                   flush=True)

@@ -83,18 +83,19 @@ def trusted_flow(current: np.ndarray, previous: np.ndarray,
     import cv2
 
     h, w = current.shape[:2]
-    scale = 1.0 if not max_side or max(h, w) <= max_side else max_side / max(h, w)
-    if scale == 1.0:
-        back = flow(current, previous)
-        return back, reliability(back, flow(previous, current))
-    small = (max(1, round(w * scale)), max(1, round(h * scale)))
-    cur, prev = (cv2.resize(np.ascontiguousarray(x), small, interpolation=cv2.INTER_AREA)
-                 for x in (current, previous))
+    shrink = bool(max_side) and max(h, w) > max_side
+    cur, prev = current, previous
+    if shrink:
+        small = (max(1, round(w * max_side / max(h, w))), max(1, round(h * max_side / max(h, w))))
+        cur, prev = (cv2.resize(np.ascontiguousarray(x), small, interpolation=cv2.INTER_AREA)
+                     for x in (current, previous))
     back = flow(cur, prev)
     trust = reliability(back, flow(prev, cur))
+    if not shrink:
+        return back, trust
     grow = np.array([w / small[0], h / small[1]], np.float32)
-    back = cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR) * grow
-    return back, cv2.resize(trust, (w, h), interpolation=cv2.INTER_LINEAR)
+    return (cv2.resize(back, (w, h), interpolation=cv2.INTER_LINEAR) * grow,
+            cv2.resize(trust, (w, h), interpolation=cv2.INTER_LINEAR))
 
 
 def warping_error(previous_out: np.ndarray, current_out: np.ndarray,

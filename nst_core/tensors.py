@@ -18,4 +18,5 @@ def to_tensor(rgb: np.ndarray, device: torch.device | str = "cpu") -> torch.Tens
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) float in 0..1 -> (H, W, 3) uint8 (a new array)."""
     x = image.detach()[0].clamp(0, 1).mul(255.0).round().to(torch.uint8)
-    return x.permute(1, 2, 0).contiguous().cpu().numpy()  # made contiguous where it is
+    # laid out as (H, W, 3) on the device, so that one plain copy brings it back
+    return x.permute(1, 2, 0).contiguous().cpu().numpy()
