@@ -77,7 +77,8 @@ class Judge:
         from nst_core.vgg import VGGFeatures
 
         self.size, self.resize, self.to_tensor, self.gram = out_size, resize, to_tensor, gram
-        self.net = VGGFeatures(STYLE_LAYERS + (CONTENT_LAYER,))
+        # the reference: direct convolutions, whatever the engine uses
+        self.net = VGGFeatures(STYLE_LAYERS + (CONTENT_LAYER,), winograd=False)
         rgb = content_path if hasattr(content_path, "shape") else load_image(content_path).rgb
         photo = to_tensor(resize(rgb, out_size))
         style_img = load_image(style_path)

@@ -13,7 +13,8 @@ For each size it runs the engine single-scale on the bundled sample pair and pri
             convolutions alone (forward, warm, best of several) in the precision the run uses
             (bf16 where the engine autocasts, e.g. on CPUs with AVX-512 BF16; --autocast off
             measures float32)
-  ratio     s/it / floor
+  ratio     s/it / floor (the floor counts direct convolutions: with Winograd's, which the
+            engine uses on CPUs in float32 (--winograd off: not), it can fall below 1)
 Each size runs in its own process so that peak memory is that size's alone.
 """
 from __future__ import annotations
@@ -86,14 +87,15 @@ def _sync(device) -> None:
         torch.cuda.synchronize()
 
 
-def measure_one(size: int, device: str, iters: int, warmup: int, autocast: str) -> dict:
+def measure_one(size: int, device: str, iters: int, warmup: int, autocast: str,
+                winograd: bool = True) -> dict:
     import torch
 
     from nst_app.samples import default_settings
     from nst_core import NONE, Progress, StillJob, Tuning
     from nst_core.devices import autocast_dtype
 
-    tuning = Tuning()
+    tuning = Tuning(winograd=winograd)
     if autocast != "auto":
         for kind in ("cpu", "cuda", "mps"):
             tuning = tuning.with_precision(kind, "float32" if autocast == "off" else "bfloat16")
@@ -140,18 +142,22 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--autocast", choices=["auto", "off", "bf16"], default="auto",
                     help="the network's precision (auto: the engine's choice for the device)")
+    ap.add_argument("--winograd", choices=["on", "off"], default="on",
+                    help="Winograd convolutions where the network runs on a CPU in float32 "
+                         "(Tuning.winograd; off: the direct convolutions)")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size
     args = ap.parse_args()
 
     if args.one:
         print(json.dumps(measure_one(args.one, args.device, args.iters, args.warmup,
-                                     args.autocast)))
+                                     args.autocast, args.winograd == "on")))
         return 0
     rows = []
     for size in args.sizes:
         proc = subprocess.run([sys.executable, __file__, "--one", str(size), "--device",
                                args.device, "--iters", str(args.iters), "--warmup",
-                               str(args.warmup), "--autocast", args.autocast], capture_output=True, text=True,
+                               str(args.warmup), "--autocast", args.autocast, "--winograd",
+                               args.winograd], capture_output=True, text=True,
                               env={**os.environ, "PYTHONWARNINGS": "ignore"})
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)

@@ -41,7 +41,8 @@ def old_default(settings):
     rule."""
     from nst_core import Tuning
 
-    return settings.replace(iterations=300, early_stop=0.0, settle=0.0), Tuning(coarse_ratio=0.3)
+    return (settings.replace(iterations=300, early_stop=0.0, settle=0.0),
+            Tuning(coarse_ratio=0.3, winograd=False))
 
 
 def matches(q: dict, ref: dict) -> bool:

@@ -14,6 +14,7 @@ from .errors import DeviceError
 from .layers import BLOCK_CHANNELS, LAYER_INDEX, LAYER_NAMES
 from .settings import TransferSettings
 from .tuning import Tuning
+from .winograd import kernel_bytes, suits_channels
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +97,23 @@ def estimate_memory(settings: TransferSettings, final_size: tuple[int, int],
     """Bytes a still-picture run needs at its peak, from the layer shapes at `final_size`
     (w, h): the activations autograd keeps for the backward pass (float32, or 2 bytes where the
     network is autocast, plus max-pooling indices), the gradient working set, the optimizer's
-    state and the fixed runtime."""
+    state, Winograd's kernels and tiles where it runs (nst_core.winograd) and the fixed
+    runtime."""
     w, h = final_size
     deepest = max(LAYER_INDEX[n] for n in settings.content_layers + settings.style_layers)
     floats, indices, largest = 3 * w * h, 0, 0
-    cw, ch = w, h
+    cw, ch, previous = w, h, 3
+    winograd = tuning.winograd and device == "cpu" and autocast_dtype(tuning, device) is None
+    kernels, tiles = 0, 0  # Winograd's transformed kernels, and its largest layer's tiles
     for name in LAYER_NAMES[: deepest + 1]:
         channels = BLOCK_CHANNELS[int(name[4])]  # conv1_1, relu1_1, pool1: the block
         if name.startswith("pool"):
             cw, ch = cw // 2, ch // 2
             indices += channels * cw * ch if settings.pooling == "max" else 0
+        if name.startswith("conv") and winograd and suits_channels(previous, channels):
+            kernels += kernel_bytes(previous, channels)
+            tiles = max(tiles, 4 * 36 * (previous + channels) * -(-cw // 4) * -(-ch // 4))
+        previous = channels
         size = channels * cw * ch
         floats += size
         largest = max(largest, size)
@@ -117,7 +125,7 @@ def estimate_memory(settings: TransferSettings, final_size: tuple[int, int],
     side = max(w, h) * settings.style_scale  # style features are made once, not kept
     style = 4 * 2 * 64 * side * side
     return int(_BASE_BYTES.get(device, _BASE_BYTES["cpu"]) + activations + gradients + optimizer
-               + max(style - activations, 0))
+               + max(style - activations, 0) + kernels + tiles)
 
 
 def available_memory(device: torch.device) -> int:

@@ -146,7 +146,7 @@ class StillRun(Run):
         self.scales = plan_scales(s, self.content.size, self.tuning)
         self._check_sizes()
         self.net = shared_features(s.content_layers + s.style_layers, s.weights, s.weights_path,
-                                   s.pooling, self.device)
+                                   s.pooling, self.device, self.tuning.winograd)
         self.dtype = autocast_dtype(self.tuning, self.device.type)
         self.memory_needed = estimate_memory(s, self.output_size, self.device.type, self.tuning)
         free = available_memory(self.device)

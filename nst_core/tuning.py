@@ -54,6 +54,10 @@ class Tuning:
     #: `settle` times the reference: one quiet window can be a lull (benchmarks/RESULTS.md, "#12,
     #: fourth round").
     settle_patience: int = 2
+    #: VGG19's wide 3x3 convolutions by Winograd's F(4x4, 3x3) where the network runs on a CPU
+    #: in float32 (nst_core.winograd): 1.4x per iteration at 512 px on 2 AVX2 cores, for about
+    #: 400 MB of transformed kernels. Off: oneDNN's direct convolutions everywhere.
+    winograd: bool = True
 
     def precision_for(self, device_type: str) -> str:
         return dict(self.precision).get(device_type, "float32")
@@ -119,8 +123,9 @@ class Tuning:
                     if isinstance(kw[name], bool):
                         raise TypeError(name)
                     kw[name] = kind(kw[name])
-            if "carry_detail" in kw and not isinstance(kw["carry_detail"], bool):
-                raise TypeError("carry_detail")
+            for name in ("carry_detail", "winograd"):
+                if name in kw and not isinstance(kw[name], bool):
+                    raise TypeError(name)
         except (TypeError, ValueError) as e:
             raise SettingsError("tuning", f"a field has the wrong type ({e})") from None
         return cls(**kw).validate()

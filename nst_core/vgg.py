@@ -27,6 +27,7 @@ from torchvision.models.vgg import cfgs, make_layers
 
 from .errors import WeightsError
 from .layers import CONV_INDICES, LAYER_INDEX, LAYER_NAMES
+from .winograd import use_winograd
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ class VGGFeatures(nn.Module):
     for the requested layers (relu1_1 ... relu5_4)."""
 
     def __init__(self, layers: Iterable[str], source: str = "bundled",
-                 path: str | os.PathLike = "", pooling: str = "max"):
+                 path: str | os.PathLike = "", pooling: str = "max", winograd: bool = True):
         super().__init__()
         self.layers = tuple(dict.fromkeys(layers))
         unknown = [name for name in self.layers if name not in LAYER_INDEX]
@@ -191,6 +192,8 @@ class VGGFeatures(nn.Module):
                 features[i] = nn.AvgPool2d(kernel_size=2, stride=2)
             elif isinstance(m, nn.ReLU):
                 features[i] = nn.ReLU(inplace=False)  # keep the returned activations intact
+        if winograd:  # faster on CPUs in float32; nn.Conv2d everywhere else (winograd.py)
+            use_winograd(features)
         self.normalize = Normalize(source)
         self.features = features
         self._wanted = {LAYER_INDEX[name]: name for name in self.layers}
@@ -228,17 +231,18 @@ class VGGFeatures(nn.Module):
 
 @functools.lru_cache(maxsize=2)
 def _cached(layers: tuple[str, ...], source: str, path: str, pooling: str, device: str,
-            mtime: float) -> VGGFeatures:
-    return VGGFeatures(layers, source, path, pooling).to(device)
+            mtime: float, winograd: bool) -> VGGFeatures:
+    return VGGFeatures(layers, source, path, pooling, winograd).to(device)
 
 
 def shared_features(layers: Iterable[str], source: str = "bundled",
                     path: str | os.PathLike = "", pooling: str = "max",
-                    device: torch.device | str = "cpu") -> VGGFeatures:
+                    device: torch.device | str = "cpu", winograd: bool = True) -> VGGFeatures:
     """A frozen `VGGFeatures` for these layers, built once per process and reused by later runs
     (a worker that renders many pictures loads the network once). Frozen and stateless, so
     sharing it between runs is safe as long as one run at a time uses it."""
     load_conv_state(source, path)  # fails with a clear error before anything is cached
     key_path = str(path)
     mtime = Path(key_path).stat().st_mtime if key_path and _is_file(Path(key_path)) else 0.0
-    return _cached(tuple(dict.fromkeys(layers)), source, key_path, pooling, str(device), mtime)
+    return _cached(tuple(dict.fromkeys(layers)), source, key_path, pooling, str(device), mtime,
+                   winograd)

@@ -367,7 +367,7 @@ class VideoRun(Run):
                              f"are too small for the network; choose an output size with a "
                              f"short side of at least {need} px")
         self.net = shared_features(p.content_layers + p.style_layers, p.weights, p.weights_path,
-                                   p.pooling, self.device)
+                                   p.pooling, self.device, self.tuning.winograd)
         self.dtype = autocast_dtype(self.tuning, self.device.type)
 
     def _frame_path(self, i: int) -> Path:
