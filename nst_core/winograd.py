@@ -157,6 +157,7 @@ class WinogradConv2d(nn.Conv2d):
         return (x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 4
                 and x.shape[0] * -(-x.shape[2] // 4) * -(-x.shape[3] // 4) >= MIN_TILES
                 and self.weight.dtype == torch.float32 and not self.weight.requires_grad
+                and (self.bias is None or not self.bias.requires_grad)
                 and not torch.is_autocast_enabled("cpu"))
 
     def _transformed(self):

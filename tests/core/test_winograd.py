@@ -74,6 +74,8 @@ def test_direct_where_winograd_does_not_apply():
         assert torch.equal(wino(x), direct(x))
     assert torch.equal(copy.deepcopy(wino).double()(x.double()),
                        copy.deepcopy(direct).double()(x.double()))
+    wino.bias.requires_grad_(True)  # a trained bias needs its gradient: torch's path
+    assert torch.equal(wino(x), direct(x))
     wino.requires_grad_(True)  # a network being trained needs weight gradients: torch's path
     assert torch.equal(wino(x), direct(x))
 
