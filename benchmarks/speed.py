@@ -88,14 +88,14 @@ def _sync(device) -> None:
 
 
 def measure_one(size: int, device: str, iters: int, warmup: int, autocast: str,
-                winograd: bool = True) -> dict:
+                winograd: bool = True, malloc: str = "keep") -> dict:
     import torch
 
     from nst_app.samples import default_settings
     from nst_core import NONE, Progress, StillJob, Tuning
     from nst_core.devices import autocast_dtype
 
-    tuning = Tuning(winograd=winograd)
+    tuning = Tuning(winograd=winograd, keep_freed_memory=malloc == "keep")
     if autocast != "auto":
         for kind in ("cpu", "cuda", "mps"):
             tuning = tuning.with_precision(kind, "float32" if autocast == "off" else "bfloat16")
@@ -145,19 +145,23 @@ def main() -> int:
     ap.add_argument("--winograd", choices=["on", "off"], default="on",
                     help="Winograd convolutions where the network runs on a CPU in float32 "
                          "(Tuning.winograd; off: the direct convolutions)")
+    ap.add_argument("--malloc", choices=["keep", "default"], default="keep",
+                    help="keep: freed memory kept for reuse, as the engine's CPU runs do "
+                         "(nst_core.memory); default: glibc's own behaviour, as before")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size
     args = ap.parse_args()
 
     if args.one:
         print(json.dumps(measure_one(args.one, args.device, args.iters, args.warmup,
-                                     args.autocast, args.winograd == "on")))
+                                     args.autocast, args.winograd == "on", args.malloc)))
         return 0
     rows = []
     for size in args.sizes:
         proc = subprocess.run([sys.executable, __file__, "--one", str(size), "--device",
                                args.device, "--iters", str(args.iters), "--warmup",
                                str(args.warmup), "--autocast", args.autocast, "--winograd",
-                               args.winograd], capture_output=True, text=True,
+                               args.winograd, "--malloc", args.malloc],
+                              capture_output=True, text=True,
                               env={**os.environ, "PYTHONWARNINGS": "ignore"})
         if proc.returncode != 0:
             print(proc.stderr, file=sys.stderr)

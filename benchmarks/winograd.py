@@ -37,12 +37,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=512, help="long side of the picture")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--malloc", choices=["keep", "default"], default="keep",
+                    help="keep: freed memory kept for reuse, as the engine runs on a CPU "
+                         "(nst_core.memory); default: glibc's own behaviour")
     args = ap.parse_args()
 
     import torch
     import torch.nn.functional as F
     from torch import nn
 
+    from nst_core import memory
     from nst_core.layers import LAYER_INDEX, LAYER_NAMES
     from nst_core.vgg import vgg19_features
     from nst_core.winograd import WinogradConv2d, suits_channels
@@ -53,6 +57,8 @@ def main() -> int:
     flags = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in cpu)
     print(f"CPU: {model} ({flags}), {torch.get_num_threads()} threads, torch {torch.__version__}")
 
+    if args.malloc == "keep":
+        memory.keep_freed_memory()
     w, h = args.size, args.size * 3 // 4
     total_direct = total_used = 0.0
     torch.manual_seed(0)

@@ -153,7 +153,10 @@ def _worker_class():
         def __init__(self, threads: int):
             import torch
 
+            from nst_core import memory
+
             torch.set_num_threads(max(1, threads))
+            memory.keep_freed_memory()
             self._stops: dict[str, threading.Event] = {}
             self._files: dict[str, str] = {}
             self._folder = Path(tempfile.mkdtemp(prefix="nst-ray-inputs-"))

@@ -10,6 +10,7 @@ import logging
 
 import torch
 
+from . import memory
 from .errors import DeviceError
 from .layers import BLOCK_CHANNELS, LAYER_INDEX, LAYER_NAMES
 from .settings import TransferSettings
@@ -70,9 +71,13 @@ def autocast_dtype(tuning: Tuning, device_type: str) -> torch.dtype | None:
     return _DTYPES[name]
 
 
-def configure(device: torch.device) -> None:
+def configure(device: torch.device, tuning: Tuning = Tuning()) -> None:
     """Backend switches for a run on `device`: autotuned deterministic kernels and TF32 maths
-    on CUDA (a seed repeats on the same GPU)."""
+    on CUDA (a seed repeats on the same GPU); on the CPU, freed memory kept for reuse
+    (`Tuning.keep_freed_memory`, nst_core.memory; the run's `events` give it back when they
+    end)."""
+    if device.type == "cpu" and tuning.keep_freed_memory:
+        memory.keep_freed_memory()
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cudnn.deterministic = True

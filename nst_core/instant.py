@@ -44,6 +44,7 @@ from .errors import (
 from .events import Event, Preview, PreviewPolicy, Progress, Timer
 from .images import fit_long_side, load_image, resize
 from .jobs import Ended, Job, Run, register
+from .memory import released_after
 from .model_file import InstantModel, load_model, save_model, thumbnail_of
 from .objective import Objective
 from .settings import TransferSettings, _check_field, _coerce, _meta
@@ -383,6 +384,7 @@ class TrainRun(Run):
         return self.start_step > 0
 
     # ---- the run ---------------------------------------------------------------------------
+    @released_after
     def events(self) -> Iterator[Event]:
         s, timer = self.settings, Timer()
         configure(self.device)

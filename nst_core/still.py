@@ -28,6 +28,7 @@ from .events import Event, Note, PreviewPolicy, Progress, Preview, Timer
 from .images import LoadedImage, fit_long_side, load_image, resize
 from .jobs import Ended, Job, Run, register
 from .layers import pooling_depth
+from .memory import released_after
 from .objective import Objective
 from .optimize import NonFiniteLoss, make_optimizer, minimize
 from .schedule import Scale, eta, plan_scales, start_from_coarser, upsample
@@ -168,6 +169,7 @@ class StillRun(Run):
         return sum(s.iterations for s in self.scales)
 
     # ---- the run -------------------------------------------------------------------------
+    @released_after
     def events(self) -> Iterator[Event]:
         """Optimize scale by scale, yielding `Progress` after every iteration and `Preview`s per
         the policy. Sets `result`. Raises `RunFailedError` (a NaN loss) or `OutOfMemoryError`,
@@ -175,7 +177,7 @@ class StillRun(Run):
         s, timer = self.settings, Timer()
         torch.manual_seed(s.seed)
         gen = torch.Generator(device="cpu").manual_seed(s.seed)
-        configure(self.device)
+        configure(self.device, self.tuning)
         planned = self.total_iterations
         scales = list(self.scales)
         history: list[dict[str, float]] = []

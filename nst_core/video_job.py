@@ -60,6 +60,7 @@ from .images import (
     write_atomic,
 )
 from .jobs import Ended, Job, Run, register
+from .memory import released_after
 from .objective import Objective
 from .optimize import NonFiniteLoss, make_optimizer, minimize
 from .settings import TransferSettings, _check_field, _coerce, _meta
@@ -382,9 +383,10 @@ class VideoRun(Run):
         return s.later_iterations if s.temporal_weight > 0 else s.picture.iterations
 
     # ---- the run -----------------------------------------------------------------------------
+    @released_after
     def events(self) -> Iterator[Event]:
         s, timer = self.settings, Timer()
-        configure(self.device)
+        configure(self.device, self.tuning)
         torch.manual_seed(s.picture.seed)
         n = len(self.times)
         keep = max(LONG_TERM) if s.long_term else 1
