@@ -49,6 +49,11 @@ def _glibc():
         return None
 
 
+def supported() -> bool:
+    """Whether freed memory can be kept here (glibc)."""
+    return _glibc() is not None
+
+
 def keep_freed_memory() -> bool:
     """From now on, reuse freed blocks instead of returning them to the system at once.
     True where it took effect (glibc)."""

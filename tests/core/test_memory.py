@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nst_core import SettingsError, StillJob, Tuning, memory
+from nst_core import SettingsError, StillJob, TransferSettings, Tuning, memory
+from nst_core.devices import estimate_memory
 
 ROOT = Path(__file__).resolve().parents[2]
 glibc_only = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
@@ -131,3 +132,17 @@ def test_the_switch_is_tuning_data():
     assert Tuning.from_dict(off.to_dict()) == off
     with pytest.raises(SettingsError):
         Tuning.from_dict({"keep_freed_memory": 1})
+
+
+def test_the_memory_estimate_allows_for_the_kept_heap():
+    s = TransferSettings(content="a.png", styles=("b.png",), content_layers=("relu1_1",),
+                         style_layers=("relu1_1",))
+    f32 = Tuning().with_precision("cpu", "float32")
+    on = estimate_memory(s, (64, 32), "cpu", f32)
+    off = estimate_memory(s, (64, 32), "cpu", f32.replace(keep_freed_memory=False))
+    # the image, conv1_1 and relu1_1 at 64x32 in float32; half of it is the heap's slack
+    activations = 4 * (3 * 64 * 32 + 64 * 64 * 32 + 64 * 64 * 32)
+    assert on - off == (activations // 2 if memory.supported() else 0)
+    # the GPU's memory is not the heap's
+    assert estimate_memory(s, (64, 32), "cuda", f32) == \
+        estimate_memory(s, (64, 32), "cuda", f32.replace(keep_freed_memory=False))
