@@ -4,14 +4,17 @@ Why: glibc's malloc serves every block above its mmap threshold (at most 32 MB) 
 mapping and unmaps it on free. A 512 px picture's first-block activations are 50 MB each, and
 every iteration frees and allocates them again, so the kernel faults in and zeroes their pages
 anew: about 100,000 page faults per iteration. Keeping them makes a 512 px iteration 1.1-1.3x
-faster on 2 AVX2 cores (benchmarks/RESULTS.md, "#12, sixth round"). With `M_MMAP_MAX` at 0 every block comes
-from the heap, where a freed block is reused as it is, and with a high `M_TRIM_THRESHOLD` the
-heap's free top is kept; `release()` hands the free memory back (`malloc_trim`) when a run
-ends, so an idle window does not hold a run's peak. `M_ARENA_MAX` at 1 makes threads share
-the main heap: a thread's own arena cannot hold a block over 64 MB and maps it afresh every
-time, and runs compute on worker threads (the window's, a Ray actor's). A thread that has
-allocated before the call keeps its own arena, so the application calls this at start-up
-(main.py, the Ray worker); every CPU run calls it too (devices.configure).
+faster on 2 AVX2 cores (benchmarks/RESULTS.md, "#12, sixth round"). With `M_MMAP_MAX` at 0 every
+block comes from the heap, where a freed block is reused as it is, and with a high
+`M_TRIM_THRESHOLD` the heap's free top is kept; `release()` hands the free memory back
+(`malloc_trim`) when a run ends, so an idle window does not hold a run's peak. `M_ARENA_MAX` at
+1 makes threads share the main heap: a thread's own arena cannot hold a block over 64 MB and
+maps it afresh every time, and runs compute on worker threads (the window's, a Ray actor's). A
+thread that has allocated before the call keeps its own arena, so the application calls this at
+start-up (main.py, the Ray worker); every CPU run calls it too (devices.configure). The cost:
+the heap fragments around the largest blocks, +13% peak memory at 1024 px and +49% at 2048 px
+against glibc's own handling (for 1.8x and 1.9x per iteration); devices.estimate_memory allows
+for it.
 
 Process-wide, like torch.backends.cudnn.benchmark, and a no-op where the C library is not
 glibc (macOS, Windows, musl).
