@@ -104,9 +104,8 @@ def cmd_compare(args) -> list:
         earlier = {(r["pair"], r["size"]): r for r in json.loads(Path(args.old).read_text())}
     rows = []
     for size in args.sizes:
-        missing = [pq for pq in PAIRS[: args.pairs]
-                   if (f"{Path(pq[0]).stem} × {Path(pq[1]).stem}", size) not in earlier]
-        if missing:  # the old default in a process of its own (see the docstring)
+        if any((f"{Path(photo).stem} × {Path(painting).stem}", size) not in earlier
+               for photo, painting in PAIRS[: args.pairs]):  # the old default, in its own process
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "old.json"
                 subprocess.run([sys.executable, __file__, "trace", "--size", str(size),

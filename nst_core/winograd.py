@@ -10,10 +10,12 @@ backward to the image. On CPUs without native bfloat16 (AVX2 laptops) oneDNN run
 at the machine's float32 peak, and has no Winograd path for them (only for AVX-512), so fewer
 multiplications is the only way to go faster. Measured on 2 AVX2 cores at 512 px
 (benchmarks/winograd.py; RESULTS.md, "#12, fifth round"): 1.6-1.9x for conv3_1 ... conv3_4,
-2.1-2.8x for conv4_1 ... conv5_1, no gain for conv2_2 (128 to 128 channels) and a loss below
-that. What a layer saves grows with C*O (the products) and what it adds with C+O (the
-transforms, which are memory-bound), so a layer runs by Winograd when C*O/(C+O) >=
-`MIN_CHANNEL_RATIO` (from conv3_1 on), and only on maps of at least `MIN_TILES` 4x4 blocks.
+2.1-2.8x for conv4_1 ... conv5_1, a loss below that. (With freed memory kept, nst_core.memory,
+conv2_1 and conv2_2 gain alone, but not in the whole iteration, where their output leaves
+channels-last: "#12, sixth round".) What a layer saves grows with C*O (the products) and what it
+adds with C+O (the transforms, which are memory-bound), so a layer runs by Winograd when
+C*O/(C+O) >= `MIN_CHANNEL_RATIO` (from conv3_1 on), and only on maps of at least `MIN_TILES` 4x4
+blocks.
 
 The backward to the input is itself a 3x3 convolution (of the output gradient with the kernels
 turned 180 degrees and input and output channels swapped), so it runs the same way. The
