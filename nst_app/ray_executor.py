@@ -18,6 +18,7 @@ import hashlib
 import logging
 import os
 import queue
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -32,6 +33,38 @@ log = logging.getLogger(__name__)
 
 #: A worker that dies this many times on the same item fails the item instead of retrying.
 MAX_ATTEMPTS = 3
+
+
+#: A worker keeps the input files it is sent in a folder of its own, named with this prefix and
+#: its process id (nst-ray-inputs-PID-xxxxxxxx) in the system's temporary folder.
+INPUTS_PREFIX = "nst-ray-inputs-"
+
+
+def sweep_inputs_folders(root: str | Path | None = None) -> int:
+    """Remove the input folders of workers that are no longer running on this machine, and
+    say how many. A worker removes its own when its batch ends (`close`), but a worker that
+    was killed or crashed runs no clean-up, and a video sent to it can be gigabytes. POSIX
+    only: elsewhere nothing is removed (there `os.kill(pid, 0)` would not test the process)."""
+    if os.name != "posix":
+        return 0
+    removed = 0
+    for folder in Path(root or tempfile.gettempdir()).glob(INPUTS_PREFIX + "*"):
+        pid = folder.name[len(INPUTS_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or _running(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += not folder.exists()
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: running
+        return True
+    return True
 
 
 class ClusterError(NSTError):
@@ -159,7 +192,8 @@ def _worker_class():
             memory.keep_freed_memory()
             self._stops: dict[str, threading.Event] = {}
             self._files: dict[str, str] = {}
-            self._folder = Path(tempfile.mkdtemp(prefix="nst-ray-inputs-"))
+            sweep_inputs_folders()  # those of workers that died on this machine
+            self._folder = Path(tempfile.mkdtemp(prefix=f"{INPUTS_PREFIX}{os.getpid()}-"))
 
         def where(self) -> tuple[str, int]:
             return ray.util.get_node_ip_address(), os.getpid()
@@ -192,6 +226,11 @@ def _worker_class():
 
         def stop(self, item_id: str) -> None:
             self._stops.setdefault(item_id, threading.Event()).set()
+
+        def close(self) -> None:
+            """Remove the input files: the batch is over (ray.kill runs no clean-up)."""
+            self._files.clear()
+            shutil.rmtree(self._folder, ignore_errors=True)
 
     _Worker = RenderWorker
     return _Worker
@@ -237,6 +276,16 @@ class RayExecutor:
         def new_actor():
             return Worker.options(num_cpus=self.cpus_per_worker).remote(self.cpus_per_worker)
 
+        def retire(actor) -> None:
+            try:
+                ray.get(actor.close.remote(), timeout=30)
+            except Exception:  # a dead worker: the next one on its machine sweeps
+                pass
+            try:
+                ray.kill(actor)
+            except Exception:
+                pass
+
         def slot(k: int) -> None:
             actor = new_actor()
             try:
@@ -266,6 +315,7 @@ class RayExecutor:
                             out.put(ItemRequeued(item_id, f"the worker died ({reason})"))
                             with lock:
                                 pending.appendleft((item_id, job))
+                        retire(actor)
                         actor = new_actor()
                     finally:
                         running.pop(k, None)
@@ -273,10 +323,7 @@ class RayExecutor:
                 log.exception("Ray slot %d failed", k)
                 out.put(e)
             finally:
-                try:
-                    ray.kill(actor)
-                except Exception:
-                    pass
+                retire(actor)
 
         threads = [threading.Thread(target=slot, args=(k,), daemon=True, name=f"ray-slot-{k}")
                    for k in range(n)]

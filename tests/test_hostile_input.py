@@ -29,8 +29,23 @@ def _one_line(e: Exception) -> None:
     assert text and "\n" not in text and "Traceback" not in text, text
 
 
+_FOLDERS = tempfile.TemporaryDirectory(prefix="nst-hyp-")  # every example's files, in one
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_the_examples_files():
+    yield
+    _FOLDERS.cleanup()
+
+
+def _folder() -> Path:
+    """A fresh folder for one example (hypothesis runs many examples per test, and
+    function-scoped fixtures such as tmp_path are shared between them)."""
+    return Path(tempfile.mkdtemp(dir=_FOLDERS.name))
+
+
 def _file(data: bytes, suffix: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="nst-hyp-"))
+    folder = _folder()
     p = folder / f"input{suffix}"
     p.write_bytes(data)
     return p
@@ -156,7 +171,7 @@ def test_the_job_reader_on_any_json(data):
 @FAST
 @given(st.lists(JSON, max_size=3), st.binary(max_size=200))
 def test_history_and_queue_files_of_anything_never_stop_the_listing(entries, junk):
-    folder = Path(tempfile.mkdtemp(prefix="nst-hyp-"))
+    folder = _folder()
     for i, data in enumerate(entries):
         (folder / f"run-2026{i:04d}.json").write_text(json.dumps(data))
         (folder / f"run-2026{i:04d}.png").write_bytes(junk)

@@ -1,7 +1,11 @@
 """Batches on a real local Ray instance (2 CPUs): live events, a killed worker, stop."""
 import os
 import signal
+import subprocess
+import sys
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +15,7 @@ from nst_app import cli  # noqa: E402
 from nst_app.batch import BatchQueue, ItemDone, QueueDone, plan_items, run_queue  # noqa: E402
 from nst_app.executors import ItemEvent, ItemRequeued, ItemStarted  # noqa: E402
 from nst_app.history import HistoryStore  # noqa: E402
-from nst_app.ray_executor import RayExecutor  # noqa: E402
+from nst_app.ray_executor import INPUTS_PREFIX, RayExecutor, sweep_inputs_folders  # noqa: E402
 from nst_core import Progress, SPARSE  # noqa: E402
 from nst_core.images import read_settings_json  # noqa: E402
 
@@ -31,7 +35,12 @@ def _queue(tmp_path, settings, photos, paintings, **changes):
     return q
 
 
+def _inputs_folders() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob(INPUTS_PREFIX + "*"))
+
+
 def test_items_render_on_two_workers_with_live_events(tmp_path, tiny_settings, painting2_path):
+    before = _inputs_folders()
     q = _queue(tmp_path, tiny_settings, [tiny_settings.content],
                [*tiny_settings.styles, str(painting2_path), str(painting2_path)], iterations=4)
     history = HistoryStore(tmp_path / "history")
@@ -49,6 +58,7 @@ def test_items_render_on_two_workers_with_live_events(tmp_path, tiny_settings, p
         assert read_settings_json(it.output) is not None  # saved by the driver
     assert len(history.entries()) == 3
     assert isinstance(events[-1], QueueDone) and events[-1].done == 3
+    assert _inputs_folders() <= before  # the workers removed the files they were sent
 
 
 def test_a_killed_worker_has_its_item_requeued_and_nothing_is_lost(tmp_path, tiny_settings):
@@ -72,6 +82,21 @@ def test_a_killed_worker_has_its_item_requeued_and_nothing_is_lost(tmp_path, tin
     assert len(starts) == 2 and starts[1].pid != killed[0]  # a new worker took it
     assert [e.state for e in events if isinstance(e, ItemDone)] == ["done"]
     assert q.items[0].state == "done" and read_settings_json(q.items[0].output) is not None
+    # the killed worker ran no clean-up; the worker that replaced it removed its folder
+    assert not list(Path(tempfile.gettempdir()).glob(f"{INPUTS_PREFIX}{killed[0]}-*"))
+
+
+def test_the_input_folders_of_dead_workers_are_swept(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: no process has this id now
+    dead = tmp_path / f"{INPUTS_PREFIX}{gone.pid}-abc"
+    alive = tmp_path / f"{INPUTS_PREFIX}{os.getpid()}-def"
+    untagged = tmp_path / f"{INPUTS_PREFIX}x7k2_q9a"  # not a worker's name: left alone
+    for folder in (dead, alive, untagged):
+        folder.mkdir()
+        (folder / "photo.jpg").write_bytes(b"x" * 100)
+    assert sweep_inputs_folders(tmp_path) == 1
+    assert not dead.exists() and alive.exists() and untagged.exists()
 
 
 def test_stop_stops_the_running_item_and_starts_no_other(tmp_path, tiny_settings,
