@@ -17,6 +17,18 @@ default takes about 9 minutes a pair on 2 AVX2 cores. Without it, compare runs `
 child process first: the old default runs as it did before #12, also with glibc's own handling
 of freed memory, and the engine's keeping it (Tuning.keep_freed_memory) is process-wide.
 
+`trace --default new` traces the engine's defaults with the picture rule off, over the same 300
+iterations: the trajectory the rule stops on.
+
+replay: the picture rule (nst_core.optimize.minimize) replayed on traces' movements at the
+full-size scale, against the iteration at which each trace first matches the old default's
+final picture: the old default's traces (the files named) their own, the new default's
+(`--new FILE ...`) that of the old trace of the same pair and size. It sweeps the reference window, the threshold and the
+patience and prints the rules that stop inside the band on every trace, fewest windows after
+the first match first, and the engine's own rule. A trace's first full-size point is the
+scale's 10th iteration (its change spans two scales and is left out), so its k-th point's
+change is the engine's window k+1.
+
 compare: for each pair and size, the old default and the new default (the engine's defaults
 now): wall time, the judge's four measures of the saved picture, and the time at which the new
 default's picture first matches the old default's final one (Gram and AdaIN distances within
@@ -71,21 +83,30 @@ def _stem(photo: str, painting: str, size: int) -> str:
     return f"{Path(photo).stem}_{Path(painting).stem}_{size}"
 
 
+def new_default_unstopped(settings):
+    """The engine's defaults with the picture rule and the loss early stop off, over the old
+    default's 300 iterations."""
+    from nst_core import Tuning
+
+    return settings.replace(iterations=300, early_stop=0.0, settle=0.0), Tuning()
+
+
 def cmd_trace(args) -> list:
     from nst_core.images import save_image
 
+    make = old_default if args.default == "old" else new_default_unstopped
     rows = []
     for photo, painting in PAIRS[: args.pairs]:
-        s, tuning = old_default(_pair_settings(photo, painting, args.size, args.device))
+        s, tuning = make(_pair_settings(photo, painting, args.size, args.device))
         r = trace(s.validate(), tuning, args.every)
         image = r.pop("image")
         if args.save:
             Path(args.save).mkdir(parents=True, exist_ok=True)
-            save_image(Path(args.save) / f"{_stem(photo, painting, args.size)}_old.png", image,
-                       overwrite=True)
+            save_image(Path(args.save) / f"{_stem(photo, painting, args.size)}_{args.default}.png",
+                       image, overwrite=True)
         r.update(pair=f"{Path(photo).stem} × {Path(painting).stem}", size=args.size)
         rows.append(r)
-        print(f"\n{r['pair']} at {args.size} px, old default: {r['seconds']:.1f} s")
+        print(f"\n{r['pair']} at {args.size} px, {args.default} default: {r['seconds']:.1f} s")
         print("    it  scale      s  change     gram    adain  content   ssim")
         for p in r["points"]:
             ch = f"{p['change']:6.2f}" if p["change"] is not None else "     -"
@@ -148,6 +169,57 @@ def cmd_compare(args) -> list:
     return rows
 
 
+def _stops_at(changes: list[float], reference: int, threshold: float, patience: int) -> int:
+    """The index of the full-size point where the rule ends the scale (the last one if it
+    never does): the engine's window `reference` is the point reference - 1."""
+    ref = changes[reference - 1]
+    quiet = 0
+    for k in range(reference, len(changes)):
+        quiet = quiet + 1 if changes[k] <= threshold * ref else 0
+        if quiet >= patience:
+            return k
+    return len(changes) - 1
+
+
+def cmd_replay(args) -> list:
+    olds = [(path, r) for path in args.traces for r in json.loads(Path(path).read_text())]
+    finals = {(r["pair"], r["size"]): r["points"][-1] for _, r in olds}
+    news = [(path, r) for path in args.new for r in json.loads(Path(path).read_text())]
+    traces = []
+    for path, r in olds + news:
+        top = max(p["scale"] for p in r["points"])
+        points = [p for p in r["points"] if p["scale"] == top]
+        final = finals.get((r["pair"], r["size"]))  # an old trace's own, or its pair's
+        first = next((k for k, p in enumerate(points) if final and matches(p, final)), None)
+        if first is None:
+            print(f"  {Path(path).name}: {r['pair']} at {r['size']} px: no old final picture "
+                  "to match, or never matches it; left out")
+            continue
+        traces.append((f"{Path(path).name}: {r['pair']} {r['size']} px", points, final,
+                       first, [p["change"] or 0.0 for p in points]))
+    rules = []
+    for reference in (2, 3, 4):
+        for threshold in [t / 100 for t in range(16, 50, 2)] + [0.25]:
+            for patience in (1, 2, 3):
+                late, missed = [], []
+                for name, points, final, first, changes in traces:
+                    k = _stops_at(changes, reference, threshold, patience)
+                    (late.append(k - first) if matches(points[k], final) else missed.append(name))
+                rules.append({"reference": reference, "threshold": threshold,
+                              "patience": patience, "missed": missed, "late": late})
+    safe = sorted((r for r in rules if not r["missed"]), key=lambda r: sum(r["late"]))
+    print(f"{len(traces)} traces; windows after the first match, per trace:")
+    for name, *_ in traces:
+        print(f"  {name}")
+    engine = next(r for r in rules if (r["reference"], r["threshold"], r["patience"]) == (2, 0.25, 2))
+    for label, r in [("engine (window 2, 0.25, two in a row)", engine)] + \
+            [(f"window {r['reference']}, {r['threshold']:.2f}, {r['patience']} in a row", r)
+             for r in safe[: args.top]]:
+        print(f"  {label:38s} total {sum(r['late']):3d}  {r['late']}"
+              + (f"  misses: {r['missed']}" if r["missed"] else ""))
+    return rules
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -155,19 +227,28 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--size", type=int, default=256)
     t.add_argument("--pairs", type=int, default=len(PAIRS))
     t.add_argument("--every", type=int, default=10)
+    t.add_argument("--default", choices=["old", "new"], default="old",
+                   help="old: the default before #12; new: the engine's, without the rule")
     c = sub.add_parser("compare")
     c.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     c.add_argument("--pairs", type=int, default=len(PAIRS))
     c.add_argument("--every", type=int, default=10)
     c.add_argument("--old", metavar="FILE", help="the old default's figures from an earlier "
                    "`trace --json FILE` instead of running it again")
+    r = sub.add_parser("replay")
+    r.add_argument("traces", nargs="+", metavar="OLD_TRACE_JSON",
+                   help="the old default's traces (`trace --json`)")
+    r.add_argument("--new", nargs="*", default=[], metavar="NEW_TRACE_JSON",
+                   help="the new default's traces (`trace --default new --json`)")
+    r.add_argument("--top", type=int, default=8)
+    r.add_argument("--json", metavar="FILE")
     for p in (t, c):
         p.add_argument("--save", metavar="DIR", help="keep the pictures of every pair")
         p.add_argument("--device", default="cpu", help="where the runs compute (the judge "
                        "is always the CPU's float32)")
         p.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
-    rows = cmd_trace(args) if args.command == "trace" else cmd_compare(args)
+    rows = {"trace": cmd_trace, "compare": cmd_compare, "replay": cmd_replay}[args.command](args)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
