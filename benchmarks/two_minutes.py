@@ -96,7 +96,8 @@ def cmd_trace(args) -> list:
 
     make = old_default if args.default == "old" else new_default_unstopped
     rows = []
-    for photo, painting in PAIRS[: args.pairs]:
+    chosen = [PAIRS[i] for i in args.only] if args.only else PAIRS[: args.pairs]
+    for photo, painting in chosen:
         s, tuning = make(_pair_settings(photo, painting, args.size, args.device))
         r = trace(s.validate(), tuning, args.every)
         image = r.pop("image")
@@ -125,12 +126,13 @@ def cmd_compare(args) -> list:
         earlier = {(r["pair"], r["size"]): r for r in json.loads(Path(args.old).read_text())}
     rows = []
     for size in args.sizes:
-        if any((f"{Path(photo).stem} × {Path(painting).stem}", size) not in earlier
-               for photo, painting in PAIRS[: args.pairs]):  # the old default, in its own process
+        missing = [i for i, (photo, painting) in enumerate(PAIRS[: args.pairs])
+                   if (f"{Path(photo).stem} × {Path(painting).stem}", size) not in earlier]
+        if missing:  # the old default, in its own process, for the pairs --old lacks
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "old.json"
                 subprocess.run([sys.executable, __file__, "trace", "--size", str(size),
-                                "--pairs", str(args.pairs), "--every", str(args.every),
+                                "--only", *map(str, missing), "--every", str(args.every),
                                 "--device", args.device, "--json", str(out),
                                 *(["--save", args.save] if args.save else [])], check=True)
                 earlier.update({(r["pair"], r["size"]): r
@@ -227,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--size", type=int, default=256)
     t.add_argument("--pairs", type=int, default=len(PAIRS))
     t.add_argument("--every", type=int, default=10)
+    t.add_argument("--only", type=int, nargs="+", metavar="I",
+                   help="these pairs (0-based, in PAIRS' order) instead of the first --pairs")
     t.add_argument("--default", choices=["old", "new"], default="old",
                    help="old: the default before #12; new: the engine's, without the rule")
     c = sub.add_parser("compare")

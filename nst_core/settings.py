@@ -94,9 +94,12 @@ class TransferSettings:
         "than this fraction over its last 20 iterations (0 never stops early).",
         range=(0.0, 0.5), label="Early stop"))
     settle: float = field(default=SETTLE, metadata=_meta(
-        "Finish once the picture has stopped changing visibly: a scale ends when twice in a "
-        "row 10 iterations move it by at most this fraction of what its second 10 iterations "
-        "moved it (0 runs every iteration; higher ends sooner).", range=(0.0, 1.0),
+        "Finish once the picture has stopped changing visibly: a scale that refines a coarser "
+        "picture ends when twice in a row 10 iterations move it by at most this fraction of "
+        "what its second 10 iterations moved it (0 runs every iteration; higher ends sooner). "
+        "The first scale, which starts from the photo (or noise, or your image), runs all its "
+        "iterations.",
+        range=(0.0, 1.0),
         label="Stop when still"))
     multiscale: bool = field(default=True, metadata=_meta(
         "Paint coarse-to-fine: start small, upscale the result and refine it. Faster, and "

@@ -588,8 +588,11 @@ class VideoRun(Run):
         def terms(image: torch.Tensor) -> dict[str, torch.Tensor]:
             return objective(self._extract(image), image, targets)
 
+        # the picture rule for a frame that starts from the one before, not from the photo
+        # (as in a still: nst_core.still)
+        settle = p.settle if start is not None else 0.0
         for it in minimize(x, terms, opt, steps, self._stop, p.early_stop,
-                           self.tuning.early_stop_window, p.settle,
+                           self.tuning.early_stop_window, settle,
                            self.tuning.settle_window, self.tuning.settle_patience):
             best, its = it.best, it.step
             state["iteration"] += 1

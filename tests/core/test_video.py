@@ -404,6 +404,30 @@ def test_optimize_holds_frames_to_the_warped_previous_one(tmp_path, painting_pat
     assert errors[5000.0] < 0.5 * errors[0.0]
 
 
+def test_the_picture_rule_ends_only_frames_that_start_from_the_one_before(tmp_path,
+                                                                          painting_path):
+    """A frame painted from the photo runs all its iterations (its movement while it turns
+    into a painting is no reference for "still", as for a still picture's first scale); a
+    frame that starts from the warped previous one is ended by the rule at its loosest."""
+    from nst_core.video_job import VIDEO_PICTURE
+
+    clip = write_clip(tmp_path / "c.mp4", frames=2, w=64, h=48)
+    picture = VIDEO_PICTURE.replace(styles=(str(painting_path),), size=48, iterations=50,
+                                    multiscale=False, early_stop=0.0, settle=1.0, device="cpu")
+    for weight in (0.0, 5000.0):
+        run = VideoJob(VideoSettings(content=str(clip), output=str(tmp_path / f"w{weight:g}"),
+                                     picture=picture, temporal_weight=weight,
+                                     frame_iterations=50)).prepare()
+        list(run.events())
+        assert run.result.status == "done"
+        first, second = run.result.iterations
+        assert first == 50  # from the photo: every iteration
+        if weight:  # from the previous frame: ended on a check, the 40th at the earliest
+            assert second == 40, second  # on its first chance: two quiet windows, 30 and 40
+        else:
+            assert second == 50
+
+
 def test_video_jobs_round_trip_as_json(tmp_path):
     from nst_core.jobs import job_from_json
 
