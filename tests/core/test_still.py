@@ -393,7 +393,7 @@ def test_the_picture_rule_says_why_the_run_ended(photo_path, painting_path):
 def test_the_picture_rule_leaves_a_scale_that_starts_from_the_photo_alone(photo_path,
                                                                           painting_path):
     # One scale, from the photo: its movement while the photo turns into a painting is no
-    # reference for "still" (measured, it ended single-scale runs 1-16 windows before they
+    # reference for "still" (measured, it ended single-scale runs 4-16 windows before they
     # matched their own final picture), so the rule does not end it even at its loosest
     s = TransferSettings(content=str(photo_path), styles=(str(painting_path),), size=64,
                          iterations=60, multiscale=False, device="cpu", early_stop=0.0,
