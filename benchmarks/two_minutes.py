@@ -23,11 +23,11 @@ iterations: the trajectory the rule stops on.
 replay: the picture rule (nst_core.optimize.minimize) replayed on traces' movements at the
 full-size scale, against the iteration at which each trace first matches the old default's
 final picture: the old default's traces (the files named) their own, the new default's
-(`--new FILE ...`) that of the old trace of the same pair and size. It sweeps the reference window, the threshold and the
-patience and prints the rules that stop inside the band on every trace, fewest windows after
-the first match first, and the engine's own rule. A trace's first full-size point is the
-scale's 10th iteration (its change spans two scales and is left out), so its k-th point's
-change is the engine's window k+1.
+(`--new FILE ...`) that of the old trace of the same pair and size. It sweeps the reference
+window, the threshold and the patience and prints the rules that stop inside the band on every
+trace, fewest windows after the first match first, and the engine's own rule. A trace's first
+full-size point is the scale's 10th iteration (its change spans two scales and is left out), so
+its k-th point's change is the engine's window k+1.
 
 compare: for each pair and size, the old default and the new default (the engine's defaults
 now): wall time, the judge's four measures of the saved picture, and the time at which the new
@@ -103,7 +103,8 @@ def cmd_trace(args) -> list:
         image = r.pop("image")
         if args.save:
             Path(args.save).mkdir(parents=True, exist_ok=True)
-            save_image(Path(args.save) / f"{_stem(photo, painting, args.size)}_{args.default}.png",
+            suffix = "old" if args.default == "old" else "new_unstopped"  # compare's is _new
+            save_image(Path(args.save) / f"{_stem(photo, painting, args.size)}_{suffix}.png",
                        image, overwrite=True)
         r.update(pair=f"{Path(photo).stem} × {Path(painting).stem}", size=args.size)
         rows.append(r)
@@ -206,14 +207,18 @@ def cmd_replay(args) -> list:
                 late, missed = [], []
                 for name, points, final, first, changes in traces:
                     k = _stops_at(changes, reference, threshold, patience)
-                    (late.append(k - first) if matches(points[k], final) else missed.append(name))
+                    if matches(points[k], final):
+                        late.append(k - first)
+                    else:
+                        missed.append(name)
                 rules.append({"reference": reference, "threshold": threshold,
                               "patience": patience, "missed": missed, "late": late})
     safe = sorted((r for r in rules if not r["missed"]), key=lambda r: sum(r["late"]))
     print(f"{len(traces)} traces; windows after the first match, per trace:")
     for name, *_ in traces:
         print(f"  {name}")
-    engine = next(r for r in rules if (r["reference"], r["threshold"], r["patience"]) == (2, 0.25, 2))
+    engine = next(r for r in rules
+                  if (r["reference"], r["threshold"], r["patience"]) == (2, 0.25, 2))
     for label, r in [("engine (window 2, 0.25, two in a row)", engine)] + \
             [(f"window {r['reference']}, {r['threshold']:.2f}, {r['patience']} in a row", r)
              for r in safe[: args.top]]:

@@ -417,13 +417,13 @@ def test_the_picture_rule_ends_only_frames_that_start_from_the_one_before(tmp_pa
     for weight in (0.0, 5000.0):
         run = VideoJob(VideoSettings(content=str(clip), output=str(tmp_path / f"w{weight:g}"),
                                      picture=picture, temporal_weight=weight,
-                                     frame_iterations=50)).prepare()
+                                     frame_iterations=60)).prepare()
         list(run.events())
         assert run.result.status == "done"
         first, second = run.result.iterations
         assert first == 50  # from the photo: every iteration
         if weight:  # from the previous frame: ended on a check, the 40th at the earliest
-            assert second == 40, second  # on its first chance: two quiet windows, 30 and 40
+            assert 40 <= second < 60 and second % 10 == 0, second
         else:
             assert second == 50
 
