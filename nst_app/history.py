@@ -1,6 +1,7 @@
 """The history: every finished, stopped or failed-with-an-image result, from any front end (the
 window, the command line, the batch queue), written to the app's data folder the moment it
-exists, so nothing is lost if the app or the machine dies.
+exists, so nothing is lost if the app or the machine dies. A finished video is listed too: its
+poster frame in the folder, the video where it was rendered.
 
 Each entry is a PNG with the settings embedded (written atomically by the engine's saver) and a
 JSON sidecar with the settings, when it was made and how the run went, so that listing the
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SIDECAR_FORMAT = 1
 STATUSES = ("done", "stopped", "failed", "unknown")
+KINDS = ("still", "video")
 
 
 @dataclass
@@ -38,6 +40,10 @@ class HistoryEntry:
     reason: str = ""  # why it ended ("converged at iteration 112 of 300", an error)
     source: str = ""  # window, cli, batch
     settings_data: dict[str, Any] | None = field(default=None, repr=False)
+    kind: str = "still"  # or "video": the picture is its poster frame
+    video: str = ""  # the video (or folder of PNG frames) it rendered
+    frames: int = 0  # frames of the video
+    video_settings_data: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def stopped(self) -> bool:
@@ -54,10 +60,25 @@ class HistoryEntry:
             log.warning("history entry %s: %s", self.image_path, e)
             return None
 
+    @property
+    def video_settings(self):
+        """The render's `VideoSettings` (a video entry), or None when unreadable."""
+        from nst_core.video_job import VideoSettings
+
+        if self.video_settings_data is None:
+            return None
+        try:
+            return VideoSettings.from_dict(self.video_settings_data)
+        except NSTError as e:
+            log.warning("history entry %s: %s", self.image_path, e)
+            return None
+
     def label(self) -> str:
         when = time.strftime("%d %b %Y %H:%M", time.localtime(self.created))
-        s = self.settings
         state = "" if self.status == "done" else f" ({self.status})"
+        if self.kind == "video":
+            return self._video_label(when + state)
+        s = self.settings
         if s is None:
             return when + state
         style = ", ".join(Path(p).stem for p in s.styles)
@@ -65,12 +86,30 @@ class HistoryEntry:
                f"{self.iterations} it · {self.seconds:.0f} s"
         return text + (f"\n{self.reason}" if self.reason else "")
 
+    def _video_label(self, head: str) -> str:
+        v = self.video_settings
+        lines = [f"{head} · video"]
+        if v is not None:
+            what = Path(v.model).stem if v.method == "instant" else \
+                ", ".join(Path(p).stem for p in v.picture.styles)
+            lines.append(f"{Path(v.content).stem} × {what}")
+            lines.append(f"{v.picture.size}px · {self.frames} frames"
+                         + (f" · {self.seconds / self.frames:.3g} s a frame"
+                            if self.frames and self.seconds else ""))
+        lines.append(self.video if Path(self.video).exists()
+                     else f"{self.video} (no longer there)")
+        return "\n".join(lines)
+
 
 def _sidecar(entry: HistoryEntry) -> dict[str, Any]:
-    return {"format": SIDECAR_FORMAT, "image": Path(entry.image_path).name,
+    data = {"format": SIDECAR_FORMAT, "image": Path(entry.image_path).name,
             "created": entry.created, "iterations": entry.iterations, "seconds": entry.seconds,
             "status": entry.status, "reason": entry.reason, "source": entry.source,
             "settings": entry.settings_data}
+    if entry.kind == "video":
+        data.update(kind="video", video=entry.video, frames=entry.frames,
+                    video_settings=entry.video_settings_data)
+    return data
 
 
 def _number(data: dict, key: str, kind: type, default=None):
@@ -104,9 +143,19 @@ def _parse(meta: Path, data: Any) -> HistoryEntry:
     source = data.get("source", "")
     if not isinstance(reason, str) or not isinstance(source, str):
         raise ValueError("reason and source must be text")
+    kind = data.get("kind", "still")
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    video, video_settings = data.get("video", ""), data.get("video_settings")
+    if kind == "video" and (not isinstance(video, str) or not video):
+        raise ValueError(f"bad video path {video!r}")
+    if video_settings is not None and not isinstance(video_settings, dict):
+        raise ValueError("video_settings is not an object")
     return HistoryEntry(str(meta.with_name(image)), created,
                         _number(data, "iterations", int, 0), _number(data, "seconds", float, 0.0),
-                        status, reason, source, settings)
+                        status, reason, source, settings, kind,
+                        video if kind == "video" else "", _number(data, "frames", int, 0),
+                        video_settings if kind == "video" else None)
 
 
 class HistoryStore:
@@ -124,11 +173,26 @@ class HistoryStore:
                               float(result.timings.get("total", 0.0)), result.status,
                               result.reason, source)
 
+    def add_video(self, result, settings, source: str = "") -> HistoryEntry | None:
+        """Record a finished video (`nst_core.video_job.VideoResult` of a render of
+        `settings`, `VideoSettings`): its poster frame (the last frame repainted, or the written
+        video's middle frame) and where the video is. A render that wrote no video (stopped,
+        failed: its frames wait in the cache to be continued) is not recorded: None. Raises
+        OSError or NSTError when the poster cannot be read or the folder written."""
+        if result is None or result.status != "done" or not result.output:
+            return None
+        poster = result.last if result.last is not None else poster_frame(result.output)
+        return self.add_image(poster, settings.picture, sum(result.iterations),
+                              result.seconds_per_frame * result.frames, "done", result.reason,
+                              source, video=(str(result.output), result.frames,
+                                             settings.to_dict()))
+
     def add_image(self, rgb: np.ndarray, settings: TransferSettings, iterations: int,
                   seconds: float, status: str = "done", reason: str = "",
-                  source: str = "") -> HistoryEntry:
-        """Write the picture, then its sidecar, each atomically. Raises OSError or NSTError
-        when the folder cannot be written."""
+                  source: str = "", video: tuple[str, int, dict] | None = None) -> HistoryEntry:
+        """Write the picture, then its sidecar, each atomically (`video`: the picture is the
+        poster of this video: (path, frames, its settings as a dict)). Raises OSError or
+        NSTError when the folder cannot be written."""
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         n = 1
@@ -141,6 +205,8 @@ class HistoryStore:
                 n += 1
         entry = HistoryEntry(str(png), time.time(), int(iterations), float(seconds), status,
                              reason, source, settings.to_dict())
+        if video is not None:
+            entry.kind, entry.video, entry.frames, entry.video_settings_data = "video", *video
         write_atomic(base.with_suffix(".json"), json.dumps(_sidecar(entry)).encode("utf-8"))
         return entry
 
@@ -171,3 +237,19 @@ class HistoryStore:
             out.append(HistoryEntry(str(png), st.st_mtime, 0, 0.0, "unknown"))
         out.sort(key=lambda e: e.created)
         return out
+
+
+def poster_frame(output: str | Path) -> np.ndarray:
+    """The middle frame of a written video, or the middle PNG of a folder of frames; ImageError
+    when there is none to read."""
+    from nst_core.errors import ImageError
+    from nst_core.images import load_image
+    from nst_core.video import frame_at, probe
+
+    path = Path(output)
+    if path.is_dir():
+        pngs = sorted(path.glob("frame_*.png"))
+        if not pngs:
+            raise ImageError(f"{path}: no frames in the folder")
+        return load_image(pngs[len(pngs) // 2]).rgb
+    return frame_at(path, probe(path).duration / 2).rgb

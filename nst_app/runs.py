@@ -1,10 +1,13 @@
 """Running one job and keeping what it made: the same for the window and the command line.
 
 `run_and_record` drains a job's events and, when the run ends (done, stopped or failed with an
-image), writes the result to the history at once and yields `Finished` last.
+image; a video once it is written), writes the result to the history at once and yields
+`Finished` last. `recorded` does the same for events that end in a `Finished` of their own (a
+video rendered on a Ray cluster).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from dataclasses import dataclass
@@ -29,17 +32,36 @@ class Finished:
     history_error: str = ""  # why the history could not keep it (the picture is in `result`)
 
 
-def record(history: HistoryStore | None, result, source: str) -> tuple[HistoryEntry | None, str]:
-    """Write a result to the history; never raises: returns (entry, problem)."""
+def record(history: HistoryStore | None, result, source: str,
+           job: Job | None = None) -> tuple[HistoryEntry | None, str]:
+    """Write a result to the history (a video's with its `job`'s settings); never raises:
+    returns (entry, problem)."""
     if history is None or result is None:
         return None, ""
+    video = getattr(job, "kind", "") == "video"
     try:
+        if video:
+            return history.add_video(result, job.settings, source), ""
         return history.add(result, source), ""
     except (OSError, NSTError) as e:
         reason = getattr(e, "strerror", None) or str(e)
         log.error("could not write the result to the history in %s: %s", history.folder, reason)
+        if video:
+            return None, f"The video is written to {result.output}, but it could not be " \
+                         f"listed in the history in {history.folder} ({reason})."
         return None, f"The picture could not be written to the history in {history.folder} " \
                      f"({reason}); save it with Save As."
+
+
+def recorded(events: Iterator[Any], job: Job, history: HistoryStore | None,
+             source: str) -> Iterator[Any]:
+    """`events` as they come, with the result of their `Finished` written to the history
+    (`job`: what they run)."""
+    for event in events:
+        if isinstance(event, Finished) and event.entry is None and not event.history_error:
+            entry, problem = record(history, event.result, source, job)
+            event = dataclasses.replace(event, entry=entry, history_error=problem)
+        yield event
 
 
 def run_and_record(job: Job, history: HistoryStore | None, source: str,
@@ -53,5 +75,5 @@ def run_and_record(job: Job, history: HistoryStore | None, source: str,
         result, status, message = run.result, run.result.status, ""
     except RunFailedError as e:
         result, status, message = e.result, "failed", str(e)
-    entry, problem = record(history, result, source)
+    entry, problem = record(history, result, source, job)
     yield Finished(result, status, message, entry, problem)

@@ -85,6 +85,8 @@ def build_video_parser() -> argparse.ArgumentParser:
                    "HOST:PORT another, 'local' starts one in this process")
     p.add_argument("--workers", type=int, metavar="N", help="Ray workers (default: one per "
                    "CPU of the cluster)")
+    p.add_argument("--no-history", action="store_true", default=False,
+                   help="Do not list the finished video in the app's history")
     p.add_argument("--json", action="store_true", default=False,
                    help="Print a machine-readable summary on stdout")
     p.add_argument("-q", "--quiet", action="store_true", default=False, help="No progress bar")
@@ -135,8 +137,9 @@ def video_main(argv: Sequence[str] | None = None) -> int:
         return _on_cluster(args, stop)
     try:
         settings = settings_from_args(args)
+        job = VideoJob(settings)
         with stop_on_signals(stop):
-            run = VideoJob(settings).prepare(NONE, stop)
+            run = job.prepare(NONE, stop)
     except NSTError as e:
         _error(f"{e}{' (--overwrite)' if isinstance(e, OutputExistsError) else ''}")
         return EXIT_BAD_INPUT
@@ -181,6 +184,7 @@ def video_main(argv: Sequence[str] | None = None) -> int:
         code = EXIT_INTERRUPTED
     if message:
         _error(message)
+    _record(args, result, job)
     if args.json:
         print(json.dumps({
             "ok": code == EXIT_OK, "exit_code": code, "output": result.output if result else None,
@@ -210,7 +214,8 @@ def _on_cluster(args, stop: threading.Event) -> int:
         settings = settings_from_args(args)
         connect(args.ray)
         executor = RayExecutor(args.ray, getattr(args, "workers", None))
-        events = render_chunks(VideoJob(settings), executor, stop)
+        job = VideoJob(settings)
+        events = render_chunks(job, executor, stop)
         with stop_on_signals(stop):
             first = next(events)  # checks the input before any work
     except NSTError as e:
@@ -236,6 +241,7 @@ def _on_cluster(args, stop: threading.Event) -> int:
         finished.status if finished else "failed", EXIT_FAILED)
     if finished and finished.message:
         _error(finished.message)
+    _record(args, result, job)
     if args.json:
         print(json.dumps({"ok": code == EXIT_OK, "exit_code": code,
                           "output": result.output if result else None,
@@ -246,3 +252,13 @@ def _on_cluster(args, stop: threading.Event) -> int:
         print(f"{result.reason[:1].upper()}{result.reason[1:]}"
               + (f"; {_printable(result.output)}" if result.output else ""))
     return code
+
+
+def _record(args, result, job) -> None:
+    """List a written video in the app's history (a warning when it cannot be)."""
+    from .cli import _history
+    from .runs import record
+
+    _, problem = record(_history(args), result, "cli", job)
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)

@@ -30,7 +30,7 @@ class HistoryStrip(QWidget):
         self.list.setMovement(QListWidget.Movement.Static)
         self.list.setFixedHeight(112)
         self.list.setToolTip("Every run of this and earlier sessions, from the window and the "
-                             "command line. Click to show it.")
+                             "command line (▶: a video). Click to show it.")
         lay = QHBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.list, 1)
@@ -85,7 +85,8 @@ class HistoryStrip(QWidget):
         if image is None:  # from disk: read at thumbnail size, not the whole picture
             image = thumbnail_from_file(entry.image_path, 96)
         when = time.strftime("%H:%M", time.localtime(entry.created))
-        mark = {"stopped": " ■", "failed": " ✕"}.get(entry.status, "")
+        mark = {"stopped": " ■", "failed": " ✕"}.get(entry.status, "") \
+            + (" ▶" if entry.kind == "video" else "")
         icon = QIcon(QPixmap.fromImage(thumbnail(image, 96))) if not image.isNull() else QIcon()
         item = QListWidgetItem(icon, when + mark)
         item.setToolTip(entry.label())

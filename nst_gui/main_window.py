@@ -1003,18 +1003,21 @@ class MainWindow(QMainWindow):
         self._video_settings = settings
         self.video.set_output(output)
         self.progress.reset(1, frames=True)
-        job = VideoJob(settings)
+        job, history = VideoJob(settings), self.history
         address = self.video.ray_address_or_none()
         if address is None:
-            self.controller.start(lambda stop: run_and_record(job, None, "window", LIVE, stop))
+            self.controller.start(lambda stop: run_and_record(job, history, "window", LIVE,
+                                                              stop))
         else:
             from nst_app.ray_executor import RayExecutor, connect
+            from nst_app.runs import recorded
             from nst_app.video_cluster import render_chunks
             from nst_core import SPARSE
 
             def on_cluster(stop):
                 connect(address)  # in the worker's thread: joining takes a few seconds
-                yield from render_chunks(job, RayExecutor(address), stop, SPARSE)
+                yield from recorded(render_chunks(job, RayExecutor(address), stop, SPARSE),
+                                    job, history, "window")
 
             self.controller.start(on_cluster)
         self.video.status.setText("Preparing…")
@@ -1047,6 +1050,10 @@ class MainWindow(QMainWindow):
             text = f"Done: {r.frames} frames in {Path(r.output).name}" + (
                 f", {r.seconds_per_frame:.2f} s a frame" if r.seconds_per_frame else "")
             self.video.set_output(r.output)
+            if f.entry is not None:
+                self.history_strip.add(f.entry, None, select=True)
+            elif f.history_error:
+                text += f". {f.history_error}"
         self.progress.finish(text)
         self.video.status.setText(text)
         self.statusBar().showMessage(text)
@@ -1204,9 +1211,27 @@ class MainWindow(QMainWindow):
             return
         if settings is None:
             settings = self.current_settings()
+        self._stop_playing()
         self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, entry.iterations,
                                      entry.seconds, entry.status, entry.reason, entry=entry),
                           entry.image_path)
+        if entry.kind == "video":
+            self._show_history_video(entry)
+
+    def _show_history_video(self, entry: HistoryEntry) -> None:
+        """A video of the history: its poster is on the canvas; Play and Open in Player play
+        the video, when it is still where it was rendered."""
+        name = Path(entry.video).name
+        if not Path(entry.video).exists():
+            self.statusBar().showMessage(f"{name} is no longer at {entry.video}; its poster "
+                                         "frame is shown", 8000)
+            return
+        if self.controller.running and self._work == "video":
+            return  # the panel follows the render under way
+        self.video_dock.show()
+        self.video.set_output(entry.video)
+        self.video.status.setText(f"{name}: Play, or Open in Player")
+        self.statusBar().showMessage(f"Video {name}: Play it in the Video panel", 6000)
 
     @Slot()
     def restore_selected_settings(self) -> None:
@@ -1215,6 +1240,9 @@ class MainWindow(QMainWindow):
     def restore_settings_of(self, entry: HistoryEntry | None) -> None:
         if entry is None:
             self.statusBar().showMessage("Select a run in the history first", 3000)
+            return
+        if entry.kind == "video":
+            self._restore_video_settings(entry)
             return
         settings = entry.settings
         if settings is None:
@@ -1231,6 +1259,44 @@ class MainWindow(QMainWindow):
             self.show_error("Some images of this run are missing",
                             "\n".join(problems) + "\n\nThe current images are kept.")
         self.statusBar().showMessage("Settings restored from the history", 4000)
+
+    def _restore_video_settings(self, entry: HistoryEntry) -> None:
+        """A video's settings: its clip and how it was rendered into the Video panel, its
+        paintings and picture settings into the panels (the photo and the still's size stay)."""
+        v = entry.video_settings
+        if v is None:
+            self.show_error("Cannot restore", "This video's settings cannot be read.")
+            return
+        try:
+            v.validate().picture.replace(content=v.content).validate()
+        except SettingsError as e:
+            self.show_error("Cannot restore these settings",
+                            f"{e}\n\nThe current settings are kept.")
+            return
+        if self.controller.running and self._work == "video":
+            self.show_error("A video is rendering", "Stop it first.")
+            return
+        from nst_app.videos import clip_info
+
+        problems = []
+        try:
+            clip_info(v.content)
+        except NSTError as e:
+            problems.append(str(e))
+        else:
+            self.load_video(v.content)
+            problems += self.video.apply(v)
+            if Path(entry.video).exists():  # still playable
+                self.video.set_output(entry.video)
+        self.params.set_values(v.picture.replace(size=self.params.values()["size"]))
+        try:
+            self.inputs.set_styles(list(v.picture.styles), list(v.picture.style_blend) or None)
+        except ImageError as e:
+            problems.append(str(e))
+        if problems:
+            self.show_error("Some files of this video are missing",
+                            "\n".join(problems) + "\n\nThe current ones are kept.")
+        self.statusBar().showMessage("Video settings restored from the history", 4000)
 
     # ---- messages ------------------------------------------------------------------------------
     def show_error(self, title: str, text: str) -> None:

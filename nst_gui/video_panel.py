@@ -188,6 +188,26 @@ class VideoPanel(QWidget):
         self.running = running
         self._update()
 
+    def apply(self, v: VideoSettings) -> list[str]:
+        """Show how `v` renders (the clip is opened with `set_clip` first); returns what could
+        not be shown (an instant style that is gone)."""
+        problems = []
+        i = self.method.findData(v.method)
+        self.method.setCurrentIndex(max(i, 0))
+        if v.model and Path(v.model).is_file():
+            if self.model.findData(v.model) < 0:
+                self.model.addItem(Path(v.model).stem.replace("_", " "), v.model)
+            self.model.setCurrentIndex(self.model.findData(v.model))
+        elif v.model:
+            problems.append(f"The instant style {v.model} is no longer there.")
+        self.size.setValue(v.picture.size)
+        self.fps.setValue(v.max_fps)
+        self.temporal.setValue(v.temporal_weight)
+        self.stability.setValue(round(v.stability * 100))
+        self.long_term.setChecked(v.long_term)
+        self._update()
+        return problems
+
     def set_output(self, path: str) -> None:
         self.output = path
         self._update()

@@ -11,7 +11,7 @@ from nst_app.history import HistoryStore
 from nst_app.runs import Finished, run_and_record
 from nst_core import NONE, Progress, StillJob
 from nst_core.still import StillResult
-from tests.conftest import make_photo, nan_after, read_rgb
+from tests.conftest import clip_frame, make_photo, nan_after, read_rgb, write_clip
 
 
 def _result(settings, iterations=3, status="done"):
@@ -61,7 +61,9 @@ def test_two_results_in_the_same_second_get_two_entries(tmp_path, tiny_settings)
 @pytest.mark.parametrize("field, value", [("created", None), ("created", "yesterday"),
                                           ("created", 4e12), ("iterations", "many"),
                                           ("status", "exploded"), ("image", 5),
-                                          ("image", "../../etc/passwd"), ("settings", [1])])
+                                          ("image", "../../etc/passwd"), ("settings", [1]),
+                                          ("kind", "film"), ("kind", "video"),
+                                          ("video_settings", [1])])
 def test_one_damaged_sidecar_is_skipped_and_the_rest_listed(tmp_path, tiny_settings, field,
                                                             value, caplog):
     store = HistoryStore(tmp_path / "h")
@@ -122,3 +124,71 @@ def test_a_history_that_cannot_be_written_says_so_and_keeps_the_picture(tmp_path
     assert finished.entry is None and finished.result is not None
     assert "could not be written to the history" in finished.history_error
     assert "Save As" in finished.history_error
+
+
+def _video(tmp_path, tiny_settings, output, last=None, status="done", frames=6):
+    from nst_core.video_job import VideoResult, VideoSettings
+
+    clip = write_clip(tmp_path / "clip.mp4", frames=frames)
+    settings = VideoSettings(content=str(clip), output=str(output),
+                             picture=tiny_settings.replace(content="", size=64))
+    result = VideoResult(str(output) if status == "done" else "", frames, frames, status,
+                         f"repainted {frames} frames", "", 0.5, [4] * frames, last)
+    return settings, result
+
+
+def test_a_finished_video_is_listed_with_its_poster_and_settings(tmp_path, tiny_settings):
+    store = HistoryStore(tmp_path / "h")
+    out = write_clip(tmp_path / "out.mp4", frames=6)
+    poster = make_photo(64, 48)
+    settings, result = _video(tmp_path, tiny_settings, out, last=poster)
+    entry = store.add_video(result, settings, "window")
+    listed, = store.entries()
+    assert listed.kind == "video" and listed.video == str(out) and listed.frames == 6
+    assert listed.video_settings == settings and listed.settings == settings.picture
+    assert listed.iterations == 24 and listed.seconds == 3.0 and listed.source == "window"
+    assert listed.image_path == entry.image_path
+    assert np.array_equal(read_rgb(listed.image_path), poster)
+    label = listed.label()
+    assert "video" in label and "clip × " in label and "6 frames · 0.5 s a frame" in label
+    out.unlink()
+    assert "(no longer there)" in store.entries()[0].label()
+
+
+def test_a_videos_poster_is_read_from_what_was_written(tmp_path, tiny_settings):
+    store = HistoryStore(tmp_path / "h")
+    out = write_clip(tmp_path / "out.mp4", frames=6)  # 0.6 s: the middle frame is frame 3
+    settings, result = _video(tmp_path, tiny_settings, out)
+    entry = store.add_video(result, settings)
+    poster = read_rgb(entry.image_path).astype(int)
+    distance = [np.abs(poster - clip_frame(i, 64, 48)).mean() for i in range(6)]
+    assert int(np.argmin(distance)) == 3, distance
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    from nst_core.images import save_image
+
+    for i in range(3):
+        save_image(folder / f"frame_{i + 1:06d}.png", clip_frame(i, 64, 48))
+    settings, result = _video(tmp_path, tiny_settings, folder, frames=3)
+    entry = store.add_video(result, settings)
+    assert np.array_equal(read_rgb(entry.image_path), clip_frame(1, 64, 48))
+
+
+def test_a_video_not_written_is_not_listed(tmp_path, tiny_settings):
+    store = HistoryStore(tmp_path / "h")
+    settings, result = _video(tmp_path, tiny_settings, tmp_path / "out.mp4",
+                              last=make_photo(64, 48), status="stopped")
+    assert store.add_video(result, settings) is None and store.entries() == []
+
+
+def test_a_video_whose_poster_cannot_be_read_says_the_video_is_written(tmp_path,
+                                                                        tiny_settings):
+    from nst_app.runs import record
+    from nst_core.video_job import VideoJob
+
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"not a video")
+    settings, result = _video(tmp_path, tiny_settings, out)
+    entry, problem = record(HistoryStore(tmp_path / "h"), result, "cli", VideoJob(settings))
+    assert entry is None
+    assert problem.startswith(f"The video is written to {out}, but it could not be listed")

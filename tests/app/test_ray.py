@@ -176,13 +176,23 @@ def test_a_video_renders_in_chunks_on_ray_workers(tmp_path, tiny_model):
     done = [e.iteration for e in events if isinstance(e, Progress)]
     assert sorted(done) == done and done[-1] == 12
 
-    # steadied: an MP4 with the sound, every frame once
+    # steadied: an MP4 with the sound, every frame once; listed in the history with its
+    # middle frame as the poster (the workers keep the frames)
+    from nst_app.history import HistoryStore
+    from nst_app.runs import recorded
+    from nst_core.video import frame_at
+
     steady = _video(tmp_path, tiny_model, "ray.mp4")
-    last = list(render_chunks(steady, RayExecutor(None, workers=2), threading.Event(),
-                              chunks=3, lead=2))[-1]
+    store = HistoryStore(tmp_path / "history")
+    last = list(recorded(render_chunks(steady, RayExecutor(None, workers=2), threading.Event(),
+                                       chunks=3, lead=2), steady, store, "window"))[-1]
     assert last.status == "done"
     info = probe(tmp_path / "ray.mp4")
     assert info.frames == 12 and info.audio == "aac"
+    assert last.entry is not None and last.entry.kind == "video" and last.entry.frames == 12
+    assert store.entries()[0].video == str(tmp_path / "ray.mp4")
+    middle = frame_at(tmp_path / "ray.mp4", info.duration / 2).rgb
+    assert (read_rgb(last.entry.image_path) == middle).all()
 
 
 def test_a_stopped_chunked_render_continues_with_the_missing_chunks(tmp_path, tiny_model):

@@ -12,15 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from nst_app import paths
+from nst_app.history import HistoryStore
 from nst_app.video_cli import video_main
 from nst_core.video import probe
 from nst_core.video_job import cache_dir
-from tests.conftest import write_clip
+from tests.conftest import read_rgb, write_clip
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_video_with_an_instant_style_keeps_the_sound(tmp_path, tiny_model, capsys):
+def test_video_with_an_instant_style_keeps_the_sound(tmp_path, tiny_model, capsys, app_data):
     clip = write_clip(tmp_path / "c.mp4", frames=5, tone=330)
     out = tmp_path / "out.mp4"
     code = video_main(["--content", str(clip), "--model", tiny_model, "-o", str(out),
@@ -30,18 +32,23 @@ def test_video_with_an_instant_style_keeps_the_sound(tmp_path, tiny_model, capsy
     assert summary["ok"] and summary["frames"] == 5 and summary["output"] == str(out)
     info = probe(out)
     assert info.frames == 5 and info.audio == "aac" and info.size == (64, 48)
+    entry, = HistoryStore(paths.history_dir(app_data)).entries()  # listed in the history
+    assert entry.kind == "video" and entry.video == str(out) and entry.frames == 5
+    assert entry.source == "cli" and entry.video_settings.model == tiny_model
+    assert read_rgb(entry.image_path).shape == (48, 64, 3)  # its last frame as the poster
 
 
-def test_video_optimized_at_a_frame_rate_limit(tmp_path, painting_path, capsys):
+def test_video_optimized_at_a_frame_rate_limit(tmp_path, painting_path, capsys, app_data):
     clip = write_clip(tmp_path / "c.mp4", frames=6, fps=10)
     out = tmp_path / "frames"
     code = video_main(["--content", str(clip), "--style", str(painting_path), "-o", str(out),
                        "--size", "64", "--iters", "4", "--frame-iters", "2", "--fps", "5",
-                       "--device", "cpu"])
+                       "--device", "cpu", "--no-history"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["frame_000001.png", "frame_000002.png",
                                                      "frame_000003.png"]
     assert "Repainted 3 frames" in capsys.readouterr().out
+    assert HistoryStore(paths.history_dir(app_data)).entries() == []
 
 
 @pytest.mark.parametrize("content", ["empty", "text", "missing"])

@@ -2,6 +2,8 @@
 stop and continue, play the result, and a clip that cannot be read."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from nst_core import Progress
@@ -65,6 +67,12 @@ def test_render_optimized_video_with_sound_and_play_it(window, qtbot, tmp_path):
     assert np.abs(to_array(window.canvas.image()).astype(int) - last).mean() < 2
     assert not cache_dir(out).exists()
     assert probe(clip).frames == 4  # the clip itself untouched
+    # listed in the history, with the last repainted frame as its poster
+    entry = window.history_strip.selected()
+    assert window.history_strip.count() == 1 and entry.kind == "video"
+    assert entry.video == str(out) and entry.frames == 4 and entry.source == "window"
+    assert "▶" in window.history_list.item(0).text()
+    assert np.abs(to_array(window.canvas.image()).astype(int) - last).mean() < 2
 
 
 def test_stop_then_render_again_continues(window, qtbot, tmp_path, tiny_model):
@@ -112,3 +120,98 @@ def test_a_dropped_clip_opens_in_the_video_panel(window, tmp_path):
     assert window.video.info is not None and window.video.info.path == str(clip)
     assert window.video_dock.isVisible()
     assert window.inputs.content_path == photo_before  # the photo is not replaced
+
+
+def _history_video(window, tmp_path, painting_path):
+    """A video in the window's history, rendered earlier (by the command line, say)."""
+    from nst_core.video_job import VideoResult, VideoSettings
+
+    clip = write_clip(tmp_path / "earlier.mp4", frames=4)
+    out = write_clip(tmp_path / "earlier_out.mp4", frames=4, w=64, h=48)
+    settings = VideoSettings(content=str(clip), output=str(out), temporal_weight=123.0,
+                             max_fps=5.0, long_term=True,
+                             picture=window.current_settings().replace(
+                                 content="", styles=(str(painting_path),), size=96,
+                                 style_weight=333.0))
+    poster = clip_frame(2, 64, 48)
+    result = VideoResult(str(out), 4, 4, "done", "repainted 4 frames", "", 1.0, [3] * 4,
+                         poster)
+    entry = window.history.add_video(result, settings, "cli")
+    window.history_strip.load(window.history.entries())
+    return entry, settings, poster
+
+
+def test_a_video_in_the_history_plays_and_its_settings_restore(window, qtbot, tmp_path,
+                                                                painting_path, messages):
+    entry, settings, poster = _history_video(window, tmp_path, painting_path)
+    photo, still_size = window.inputs.content_path, window.params.size.value()
+    window.history_list.setCurrentRow(0)
+    window._history_clicked(window.history_strip.selected())
+    assert np.array_equal(to_array(window.canvas.image()), poster)
+    assert window.video_dock.isVisible() and window.video.output == entry.video
+    assert window.video.play_button.isEnabled()
+    window.video.play_button.click()  # plays the video of the history on the canvas
+    qtbot.waitUntil(lambda: not window.video.play_button.isChecked(), timeout=10000)
+    last = list(read_frames(entry.video))[-1].rgb
+    assert np.abs(to_array(window.canvas.image()).astype(int) - last).mean() < 2
+
+    window.restore_selected_settings()
+    assert not messages
+    assert window.video.info.path == settings.content
+    assert window.video.temporal.value() == 123.0 and window.video.fps.value() == 5.0
+    assert window.video.long_term.isChecked() and window.video.size.value() == 96
+    assert window.params.values()["style_weight"] == 333.0
+    assert window.inputs.style_paths() == [str(painting_path)]
+    # the photo and the still's size are the still's own
+    assert window.inputs.content_path == photo and window.params.size.value() == still_size
+    assert window.video.output == entry.video and window.video.play_button.isEnabled()
+
+
+def test_a_video_of_the_history_that_was_moved_shows_its_poster(window, tmp_path,
+                                                                painting_path, messages):
+    entry, settings, poster = _history_video(window, tmp_path, painting_path)
+    Path(entry.video).unlink()
+    window.history_list.setCurrentRow(0)
+    window._history_clicked(window.history_strip.selected())
+    assert np.array_equal(to_array(window.canvas.image()), poster)
+    assert "no longer at" in window.statusBar().currentMessage()
+    assert window.video.output == "" and not window.video.play_button.isEnabled()
+    Path(settings.content).unlink()  # and the clip too: restoring says so, keeps the panel
+    window.restore_selected_settings()
+    assert messages and "earlier.mp4" in messages[-1][1]
+    assert window.params.values()["style_weight"] == 333.0
+
+
+def _edit_sidecar(window, entry, **changes):
+    import json
+
+    sidecar = Path(entry.image_path).with_suffix(".json")
+    data = json.loads(sidecar.read_text())
+    data["video_settings"].update(changes)
+    sidecar.write_text(json.dumps(data))
+    window.history_strip.load(window.history.entries())
+
+
+def test_a_videos_instant_style_that_is_gone_is_named(window, tmp_path, painting_path,
+                                                      messages):
+    entry, settings, _ = _history_video(window, tmp_path, painting_path)
+    gone = str(tmp_path / "gone.nst")
+    _edit_sidecar(window, entry, method="instant", model=gone)
+    window.history_list.setCurrentRow(0)
+    window.restore_selected_settings()
+    assert messages[-1][0] == "Some files of this video are missing"
+    assert f"The instant style {gone} is no longer there" in messages[-1][1]
+    assert window.video.info.path == settings.content  # the rest is restored
+    assert window.video.method.currentData() == "instant"
+    assert window.video.model.findData(gone) < 0
+
+
+def test_a_videos_absurd_settings_restore_nothing(window, tmp_path, painting_path, messages):
+    entry, settings, _ = _history_video(window, tmp_path, painting_path)
+    _edit_sidecar(window, entry, temporal_weight=-5)
+    weight = window.params.values()["style_weight"]
+    window.history_list.setCurrentRow(0)
+    window.restore_selected_settings()
+    assert messages[-1][0] == "Cannot restore these settings"
+    assert "temporal_weight" in messages[-1][1]
+    assert window.video.info is None and window.params.values()["style_weight"] == weight
