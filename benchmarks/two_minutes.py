@@ -18,7 +18,8 @@ child process first: the old default runs as it did before #12, also with glibc'
 of freed memory, and the engine's keeping it (Tuning.keep_freed_memory) is process-wide.
 
 `trace --default new` traces the engine's defaults with the picture rule off, over the same 300
-iterations: the trajectory the rule stops on.
+iterations: the trajectory the rule stops on (`--coarse-ratio R` and `--iterations N` trace
+another split between the scales).
 
 replay: the picture rule (nst_core.optimize.minimize) replayed on traces' movements at the
 full-size scale, against the iteration at which each trace first matches the old default's
@@ -99,6 +100,10 @@ def cmd_trace(args) -> list:
     chosen = [PAIRS[i] for i in args.only] if args.only else PAIRS[: args.pairs]
     for photo, painting in chosen:
         s, tuning = make(_pair_settings(photo, painting, args.size, args.device))
+        if args.coarse_ratio is not None:
+            tuning = tuning.replace(coarse_ratio=args.coarse_ratio)
+        if args.iterations is not None:
+            s = s.replace(iterations=args.iterations)
         r = trace(s.validate(), tuning, args.every)
         image = r.pop("image")
         if args.save:
@@ -238,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="these pairs (0-based, in PAIRS' order) instead of the first --pairs")
     t.add_argument("--default", choices=["old", "new"], default="old",
                    help="old: the default before #12; new: the engine's, without the rule")
+    t.add_argument("--coarse-ratio", type=float, help="another coarse ratio (Tuning.coarse_ratio)")
+    t.add_argument("--iterations", type=int, help="another budget of iterations (300)")
     c = sub.add_parser("compare")
     c.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     c.add_argument("--pairs", type=int, default=len(PAIRS))
