@@ -210,6 +210,20 @@ class HistoryStore:
         write_atomic(base.with_suffix(".json"), json.dumps(_sidecar(entry)).encode("utf-8"))
         return entry
 
+    def remove(self, entry: HistoryEntry) -> None:
+        """Delete an entry: its picture, then its sidecar (a sidecar left alone by a crash
+        between the two lists nothing). A video's own file stays where it was rendered.
+        ValueError for a picture outside this history; OSError when a file cannot be
+        deleted."""
+        png = Path(entry.image_path)
+        if png.parent.resolve() != self.folder.resolve() or not png.name.startswith("run-"):
+            raise ValueError(f"{png} is not in the history in {self.folder}")
+        for path in (png, png.with_suffix(".json")):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
     def entries(self) -> list[HistoryEntry]:
         """Every entry, oldest first. A damaged sidecar is skipped with a warning and its
         picture, like a PNG whose sidecar was never written, is listed from the PNG (status

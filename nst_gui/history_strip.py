@@ -4,8 +4,16 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from nst_app.history import HistoryEntry
 
@@ -18,6 +26,8 @@ FIRST_SHOWN = 200
 class HistoryStrip(QWidget):
     entry_clicked = Signal(object)  # HistoryEntry
     restore_requested = Signal(object)  # HistoryEntry, or None when nothing is selected
+    delete_requested = Signal(list)  # the selected HistoryEntry objects
+    folder_requested = Signal()  # show the history's folder
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -28,9 +38,18 @@ class HistoryStrip(QWidget):
         self.list.setIconSize(QSize(96, 72))
         self.list.setGridSize(QSize(108, 98))
         self.list.setMovement(QListWidget.Movement.Static)
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.list.setFixedHeight(112)
         self.list.setToolTip("Every run of this and earlier sessions, from the window and the "
-                             "command line (▶: a video). Click to show it.")
+                             "command line (▶: a video). Click to show it; right-click for "
+                             "more, Delete to remove the selected ones.")
+        self.delete_action = QAction("Delete from History…", self.list)
+        self.delete_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        self.delete_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.delete_action.triggered.connect(self._delete_selected)
+        self.list.addAction(self.delete_action)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._menu)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.list, 1)
@@ -60,6 +79,37 @@ class HistoryStrip(QWidget):
     def selected(self) -> HistoryEntry | None:
         item = self.list.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def selected_entries(self) -> list[HistoryEntry]:
+        return [i.data(Qt.ItemDataRole.UserRole) for i in self.list.selectedItems()]
+
+    def _delete_selected(self) -> None:
+        entries = self.selected_entries()
+        if entries:
+            self.delete_requested.emit(entries)
+
+    def _menu(self, pos) -> None:
+        item = self.list.itemAt(pos)
+        menu = QMenu(self)
+        if item is not None:
+            if not item.isSelected():
+                self.list.setCurrentItem(item)
+            entry = item.data(Qt.ItemDataRole.UserRole)
+            menu.addAction("Show", lambda: self.entry_clicked.emit(entry))
+            menu.addAction("Restore Settings", lambda: self.restore_requested.emit(entry))
+            menu.addSeparator()
+            menu.addAction(self.delete_action)
+            menu.addSeparator()
+        menu.addAction("Open History Folder", self.folder_requested.emit)
+        self._open_menu = menu  # kept for tests
+        menu.popup(self.list.viewport().mapToGlobal(pos))
+
+    def remove(self, entries: list[HistoryEntry]) -> None:
+        """Take these entries' items out of the strip."""
+        gone = {e.image_path for e in entries}
+        for row in reversed(range(self.list.count())):
+            if self.list.item(row).data(Qt.ItemDataRole.UserRole).image_path in gone:
+                self.list.takeItem(row)
 
     def load(self, entries: list[HistoryEntry]) -> None:
         """Show the newest FIRST_SHOWN entries (oldest first in `entries`)."""

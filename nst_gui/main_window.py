@@ -301,6 +301,8 @@ class MainWindow(QMainWindow):
         self.presets_bar.reset_requested.connect(self.reset_to_defaults)
         self.history_strip.entry_clicked.connect(self._history_clicked)
         self.history_strip.restore_requested.connect(self.restore_settings_of)
+        self.history_strip.delete_requested.connect(self.delete_from_history)
+        self.history_strip.folder_requested.connect(self.open_history_folder)
         self.batch.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.batch.error.connect(self.show_error)
         self.batch.item_finished.connect(self._batch_item_done)
@@ -1116,8 +1118,12 @@ class MainWindow(QMainWindow):
     def save_as(self) -> None:
         if self.current is None:
             return
-        s = self.current.settings
-        name = f"{Path(s.content).stem}_{Path(s.styles[0]).stem}.png"
+        s, entry = self.current.settings, self.current.entry
+        if entry is not None and entry.kind == "video":  # its poster
+            name = f"{Path(entry.video).stem}_poster.png"
+        else:
+            name = ("_".join(Path(p).stem for p in (s.content, *s.styles[:1]) if p)
+                    or "picture") + ".png"
         path, _ = QFileDialog.getSaveFileName(self, "Save picture",
                                               str(Path(self._last_dir()) / name), SAVE_FILTER)
         if path:
@@ -1259,6 +1265,42 @@ class MainWindow(QMainWindow):
             self.show_error("Some images of this run are missing",
                             "\n".join(problems) + "\n\nThe current images are kept.")
         self.statusBar().showMessage("Settings restored from the history", 4000)
+
+    def delete_from_history(self, entries: list[HistoryEntry], confirm: bool = True) -> int:
+        """Delete these entries' pictures from the history (asking first); a video's own file
+        stays. The picture on show stays on the canvas. Returns how many were deleted."""
+        if not entries:
+            return 0
+        if confirm:
+            what = "this picture" if len(entries) == 1 else f"these {len(entries)} pictures"
+            videos = " Videos stay where they were rendered; only their posters go." \
+                if any(e.kind == "video" for e in entries) else ""
+            answer = QMessageBox.question(
+                self, "Delete from the history?",
+                f"Delete {what} from the history? The files are removed from "
+                f"{self.history.folder}.{videos}")
+            if answer != QMessageBox.StandardButton.Yes:
+                return 0
+        done, problems = [], []
+        for entry in entries:
+            try:
+                self.history.remove(entry)
+                done.append(entry)
+            except (OSError, ValueError) as e:
+                problems.append(f"{Path(entry.image_path).name}: "
+                                f"{getattr(e, 'strerror', None) or e}")
+        self.history_strip.remove(done)
+        if self.current is not None and self.current.entry in done:
+            self.current.entry, self.current_path = None, ""  # still on show, Save As keeps it
+        if problems:
+            self.show_error("Some pictures could not be deleted",
+                            "\n".join(problems) + "\n\nThey stay in the history.")
+        self.statusBar().showMessage(f"Deleted {len(done)} from the history", 4000)
+        return len(done)
+
+    def open_history_folder(self) -> None:
+        self.history.folder.mkdir(parents=True, exist_ok=True)
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.history.folder)))
 
     def _restore_video_settings(self, entry: HistoryEntry) -> None:
         """A video's settings: its clip and how it was rendered into the Video panel, its

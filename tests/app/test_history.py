@@ -192,3 +192,29 @@ def test_a_video_whose_poster_cannot_be_read_says_the_video_is_written(tmp_path,
     entry, problem = record(HistoryStore(tmp_path / "h"), result, "cli", VideoJob(settings))
     assert entry is None
     assert problem.startswith(f"The video is written to {out}, but it could not be listed")
+
+
+def test_remove_deletes_the_picture_and_its_sidecar_and_nothing_else(tmp_path, tiny_settings):
+    store = HistoryStore(tmp_path / "h")
+    keep, gone = store.add(_result(tiny_settings)), store.add(_result(tiny_settings))
+    store.remove(gone)
+    assert [e.image_path for e in store.entries()] == [keep.image_path]
+    assert sorted(p.name for p in (tmp_path / "h").iterdir()) == sorted(
+        [Path(keep.image_path).name, Path(keep.image_path).with_suffix(".json").name])
+    store.remove(gone)  # already gone: nothing to do
+    out = write_clip(tmp_path / "out.mp4", frames=6)
+    settings, result = _video(tmp_path, tiny_settings, out, last=make_photo(64, 48))
+    store.remove(store.add_video(result, settings))
+    assert len(store.entries()) == 1 and out.is_file()  # the video itself stays
+
+
+def test_remove_refuses_a_picture_outside_the_history(tmp_path, tiny_settings):
+    store = HistoryStore(tmp_path / "h")
+    entry = store.add(_result(tiny_settings))
+    outside = tmp_path / "run-mine.png"
+    outside.write_bytes(b"x")
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="not in the history"):
+        store.remove(replace(entry, image_path=str(outside)))
+    assert outside.exists() and len(store.entries()) == 1

@@ -142,13 +142,21 @@ def _history_video(window, tmp_path, painting_path):
 
 
 def test_a_video_in_the_history_plays_and_its_settings_restore(window, qtbot, tmp_path,
-                                                                painting_path, messages):
+                                                                painting_path, messages,
+                                                                monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
     entry, settings, poster = _history_video(window, tmp_path, painting_path)
     photo, still_size = window.inputs.content_path, window.params.size.value()
     window.history_list.setCurrentRow(0)
     window._history_clicked(window.history_strip.selected())
     assert np.array_equal(to_array(window.canvas.image()), poster)
     assert window.video_dock.isVisible() and window.video.output == entry.video
+    suggested = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, title, path, *a: suggested.append(path) or ("", ""))
+    window.save_as()  # the poster can be saved, named after the video
+    assert Path(suggested[0]).name == "earlier_out_poster.png"
     assert window.video.play_button.isEnabled()
     window.video.play_button.click()  # plays the video of the history on the canvas
     qtbot.waitUntil(lambda: not window.video.play_button.isChecked(), timeout=10000)
