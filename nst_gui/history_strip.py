@@ -50,6 +50,7 @@ class HistoryStrip(QWidget):
         self.list.addAction(self.delete_action)
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
+        self.context_menu = QMenu(self)  # filled anew at each right-click
         lay = QHBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.list, 1)
@@ -90,7 +91,8 @@ class HistoryStrip(QWidget):
 
     def _menu(self, pos) -> None:
         item = self.list.itemAt(pos)
-        menu = QMenu(self)
+        menu = self.context_menu
+        menu.clear()
         if item is not None:
             if not item.isSelected():
                 self.list.setCurrentItem(item)
@@ -101,7 +103,6 @@ class HistoryStrip(QWidget):
             menu.addAction(self.delete_action)
             menu.addSeparator()
         menu.addAction("Open History Folder", self.folder_requested.emit)
-        self._open_menu = menu  # kept for tests
         menu.popup(self.list.viewport().mapToGlobal(pos))
 
     def remove(self, entries: list[HistoryEntry]) -> None:

@@ -1266,21 +1266,20 @@ class MainWindow(QMainWindow):
                             "\n".join(problems) + "\n\nThe current images are kept.")
         self.statusBar().showMessage("Settings restored from the history", 4000)
 
-    def delete_from_history(self, entries: list[HistoryEntry], confirm: bool = True) -> int:
-        """Delete these entries' pictures from the history (asking first); a video's own file
+    def delete_from_history(self, entries: list[HistoryEntry]) -> int:
+        """Delete these entries' pictures from the history, after asking; a video's own file
         stays. The picture on show stays on the canvas. Returns how many were deleted."""
         if not entries:
             return 0
-        if confirm:
-            what = "this picture" if len(entries) == 1 else f"these {len(entries)} pictures"
-            videos = " Videos stay where they were rendered; only their posters go." \
-                if any(e.kind == "video" for e in entries) else ""
-            answer = QMessageBox.question(
-                self, "Delete from the history?",
-                f"Delete {what} from the history? The files are removed from "
-                f"{self.history.folder}.{videos}")
-            if answer != QMessageBox.StandardButton.Yes:
-                return 0
+        what = "this picture" if len(entries) == 1 else f"these {len(entries)} pictures"
+        videos = " Videos stay where they were rendered; only their posters go." \
+            if any(e.kind == "video" for e in entries) else ""
+        answer = QMessageBox.question(
+            self, "Delete from the history?",
+            f"Delete {what} from the history? The files are removed from "
+            f"{self.history.folder}.{videos}")
+        if answer != QMessageBox.StandardButton.Yes:
+            return 0
         done, problems = [], []
         for entry in entries:
             try:

@@ -96,7 +96,7 @@ def test_the_context_menu_offers_delete_and_the_folder(window, three, answer, mo
     monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
     strip = window.history_strip
     strip._menu(strip.list.visualItemRect(strip.list.item(1)).center())
-    menu = strip._open_menu
+    menu = strip.context_menu
     texts = [a.text() for a in menu.actions() if not a.isSeparator()]
     assert texts == ["Show", "Restore Settings", "Delete from History…",
                      "Open History Folder"]
@@ -107,5 +107,5 @@ def test_the_context_menu_offers_delete_and_the_folder(window, three, answer, mo
     next(a for a in menu.actions() if a.text().startswith("Delete")).trigger()
     assert window.history_list.count() == 2 and not Path(three[1].image_path).exists()
     strip._menu(QPoint(-50, -50))  # on no item: only the folder
-    assert [a.text() for a in strip._open_menu.actions()] == ["Open History Folder"]
-    strip._open_menu.close()
+    assert [a.text() for a in strip.context_menu.actions()] == ["Open History Folder"]
+    strip.context_menu.close()
