@@ -109,11 +109,15 @@ def cmd_trace(args) -> list:
         if args.save:
             Path(args.save).mkdir(parents=True, exist_ok=True)
             suffix = "old" if args.default == "old" else "new_unstopped"  # compare's is _new
+            if args.coarse_ratio is not None or args.iterations is not None:
+                suffix += f"_r{args.coarse_ratio}_i{args.iterations}"  # not the default's
             save_image(Path(args.save) / f"{_stem(photo, painting, args.size)}_{suffix}.png",
                        image, overwrite=True)
         r.update(pair=f"{Path(photo).stem} × {Path(painting).stem}", size=args.size)
         rows.append(r)
-        print(f"\n{r['pair']} at {args.size} px, {args.default} default: {r['seconds']:.1f} s")
+        print(f"\n{r['pair']} at {args.size} px, {args.default} default"
+              f"{'' if tuning.coarse_ratio == 0.3 else f', coarse ratio {tuning.coarse_ratio}'}"
+              f", {s.iterations} iterations: {r['seconds']:.1f} s")
         print("    it  scale      s  change     gram    adain  content   ssim")
         for p in r["points"]:
             ch = f"{p['change']:6.2f}" if p["change"] is not None else "     -"

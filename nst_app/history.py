@@ -184,15 +184,15 @@ class HistoryStore:
         poster = result.last if result.last is not None else poster_frame(result.output)
         return self.add_image(poster, settings.picture, sum(result.iterations),
                               result.seconds_per_frame * result.frames, "done", result.reason,
-                              source, video=(str(result.output), result.frames,
-                                             settings.to_dict()))
+                              source, kind="video", video=str(result.output),
+                              frames=result.frames, video_settings_data=settings.to_dict())
 
     def add_image(self, rgb: np.ndarray, settings: TransferSettings, iterations: int,
                   seconds: float, status: str = "done", reason: str = "",
-                  source: str = "", video: tuple[str, int, dict] | None = None) -> HistoryEntry:
-        """Write the picture, then its sidecar, each atomically (`video`: the picture is the
-        poster of this video: (path, frames, its settings as a dict)). Raises OSError or
-        NSTError when the folder cannot be written."""
+                  source: str = "", **video: Any) -> HistoryEntry:
+        """Write the picture, then its sidecar, each atomically (`video`: the entry's video
+        fields when the picture is a video's poster). Raises OSError or NSTError when the
+        folder cannot be written."""
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         n = 1
@@ -204,9 +204,7 @@ class HistoryStore:
             except FileExistsError:  # OutputExistsError: another entry took the name
                 n += 1
         entry = HistoryEntry(str(png), time.time(), int(iterations), float(seconds), status,
-                             reason, source, settings.to_dict())
-        if video is not None:
-            entry.kind, entry.video, entry.frames, entry.video_settings_data = "video", *video
+                             reason, source, settings.to_dict(), **video)
         write_atomic(base.with_suffix(".json"), json.dumps(_sidecar(entry)).encode("utf-8"))
         return entry
 
