@@ -15,11 +15,13 @@ from .errors import DeviceError
 from .layers import BLOCK_CHANNELS, LAYER_INDEX, LAYER_NAMES
 from .settings import TransferSettings
 from .tuning import Tuning
+from .vgg import EMULATED_BF16
 from .winograd import kernel_bytes, suits_channels
 
 log = logging.getLogger(__name__)
 
-_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16,
+           EMULATED_BF16: EMULATED_BF16}
 
 
 def resolve_device(choice: str) -> torch.device:
@@ -61,14 +63,22 @@ def fast_cpu_bf16() -> bool:
         return False
 
 
-def autocast_dtype(tuning: Tuning, device_type: str) -> torch.dtype | None:
-    """The dtype the network's forward runs in on this device (None: float32)."""
+def autocast_dtype(tuning: Tuning, device_type: str) -> torch.dtype | str | None:
+    """The dtype the network's forward runs in on this device (None: float32; `EMULATED_BF16`:
+    float32 kernels rounding like bfloat16)."""
     name = tuning.precision_for(device_type)
     if name == "auto":
         if device_type == "cpu":
             return torch.bfloat16 if fast_cpu_bf16() else None
         return torch.bfloat16 if device_type == "cuda" else None
     return _DTYPES[name]
+
+
+def precision_name(dtype: torch.dtype | str | None) -> str:
+    """The precision's name for an `autocast_dtype` value."""
+    if dtype is None:
+        return "float32"
+    return dtype if isinstance(dtype, str) else str(dtype).removeprefix("torch.")
 
 
 def configure(device: torch.device, tuning: Tuning = Tuning()) -> None:
@@ -122,7 +132,7 @@ def estimate_memory(settings: TransferSettings, final_size: tuple[int, int],
         size = channels * cw * ch
         floats += size
         largest = max(largest, size)
-    act_bytes = 4 if autocast_dtype(tuning, device) is None else 2
+    act_bytes = 2 if isinstance(autocast_dtype(tuning, device), torch.dtype) else 4
     activations = act_bytes * floats + 8 * indices
     # Freed memory kept for reuse (nst_core.memory) lets the heap fragment around the largest
     # blocks: peak RSS measured +1% at 512 px, +13% at 1024 and +49% at 2048 px (+51% of the

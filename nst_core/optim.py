@@ -1,7 +1,7 @@
 """L-BFGS for an image whose pixels live in a box, [0, 1], one loss evaluation per step.
 
-`torch.optim.LBFGS` (no line search, as Gatys et al. and most implementations run it) was the
-engine's optimizer until measurement showed three things it cannot do (benchmarks/RESULTS.md):
+Three things `torch.optim.LBFGS` (no line search, as Gatys et al. and most implementations run
+it) cannot do (docs/decisions/optimizer.md):
 
 - A preconditioner. L-BFGS starts every step from H0 = gamma * I and corrects it with at most
   `history` curvature pairs, a few dozen directions out of a million pixels. Here
@@ -12,10 +12,20 @@ engine's optimizer until measurement showed three things it cannot do (benchmark
 - The box. After each step the image is clamped to [0, 1]; the curvature pair records the step
   actually taken (torch records the unclamped one), and pixels that sit on a bound with the
   gradient pushing outwards are held out of the step.
-- A guard against overshooting. Without a line search a step sometimes lands on a much higher
-  loss (tiny images, strong preconditioning, bf16). A step whose loss is more than
-  `max_increase` times the lowest so far is taken back by half; the next evaluation tries that
-  point instead. (Measured against the lowest, not the last, so the loss cannot ratchet up.)
+- Steps that cannot blow up twice. Without a line search a step sometimes lands on a much
+  higher loss. A step whose loss is more than `max_increase` times the lowest so far is
+  rejected: the image goes back halfway along it (a backtracking line search, one evaluation
+  per halving), the curvature pairs that proposed it are dropped, and later steps may be no
+  longer than the step that was finally accepted, a limit that doubles with each accepted step
+  (a trust region). The cause is a pair whose s.y is wrong: learnt from a tiny step, its 1/s.y
+  sends the next step far along it, and kept, it sends every later one there too.
+- Gradient noise. In bfloat16 the network's gradient is off by 6-13% of its length (rounding,
+  not bias), so a pair from a short step measures the rounding, not the curvature (the first
+  step of a scale: its y was 170% noise). A pair is learnt only when s.y stands clear of what
+  the noise can put there: `noise` times the two gradients' lengths times |s|, times the share
+  of the noise that lies along the step. The first step
+  of a scale that refines a coarser picture takes the coarser scale's gamma (per pixel: the
+  losses are means, so gamma grows with the pixel count), not a tiny probe.
 """
 from __future__ import annotations
 
@@ -50,14 +60,24 @@ class Preconditioner:
         return torch.fft.irfft2(f * self.spectrum, s=(self.ph, self.pw))[..., : self.h, : self.w]
 
 
+#: The share of a gradient's noise that lies along a step: measured about 0.02 for the first
+#: step of a scale in bfloat16 (its s.y was 8x the float32 s.y); five times that is allowed.
+NOISE_ALONG_STEP = 0.1
+
+
 class BoxLBFGS(torch.optim.Optimizer):
     """L-BFGS on one contiguous tensor kept inside [lo, hi]; `step(closure)` evaluates the loss
     once (the closure zeroes the gradient, computes the loss and calls backward) and moves the
-    tensor."""
+    tensor.
+
+    After each step, `accepted` says whether the point just evaluated was kept (a rejected one
+    is never the start of a step, and callers show only accepted points). `noise` is the
+    relative error of the gradients (0 in float32); `gamma` starts H0's scale where a coarser
+    scale measured it."""
 
     def __init__(self, params, lr: float = 1.0, history_size: int = 50, lo: float = 0.0,
                  hi: float = 1.0, preconditioner: Preconditioner | None = None,
-                 max_increase: float = 1.5):
+                 max_increase: float = 1.5, noise: float = 0.0, gamma: float | None = None):
         super().__init__(params, dict(lr=lr))
         group = self.param_groups[0]
         if len(self.param_groups) != 1 or len(group["params"]) != 1:
@@ -65,13 +85,25 @@ class BoxLBFGS(torch.optim.Optimizer):
         self.lo, self.hi = lo, hi
         self.P = preconditioner
         self.max_increase = max_increase
+        self.noise = noise
         Pair = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # s, y, 1 / (s . y)
         self.pairs: deque[Pair] = deque(maxlen=history_size)
         self._prev: tuple[torch.Tensor, torch.Tensor] | None = None  # accepted x and its gradient
         self._gamma: torch.Tensor | None = None  # H0 = gamma P, gamma from the newest pair
+        self._start_gamma = gamma  # H0's scale before any pair is learnt
+        self.radius = math.inf  # the longest step allowed (a trust region after a rejection)
         self.best = math.inf  # lowest loss accepted so far
         self.steps = 0
         self.rejected = 0  # steps taken back by half
+        self.skipped = 0  # pairs not learnt: their s.y was within the gradient's noise
+        self.accepted = True  # whether the last evaluated point was kept
+
+    @property
+    def gamma(self) -> float | None:
+        """H0's scale now (None before any curvature is known)."""
+        if self._gamma is not None:
+            return float(self._gamma)
+        return self._start_gamma
 
     def _precondition(self, v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         if self.P is None:
@@ -85,6 +117,7 @@ class BoxLBFGS(torch.optim.Optimizer):
         x = self.param_groups[0]["params"][0]
         lr = self.param_groups[0]["lr"]
         f = float(loss)
+        self.accepted = False
         if x.grad is None or not math.isfinite(f):
             return loss  # nothing to learn from; the caller decides what a bad loss means
         flat = x.view(-1)
@@ -92,14 +125,21 @@ class BoxLBFGS(torch.optim.Optimizer):
         if self._prev is not None:
             px, pg = self._prev
             if f > self.best + (self.max_increase - 1.0) * abs(self.best):  # overshot
-                self.rejected += 1  # try half the step instead
+                self.rejected += 1  # try half the step instead, with a model that is not
+                self.pairs.clear()  # the one that proposed it (H0's scale stays)
                 flat.copy_(px + 0.5 * (flat - px))
+                self.radius = float((flat - px).norm())
                 return loss
             s, y = flat - px, g - pg
             ys = y.dot(s)
-            if float(ys - 1e-10 * s.norm() * y.norm()) > 0:  # curvature positive: keep it
+            floor = (self.noise * NOISE_ALONG_STEP * float(s.norm())
+                     * (float(g.norm()) + float(pg.norm())))
+            if float(ys) > max(1e-10 * float(s.norm() * y.norm()), floor):  # curvature seen
                 self.pairs.append((s, y, 1.0 / ys))
                 self._gamma = ys / y.dot(self._precondition(y, x))  # H0 scale: s.y / y.P y
+            elif float(ys) > 0:
+                self.skipped += 1
+        self.accepted = True
 
         outward = ((flat <= self.lo) & (g > 0)) | ((flat >= self.hi) & (g < 0))
         q = g.masked_fill(outward, 0.0)
@@ -111,13 +151,22 @@ class BoxLBFGS(torch.optim.Optimizer):
             q.addcmul_(y, a, value=-1.0)
             alphas.append(a)
         r = self._precondition(q, x)
-        if self.pairs:
-            r.mul_(self._gamma)
+        gamma = self._gamma if self._gamma is not None else self._start_gamma
+        if gamma is not None:
+            r.mul_(gamma)
         for (s, y, rho), a in zip(self.pairs, reversed(alphas)):
             r.addcmul_(s, a - rho * y.dot(r))
         d = r.neg_().masked_fill_(outward, 0.0)
-        # The first step has no curvature to go by: a small one, as torch's L-BFGS takes.
-        t = lr if self.steps else lr * min(1.0, 1.0 / max(float(g.abs().sum()), 1e-12))
+        if gamma is None:  # no curvature to go by: a small step, as torch's L-BFGS takes,
+            # 16 times longer each time its pair is lost in the noise
+            t = lr * min(1.0, 1.0 / max(float(g.abs().sum()), 1e-12)) * 16.0 ** self.skipped
+        else:
+            t = lr
+        if math.isfinite(self.radius):  # the trust region after a rejection
+            length = float(d.norm()) * t
+            if length > self.radius:
+                t *= self.radius / length
+            self.radius *= 2.0
         self._prev = (flat.clone(), g)
         self.best = min(self.best, f)
         flat.add_(d, alpha=t).clamp_(self.lo, self.hi)

@@ -22,10 +22,17 @@ from .tuning import Tuning
 
 @dataclass(frozen=True)
 class Iterate:
+    """The run after one step, as a person may see it: only accepted points (an optimizer may
+    evaluate a point and reject it, nst_core.optim)."""
+
     step: int  # 1-based within this call
-    losses: dict[str, float]  # the weighted terms and "total" at the image before the step
+    losses: dict[str, float]  # the weighted terms and "total" of `image`
+    image: torch.Tensor  # the newest accepted image, (1, 3, H, W); do not modify
     best: torch.Tensor  # the lowest-loss image so far, (1, 3, H, W); do not modify
+    best_losses: dict[str, float]  # the terms of `best`
     converged: bool  # the early stop fired at this step: no more will come
+    rejected: bool = False  # the point this step evaluated was rejected
+    evaluated: float = math.nan  # the total loss of the point this step evaluated
 
 
 class NonFiniteLoss(ArithmeticError):
@@ -34,9 +41,18 @@ class NonFiniteLoss(ArithmeticError):
         super().__init__(f"the loss became {value} at step {step}")
 
 
-def make_optimizer(x: torch.Tensor, settings: TransferSettings,
-                   tuning: Tuning) -> torch.optim.Optimizer:
-    """The optimizer for image `x` (1, 3, H, W), which must require grad."""
+#: The relative error of the network's gradient in each precision, which a curvature pair must
+#: stand clear of (nst_core.optim): bfloat16's measured 6-13% (docs/decisions/precision.md),
+#: float16's three more mantissa bits an eighth of it.
+GRADIENT_NOISE = {"bfloat16": 0.1, "bfloat16-emulated": 0.1, "float16": 0.0125}
+
+
+def make_optimizer(x: torch.Tensor, settings: TransferSettings, tuning: Tuning,
+                   precision: str = "float32",
+                   coarser: torch.optim.Optimizer | None = None) -> torch.optim.Optimizer:
+    """The optimizer for image `x` (1, 3, H, W), which must require grad. `precision` names
+    the dtype the network's forward runs in; `coarser` is the optimizer of the scale (or
+    frame) this image was started from, whose H0 scale the first step takes."""
     if settings.optimizer == "adam":
         return torch.optim.Adam([x], lr=settings.lr)
     if tuning.lbfgs == "torch":  # the textbook optimizer: unit steps, no line search
@@ -46,8 +62,14 @@ def make_optimizer(x: torch.Tensor, settings: TransferSettings,
     long_side = max(x.shape[-2:])
     precond = Preconditioner(x.shape, [(f * long_side, c) for f, c in tuning.precondition],
                              x.device) if tuning.precondition else None
+    gamma = None
+    if isinstance(coarser, BoxLBFGS) and coarser.gamma is not None:
+        # the losses are means over pixels, so H0's scale grows with their number
+        before = coarser.param_groups[0]["params"][0]
+        gamma = coarser.gamma * x[0, 0].numel() / before[0, 0].numel()
     return BoxLBFGS([x], lr=settings.lr, history_size=tuning.lbfgs_history,
-                    preconditioner=precond)
+                    preconditioner=precond, noise=GRADIENT_NOISE.get(str(precision), 0.0),
+                    gamma=gamma)
 
 
 def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, torch.Tensor]],
@@ -56,22 +78,26 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
              settle_every: int = 10, settle_patience: int = 1) -> Iterator[Iterate]:
     """Take up to `steps` optimizer steps on `x` (in place), yielding after each.
 
-    `loss_terms(x)` returns the weighted terms with "total". Early stop: once more than
-    `window` steps are done, stop when the best loss improved by less than `early_stop` (a
-    fraction) over the last `window` steps.
+    `loss_terms(x)` returns the weighted terms with "total". What is yielded is the newest
+    accepted point and the best one: a point the optimizer rejects (`opt.accepted` false after
+    its step, nst_core.optim) is never shown, counted by the rules below or kept. Early stop:
+    once more than `window` steps are done, stop when the best loss improved by less than
+    `early_stop` (a fraction) over the last `window` steps.
 
     The picture rule (`settle`, a fraction): the picture's movement over each `settle_every`
     steps is the mean absolute difference from the picture `settle_every` steps before. The
     first such window holds the jump away from the start and is ignored; the second is the
     reference. Stop once `settle_patience` windows in a row each move the picture by at most
     `settle` times the reference: it has stopped changing in a way a person would see, while the
-    loss may still creep down.
-    Relative to the run's own pace, so one threshold serves every size, pair and precision
-    (benchmarks/RESULTS.md, "#12"). Raises `NonFiniteLoss` on a NaN or infinite loss; the best
-    image is then the one in the last `Iterate`."""
+    loss may still creep down. Relative to the run's own pace, so one threshold serves every
+    size, pair and precision (docs/decisions/picture-rule.md). Raises `NonFiniteLoss` on a NaN
+    or infinite loss; the best image is then the one in the last `Iterate`."""
     best_loss = math.inf
     best = x.detach().clone()
+    best_terms: dict[str, float] = {}
+    evaluated = best  # the image the newest loss belongs to
     last: dict[str, float] = {}
+    shown, shown_terms = best, {}  # the newest accepted image and its terms
     bests: list[float] = []
     window = min(window, steps)
     snapshot = x.detach().clone() if settle > 0 else None  # the picture settle_every ago
@@ -79,7 +105,7 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
     quiet = 0  # windows in a row that moved it by at most settle * reference
 
     def closure() -> torch.Tensor:
-        nonlocal best_loss, best
+        nonlocal best_loss, best, best_terms, evaluated
         opt.zero_grad(set_to_none=True)
         terms = loss_terms(x)
         names = list(terms)
@@ -89,9 +115,9 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
         total = terms["total"]
         if not math.isfinite(last["total"]):
             return total
-        if last["total"] < best_loss:  # x is the image this loss belongs to
-            best_loss = last["total"]
-            best = x.detach().clone()
+        evaluated = x.detach().clone()
+        if last["total"] < best_loss:
+            best_loss, best, best_terms = last["total"], evaluated, dict(last)
         total.backward()
         return total
 
@@ -103,18 +129,22 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
             raise NonFiniteLoss(i, last.get("total", math.nan))
         with torch.no_grad():
             x.clamp_(0, 1)
+        accepted = getattr(opt, "accepted", True)
+        if accepted or not shown_terms:
+            shown, shown_terms = evaluated, dict(last)
         bests.append(best_loss)
         converged = (early_stop > 0 and i > window and i < steps
                      and bests[-1 - window] - bests[-1] < early_stop * bests[-1 - window])
         if snapshot is not None and i % settle_every == 0 and i < steps:
             with torch.no_grad():
-                moved = float((x - snapshot).abs().mean())
-                snapshot = x.detach().clone()
+                moved = float((shown - snapshot).abs().mean())
+                snapshot = shown
             if i == 2 * settle_every:
                 reference = moved
             elif reference is not None:
                 quiet = quiet + 1 if moved <= settle * reference else 0
                 converged = converged or quiet >= settle_patience
-        yield Iterate(i, dict(last), best, converged)
+        yield Iterate(i, dict(shown_terms), shown, best, dict(best_terms), converged,
+                      rejected=not accepted, evaluated=last["total"])
         if converged:
             return

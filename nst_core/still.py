@@ -22,7 +22,7 @@ import torch
 
 from . import color
 from .devices import (autocast_dtype, available_memory, configure, estimate_memory, is_oom,
-                      resolve_device)
+                      precision_name, resolve_device)
 from .errors import ImageError, OutOfMemoryError, RunFailedError, SettingsError
 from .events import Event, Note, PreviewPolicy, Progress, Preview, Timer
 from .images import LoadedImage, fit_long_side, load_image, resize
@@ -49,6 +49,8 @@ class StillResult(Ended):
     status: Status = "done"  # done; stopped on request (best so far); failed (last good image)
     reason: str = ""  # why it ended, for the person ("converged at iteration 112 of 300")
     losses: list[dict[str, float]] = field(default_factory=list)  # one per iteration
+    #: the kept picture's terms (its scale's lowest loss), what a finished run reports
+    final_losses: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds: setup, optimize, total
     iterations: int = 0  # iterations done
     device: str = "cpu"
@@ -140,6 +142,9 @@ class StillRun(Run):
         self.settings = s = job.settings.validate()
         self.tuning = job.tuning.validate()
         self.previews = previews
+        #: (scale, total loss, rejected) of every point the optimizer evaluated, for the
+        #: benchmarks: what the person is shown skips the rejected ones
+        self.evaluations: list[tuple[int, float, bool]] = []
         self.device = resolve_device(s.device)
         self.content = load_image(s.content)
         self.styles = [load_image(p) for p in s.styles]
@@ -149,6 +154,7 @@ class StillRun(Run):
         self.net = shared_features(s.content_layers + s.style_layers, s.weights, s.weights_path,
                                    s.pooling, self.device, self.tuning.winograd)
         self.dtype = autocast_dtype(self.tuning, self.device.type)
+        self.precision = precision_name(self.dtype)
         self.memory_needed = estimate_memory(s, self.output_size, self.device.type, self.tuning)
         free = available_memory(self.device)
         if self.memory_needed > free:
@@ -182,6 +188,8 @@ class StillRun(Run):
         scales = list(self.scales)
         history: list[dict[str, float]] = []
         best: torch.Tensor | None = None  # the best image of the current scale
+        best_terms: dict[str, float] = {}  # and its loss terms
+        opt = None
         timings = {"setup": timer()}
         last_preview = (0, 0.0)
         k = 0
@@ -190,7 +198,7 @@ class StillRun(Run):
             if best is None:
                 return None
             timings.setdefault("total", timer())
-            return self._result(best, status, why, history, timings)
+            return self._result(best, best_terms, status, why, history, timings)
 
         try:
             for k, scale in enumerate(self.scales):
@@ -202,7 +210,7 @@ class StillRun(Run):
                     x = start_from_coarser(best, net_content, self.tuning.carry_detail)
                 x = x.clamp(0, 1).contiguous().requires_grad_(True)
                 best = x.detach().clone()
-                opt = make_optimizer(x, s, self.tuning)
+                opt = make_optimizer(x, s, self.tuning, self.precision, coarser=opt)
                 t_scale = time.perf_counter()
 
                 def terms(image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -218,8 +226,9 @@ class StillRun(Run):
                                    s.early_stop, self.tuning.early_stop_window,
                                    settle, self.tuning.settle_window,
                                    self.tuning.settle_patience):
-                    best = it.best
+                    best, best_terms = it.best, it.best_losses
                     history.append(it.losses)
+                    self.evaluations.append((k, it.evaluated, it.rejected))
                     if it.converged:
                         skipped = scale.iterations - it.step
                         scales[k] = Scale(scale.size, it.step)
@@ -234,7 +243,7 @@ class StillRun(Run):
                                    losses=dict(it.losses), elapsed=timer(),
                                    eta=eta(scales, k, it.step, per_iter))
                     if self.previews.due(n, *last_preview, stage_end=stage_end):
-                        yield Preview(self._display(x.detach()), n)
+                        yield Preview(self._display(it.image), n)
                         last_preview = (n, time.perf_counter())
                 if self._stop.is_set():
                     break
@@ -321,8 +330,9 @@ class StillRun(Run):
             image = color.combine_luminance(image, content)
         return to_uint8(image)
 
-    def _result(self, best: torch.Tensor, status: Status, reason: str,
-                history: list[dict[str, float]], timings: dict[str, float]) -> StillResult:
+    def _result(self, best: torch.Tensor, best_terms: dict[str, float], status: Status,
+                reason: str, history: list[dict[str, float]],
+                timings: dict[str, float]) -> StillResult:
         rgb = self._display(best)
         out_w, out_h = self.output_size
         if (rgb.shape[1], rgb.shape[0]) != (out_w, out_h):  # ended on a coarse scale
@@ -330,7 +340,8 @@ class StillRun(Run):
         alpha = resize(self.content.alpha, (out_w, out_h)) \
             if self.content.alpha is not None else None
         return StillResult(image=rgb, settings=self.settings, status=status, reason=reason,
-                           losses=list(history), timings=dict(timings), iterations=len(history),
+                           losses=list(history), final_losses=dict(best_terms),
+                           timings=dict(timings), iterations=len(history),
                            device=self.device.type, alpha=alpha)
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from .errors import SettingsError
 
 #: Names of the precisions a device may use for the network's forward pass. "auto" means
 #: bfloat16 where the hardware computes it natively (see nst_core.devices), else float32.
-Precision = Literal["auto", "float32", "bfloat16", "float16"]
+#: "bfloat16-emulated" is float32 kernels that round like bfloat16 (nst_core.vgg): the bf16
+#: picture, for judging it on machines without native bf16.
+Precision = Literal["auto", "float32", "bfloat16", "float16", "bfloat16-emulated"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 #: Fields that older versions wrote and this one ignores when reading saved jobs (a batch
@@ -94,9 +97,9 @@ class Tuning:
                 raise SettingsError("tuning.precondition", "each blur needs 0 < sigma <= 1 "
                                     "and 0 <= weight <= 1000")
         for device, precision in self.precision:
-            if precision not in ("auto", "float32", "bfloat16", "float16"):
+            if precision not in PRECISIONS:
                 raise SettingsError("tuning.precision", f"{device}: unknown precision "
-                                    f"{precision!r}; use auto, float32, bfloat16 or float16")
+                                    f"{precision!r}; use {', '.join(PRECISIONS)}")
         return self
 
     def to_dict(self) -> dict[str, Any]:

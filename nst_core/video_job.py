@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from . import color, flow
-from .devices import autocast_dtype, configure, is_oom, resolve_device
+from .devices import autocast_dtype, configure, is_oom, precision_name, resolve_device
 from .errors import (
     ImageError,
     OutOfMemoryError,
@@ -581,7 +581,10 @@ class VideoRun(Run):
             x = content.clone()
         x = x.clamp(0, 1).contiguous().requires_grad_(True)
         steps = s.later_iterations if temporal else p.iterations
-        opt = make_optimizer(x, p, self.tuning)
+        # a frame that starts from the one before starts from its curvature scale too
+        opt = make_optimizer(x, p, self.tuning, precision_name(self.dtype),
+                             coarser=state.get("optimizer") if start is not None else None)
+        state["optimizer"] = opt
         best, its = x.detach().clone(), 0
         t0 = time.perf_counter()
 
@@ -605,7 +608,7 @@ class VideoRun(Run):
                            scales=len(self.times), size=self.size, losses=dict(it.losses),
                            elapsed=timer(), eta=left)
             if self.previews.due(state["iteration"], *state["last_preview"], stage_end=False):
-                yield Preview(to_uint8(x.detach()), state["iteration"])
+                yield Preview(to_uint8(it.image), state["iteration"])
                 state["last_preview"] = (state["iteration"], time.perf_counter())
         if self._stop.is_set() and its < steps:
             return None, its

@@ -194,3 +194,151 @@ def test_the_picture_rule_is_a_checked_setting(photo_path, painting_path):
     for bad in (0, 101):
         with pytest.raises(SettingsError, match="settle_patience"):
             Tuning(settle_patience=bad).validate()
+
+
+# ---- steps that cannot blow up twice (docs/decisions/optimizer.md) -------------------------
+def _spiking(opt, x, f, spike_at: int):
+    """A closure for `opt` on loss `f` that returns a huge loss once, at call `spike_at`."""
+    calls = [0]
+
+    def closure():
+        opt.zero_grad()
+        loss = f(x)
+        loss.backward()
+        calls[0] += 1
+        return torch.tensor(1e6) if calls[0] == spike_at else loss
+
+    return closure
+
+
+def test_a_rejected_step_drops_the_pairs_and_bounds_the_next_step():
+    g = torch.Generator().manual_seed(3)
+    target = (0.5 + 0.2 * torch.randn(1, 3, 8, 8, generator=g)).clamp(0, 1)
+    x = torch.full_like(target, 0.5).requires_grad_(True)
+    opt = BoxLBFGS([x], history_size=10)
+    closure = _spiking(opt, x, _quadratic(target, smooth=1.0), spike_at=6)
+    for _ in range(5):
+        opt.step(closure)
+        assert opt.accepted
+    assert len(opt.pairs) >= 3
+    before = opt._prev[0].clone()  # the last accepted point
+    proposed = x.detach().reshape(-1).clone()
+    opt.step(closure)  # evaluates `proposed`: 1e6, rejected
+    assert not opt.accepted and opt.rejected == 1
+    assert len(opt.pairs) == 0  # the model that proposed the jump is gone
+    half = x.detach().reshape(-1).clone()
+    assert torch.allclose(half, (before + proposed) / 2)
+    opt.step(closure)  # the halfway point is accepted; the next step is no longer than it
+    assert opt.accepted
+    step = x.detach().reshape(-1) - half
+    assert float(step.norm()) <= float((half - before).norm()) * (1 + 1e-5)
+
+
+def test_a_pair_within_the_gradient_noise_is_not_learnt():
+    """s.y = 1e-3 |s|^2 from a first step of |s| = 0.01 on gradients of length ~1: a bf16
+    gradient's noise (10%) could put 0.1 * 0.1 * |s| * 2 there, so it is not curvature."""
+    from nst_core.optim import NOISE_ALONG_STEP
+
+    def two_steps(noise: float) -> BoxLBFGS:
+        x = torch.full((1, 1, 10, 10), 0.5, requires_grad=True)
+        opt = BoxLBFGS([x], noise=noise)
+        start = {}
+
+        def closure():
+            opt.zero_grad()
+            g = torch.full_like(x, 0.1)  # |g| = 1
+            if "x" in start:  # y = 1e-3 s: almost no curvature along the step
+                g = g + 1e-3 * (x.detach() - start["x"])
+            start.setdefault("x", x.detach().clone())
+            x.grad = g
+            return torch.tensor(1.0)
+
+        opt.step(closure)
+        opt.step(closure)
+        return opt
+
+    assert NOISE_ALONG_STEP * 0.1 * 2 > 1e-3 * 0.01  # the floor, per unit of |s|, is above s.y
+    noisy = two_steps(0.1)
+    assert len(noisy.pairs) == 0 and noisy.skipped == 1
+    exact = two_steps(0.0)  # in float32 the same pair is curvature
+    assert len(exact.pairs) == 1 and exact.skipped == 0
+
+
+def test_a_finer_scale_starts_from_the_coarser_scales_curvature(tiny_settings):
+    """The losses are means over pixels, so H0's scale is per pixel: a scale with 4x the
+    pixels starts with 4x the coarser gamma, and its first step is a real step, not a probe."""
+    from nst_core import Tuning
+    from nst_core.optimize import make_optimizer
+
+    coarse = torch.rand(1, 3, 8, 12, requires_grad=True)
+    opt = make_optimizer(coarse, tiny_settings, Tuning())
+    assert opt.gamma is None
+    opt._gamma = torch.tensor(0.25)
+    fine = torch.full((1, 3, 16, 24), 0.5, requires_grad=True)
+    finer = make_optimizer(fine, tiny_settings, Tuning(), "bfloat16", coarser=opt)
+    assert finer.gamma == pytest.approx(1.0) and finer.noise == 0.1
+    assert make_optimizer(fine, tiny_settings, Tuning()).noise == 0.0
+
+    def closure():
+        finer.zero_grad()
+        fine.grad = torch.full_like(fine, 1e-3)
+        return torch.tensor(1.0)
+
+    finer.step(closure)  # -gamma P g: 1e-3 * (1 + the blurs' mass) per pixel, not 1/|g|_1
+    moved = (0.5 - fine.detach()).mean()
+    mass = 1 + sum(c for _, c in Tuning().precondition)
+    assert float(moved) == pytest.approx(1e-3 * mass, rel=0.1)
+
+
+class _WildOnce(torch.optim.SGD):
+    """Gradient descent that proposes a wild point once (after step `at`) and rejects it when
+    it is evaluated, as BoxLBFGS rejects an overshooting step: `accepted` is false then."""
+
+    def __init__(self, params, lr: float, at: int):
+        super().__init__(params, lr=lr)
+        self.at, self.n, self.accepted, self.saved = at, 0, True, None
+
+    @torch.no_grad()
+    def step(self, closure):
+        with torch.enable_grad():
+            loss = closure()
+        x = self.param_groups[0]["params"][0]
+        self.n += 1
+        if self.saved is not None:  # the wild point was just evaluated: take it back
+            x.copy_(self.saved)
+            self.saved, self.accepted = None, False
+            return loss
+        self.accepted = True
+        super().step()
+        if self.n == self.at:
+            self.saved = x.detach().clone()
+            x.copy_(1 - x)
+        return loss
+
+
+def test_the_preview_the_losses_and_the_picture_rule_skip_a_rejected_point():
+    """As in the picture-rule test above (0.9 per step; 0.25 stops at step 40), with a wild
+    point proposed at step 30, a window's end, and rejected at step 31. No iterate shows it,
+    and the rule, which compares accepted pictures, still stops at step 40 (the fourth window
+    moved the picture 9 steps' worth, 0.9^20 of the reference's); had it compared the wild
+    picture at step 30, windows 3 and 4 would each have moved it more than the reference."""
+    import threading
+
+    from nst_core.optimize import minimize
+
+    target = torch.rand((1, 3, 16, 16), generator=torch.Generator().manual_seed(0))
+
+    def loss(im):
+        return {"total": ((im - target) ** 2).sum()}
+
+    x = (0.5 * target).requires_grad_(True)
+    seen = list(minimize(x, loss, _WildOnce([x], lr=0.05, at=30), 400, threading.Event(),
+                         settle=0.25, settle_every=10, settle_patience=1))
+    wild = seen[30].evaluated  # what step 31 evaluated: 1 - x, far from the target
+    assert wild > 2 * seen[0].losses["total"]
+    assert [it.step for it in seen if it.rejected] == [31]
+    assert seen[30].losses == seen[29].losses and seen[30].image is seen[29].image
+    assert all(it.losses["total"] < 0.5 * wild for it in seen)
+    assert all(float((it.image - target).abs().max()) <= 0.5 for it in seen)
+    assert [it.step for it in seen if it.converged] == [40]
+    assert seen[-1].best_losses["total"] == min(it.losses["total"] for it in seen)
