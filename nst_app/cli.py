@@ -365,7 +365,7 @@ def _report(args, result, saved: Path | None, code: int, failure: str | None) ->
                 iterations=result.iterations, status=result.status, reason=result.reason,
                 stopped=result.stopped, device=result.device,
                 seconds={k: round(v, 3) for k, v in result.timings.items()},
-                final_losses=result.losses[-1] if result.losses else None,
+                final_losses=result.final_losses or None,
                 settings=result.settings.to_dict())
         print(json.dumps(summary, indent=2))
         return
@@ -374,7 +374,7 @@ def _report(args, result, saved: Path | None, code: int, failure: str | None) ->
     h, w = result.image.shape[:2]
     what = {"stopped": "Stopped early; saved the best image so far",
             "failed": "Saved the last good image"}.get(result.status, "Saved")
-    losses = result.losses[-1] if result.losses else {}
+    losses = result.final_losses  # the kept picture's, not the last step's
     print(f"{what} to {_printable(saved)}\n  {w}x{h} px, {result.iterations} iterations on "
           f"{result.device} in {result.timings.get('total', 0):.1f} s"
           + (f", final loss {losses['total']:.4g}" if losses else "")

@@ -81,6 +81,11 @@ def precision_name(dtype: torch.dtype | str | None) -> str:
     return dtype if isinstance(dtype, str) else str(dtype).removeprefix("torch.")
 
 
+def precision_dtype(name: str) -> torch.dtype | str | None:
+    """The `autocast_dtype` value of a precision's name ("auto" is not one: resolve it first)."""
+    return _DTYPES[name]
+
+
 def configure(device: torch.device, tuning: Tuning = Tuning()) -> None:
     """Backend switches for a run on `device`: autotuned deterministic kernels and TF32 maths
     on CUDA (a seed repeats on the same GPU); on the CPU, freed memory kept for reuse

@@ -33,6 +33,8 @@ class Iterate:
     converged: bool  # the early stop fired at this step: no more will come
     rejected: bool = False  # the point this step evaluated was rejected
     evaluated: float = math.nan  # the total loss of the point this step evaluated
+    #: the step at which the picture rule is expected to end the run (None: not yet known)
+    expected_steps: int | None = None
 
 
 class NonFiniteLoss(ArithmeticError):
@@ -72,6 +74,23 @@ def make_optimizer(x: torch.Tensor, settings: TransferSettings, tuning: Tuning,
                     gamma=gamma)
 
 
+def _expected_end(step: int, every: int, reference: float, moved: float, settle: float,
+                  windows_left: int, steps: int) -> int:
+    """The step at which the picture rule should fire, if the picture's movement per window
+    keeps decaying at the geometric rate measured from the reference window to this one."""
+    windows = step // every - 2  # windows since the reference
+    if moved <= 0 or reference <= 0:
+        return step
+    rate = (moved / reference) ** (1.0 / windows)
+    if rate >= 1.0:
+        return steps
+    below = moved <= settle * reference
+    # windows until one moves by at most settle * reference, then the patience's windows
+    until = 0 if below else math.ceil(math.log(settle * reference / moved) / math.log(rate))
+    more = until + max(windows_left - (0 if below else 1), 0)
+    return min(steps, step + every * max(more, 1))
+
+
 def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, torch.Tensor]],
              opt: torch.optim.Optimizer, steps: int, stop: threading.Event,
              early_stop: float = 0.0, window: int = 20, settle: float = 0.0,
@@ -103,6 +122,7 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
     snapshot = x.detach().clone() if settle > 0 else None  # the picture settle_every ago
     reference: float | None = None  # the picture's movement in the second window
     quiet = 0  # windows in a row that moved it by at most settle * reference
+    expected: int | None = None  # when the rule will fire, from the movement's decay
 
     def closure() -> torch.Tensor:
         nonlocal best_loss, best, best_terms, evaluated
@@ -144,7 +164,10 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
             elif reference is not None:
                 quiet = quiet + 1 if moved <= settle * reference else 0
                 converged = converged or quiet >= settle_patience
+                expected = _expected_end(i, settle_every, reference, moved, settle,
+                                         settle_patience - quiet, steps)
         yield Iterate(i, dict(shown_terms), shown, best, dict(best_terms), converged,
-                      rejected=not accepted, evaluated=last["total"])
+                      rejected=not accepted, evaluated=last["total"],
+                      expected_steps=expected)
         if converged:
             return

@@ -60,13 +60,3 @@ def start_from_coarser(previous: torch.Tensor, content: torch.Tensor,
         coarse = F.interpolate(content, size=previous.shape[-2:], mode="area")
         x = x + (content - upsample(coarse, size))
     return x
-
-
-def eta(scales: list[Scale], k: int, done_here: int, per_iter: float) -> float:
-    """Seconds left: this scale's remaining iterations at the measured pace, later scales'
-    scaled by their pixel count."""
-    px = scales[k].size[0] * scales[k].size[1]
-    left = (scales[k].iterations - done_here) * per_iter
-    for later in scales[k + 1:]:
-        left += later.iterations * per_iter * (later.size[0] * later.size[1]) / px
-    return left

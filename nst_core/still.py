@@ -20,7 +20,7 @@ from typing import Any, Iterator, Literal
 import numpy as np
 import torch
 
-from . import color
+from . import color, pace
 from .devices import (autocast_dtype, available_memory, configure, estimate_memory, is_oom,
                       precision_name, resolve_device)
 from .errors import ImageError, OutOfMemoryError, RunFailedError, SettingsError
@@ -31,7 +31,8 @@ from .layers import pooling_depth
 from .memory import released_after
 from .objective import Objective
 from .optimize import NonFiniteLoss, make_optimizer, minimize
-from .schedule import Scale, eta, plan_scales, start_from_coarser, upsample
+from .pace import StillPace
+from .schedule import Scale, plan_scales, start_from_coarser, upsample
 from .settings import TransferSettings
 from .tensors import to_tensor, to_uint8
 from .tuning import Tuning
@@ -123,6 +124,31 @@ def largest_size_that_fits(settings: TransferSettings, content_size: tuple[int, 
     return size
 
 
+def estimated_seconds(settings: TransferSettings, content_size: tuple[int, int],
+                      tuning: Tuning = Tuning()) -> float:
+    """Seconds a still picture of these settings is expected to take on this machine
+    (nst_core.pace: the calibrated cost model where this process has measured it, else a
+    typical laptop's). Loads nothing and never measures: a window may call it as settings
+    change."""
+    device = resolve_device(settings.device)
+    precision = precision_name(autocast_dtype(tuning, device.type))
+    scales = plan_scales(settings, content_size, tuning)
+    ruled = [k > 0 and settings.settle > 0 for k in range(len(scales))]
+    return pace.estimate_seconds([sc.size for sc in scales], [sc.iterations for sc in scales],
+                                 ruled, pace.known_cost(device.type, precision))
+
+
+def calibrate_pace(settings: TransferSettings, tuning: Tuning = Tuning(),
+                   stop: threading.Event | None = None) -> None:
+    """Measure this machine's pace for `settings`' device and precision (about a second, once
+    per process; from a background thread in a window), so that `estimated_seconds` is this
+    machine's. `stop` ends the timing early (nothing is remembered then)."""
+    device = resolve_device(settings.device)
+    net = shared_features(settings.content_layers + settings.style_layers, settings.weights,
+                          settings.weights_path, settings.pooling, device, tuning.winograd)
+    pace.calibrate(net, device.type, precision_name(autocast_dtype(tuning, device.type)), stop)
+
+
 def memory_needed(settings: TransferSettings, content_size: tuple[int, int],
                   device: str = "cpu", tuning: Tuning = Tuning()) -> int:
     """Bytes a still picture of these settings needs at its peak on `device`."""
@@ -186,6 +212,9 @@ class StillRun(Run):
         configure(self.device, self.tuning)
         planned = self.total_iterations
         scales = list(self.scales)
+        ruled = [k > 0 and s.settle > 0 for k in range(len(scales))]
+        clock = StillPace([sc.size for sc in scales], [sc.iterations for sc in scales], ruled,
+                         pace.calibrate(self.net, self.device.type, self.precision))
         history: list[dict[str, float]] = []
         best: torch.Tensor | None = None  # the best image of the current scale
         best_terms: dict[str, float] = {}  # and its loss terms
@@ -211,7 +240,6 @@ class StillRun(Run):
                 x = x.clamp(0, 1).contiguous().requires_grad_(True)
                 best = x.detach().clone()
                 opt = make_optimizer(x, s, self.tuning, self.precision, coarser=opt)
-                t_scale = time.perf_counter()
 
                 def terms(image: torch.Tensor) -> dict[str, torch.Tensor]:
                     return objective(self._extract(image), image)
@@ -236,12 +264,13 @@ class StillRun(Run):
                                  it.step, skipped)
                         yield Note(f"Scale {k + 1} converged after {it.step} iterations")
                     n = len(history)
-                    per_iter = (time.perf_counter() - t_scale) / it.step
                     stage_end = it.step == scales[k].iterations
+                    left = clock.step(k, it.step, scales[k].iterations,
+                                     it.expected_steps if settle > 0 else None)
                     yield Progress(iteration=n, total=sum(sc.iterations for sc in scales),
                                    scale=k, scales=len(scales), size=scale.size,
                                    losses=dict(it.losses), elapsed=timer(),
-                                   eta=eta(scales, k, it.step, per_iter))
+                                   eta=0.0 if it.converged else left)
                     if self.previews.due(n, *last_preview, stage_end=stage_end):
                         yield Preview(self._display(it.image), n)
                         last_preview = (n, time.perf_counter())

@@ -63,6 +63,7 @@ from .jobs import Ended, Job, Run, register
 from .memory import released_after
 from .objective import Objective
 from .optimize import NonFiniteLoss, make_optimizer, minimize
+from .pace import known_cost
 from .settings import TransferSettings, _check_field, _coerce, _meta
 from .tensors import to_tensor, to_uint8
 from .tuning import Tuning
@@ -371,6 +372,19 @@ class VideoRun(Run):
                                    p.pooling, self.device, self.tuning.winograd)
         self.dtype = autocast_dtype(self.tuning, self.device.type)
 
+    def _later_frame_seconds(self, state: dict, per_iteration: float | None = None) -> float:
+        """Seconds a frame after the first is expected to take: the latest such frames'
+        mean, or before one is done, their planned iterations at the measured pace of this
+        frame (or the machine's cost model). A first frame painted as a still takes many
+        times longer than those that start from the frame before, so it is left out."""
+        later = state["later_seconds"][-5:]
+        if later:
+            return float(np.mean(later))
+        if per_iteration is None:
+            per_iteration = known_cost(self.device.type, precision_name(self.dtype))(
+                self.size[0] * self.size[1])
+        return self._later * per_iteration
+
     def _frame_path(self, i: int) -> Path:
         return self.cache / f"{i:06d}.png"
 
@@ -395,7 +409,7 @@ class VideoRun(Run):
         iterations: list[int] = []
         frame_seconds: list[float] = []
         last: np.ndarray | None = None
-        state = {"iteration": 0, "last_preview": (0, 0.0)}
+        state = {"iteration": 0, "last_preview": (0, 0.0), "later_seconds": []}
         if self.done:
             yield Note(f"Continuing from frame {self.done + 1} of {n} (frames kept in "
                        f"{self.cache.name})")
@@ -427,6 +441,8 @@ class VideoRun(Run):
                         break
                 writer.submit(frame.index, out)
                 frame_seconds.append(time.perf_counter() - t0)
+                if not state.pop("as_still", False):
+                    state["later_seconds"].append(frame_seconds[-1])
                 iterations.append(its)
                 inputs.append(frame.rgb)
                 outputs.append(out)
@@ -435,7 +451,7 @@ class VideoRun(Run):
                 total = state["iteration"] + self._later * left
                 yield Progress(iteration=state["iteration"], total=total,
                                scale=frame.index, scales=n, size=self.size, losses={},
-                               elapsed=timer(), eta=left * float(np.mean(frame_seconds)),
+                               elapsed=timer(), eta=left * self._later_frame_seconds(state),
                                rate=len(frame_seconds) / max(sum(frame_seconds), 1e-9))
                 yield Preview(out, frame.index + 1)
                 if self._stop.is_set():
@@ -554,7 +570,8 @@ class VideoRun(Run):
         self._temporal.clear()
         start = None
         temporal = s.temporal_weight > 0 and len(inputs) > 0
-        if not temporal and p.multiscale:
+        state["as_still"] = not temporal and p.multiscale
+        if state["as_still"]:
             return (yield from self._still(index, rgb, state, timer, frame_seconds))
         if temporal:
             covered = np.zeros(rgb.shape[:2], np.float32)
@@ -600,8 +617,8 @@ class VideoRun(Run):
             best, its = it.best, it.step
             state["iteration"] += 1
             per_it = (time.perf_counter() - t0) / it.step
-            mean_frame = float(np.mean(frame_seconds)) if frame_seconds else per_it * steps
-            left = (steps - it.step) * per_it + (len(self.times) - index - 1) * mean_frame
+            left = ((steps - it.step) * per_it
+                    + (len(self.times) - index - 1) * self._later_frame_seconds(state, per_it))
             total = state["iteration"] + steps - it.step + self._later * (
                 len(self.times) - index - 1)
             yield Progress(iteration=state["iteration"], total=total, scale=index,
@@ -622,7 +639,7 @@ class VideoRun(Run):
         from .still import StillJob  # the still job imports nothing of the video job
 
         p, n = self.settings.picture, len(self.times)
-        base, t0 = state["iteration"], time.perf_counter()
+        base = state["iteration"]
         with tempfile.TemporaryDirectory(prefix="nst-video-frame-") as folder:
             photo = Path(folder) / f"frame_{index + 1:06d}.png"
             write_atomic(photo, png_bytes(rgb))
@@ -631,8 +648,7 @@ class VideoRun(Run):
             for ev in run.events():
                 if isinstance(ev, Progress):
                     state["iteration"] = base + ev.iteration
-                    spent = time.perf_counter() - t0
-                    per_frame = float(np.mean(frame_seconds)) if frame_seconds else spent + ev.eta
+                    per_frame = self._later_frame_seconds(state)
                     yield Progress(iteration=state["iteration"], total=base + ev.total + self._later
                                    * (n - index - 1), scale=index, scales=n, size=self.size,
                                    losses=dict(ev.losses), elapsed=timer(),

@@ -5,6 +5,7 @@ what is kept of it is decided by the application layer (nst_app)."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from nst_core import (LIVE, ImageError, Note, NSTError, OutputExistsError, Progr
 from nst_core.devices import available_devices, available_memory, resolve_device
 from nst_core.images import load_image, read_settings_json, save_image, unique_path
 from nst_core.settings import parse_json, salvage
-from nst_core.still import StillJob, memory_needed
+from nst_core.still import StillJob, calibrate_pace, estimated_seconds, memory_needed
 
 from .app import ErrorDialog
 from .batch_panel import BatchPanel
@@ -64,6 +65,7 @@ class RunOutcome:
     reason: str = ""
     losses: list[dict[str, float]] = field(default_factory=list)
     entry: HistoryEntry | None = None  # where the history keeps it
+    final_losses: dict[str, float] = field(default_factory=dict)  # the kept picture's
 
     @property
     def stopped(self) -> bool:
@@ -76,7 +78,17 @@ class RunOutcome:
             return None
         return cls(r.image, to_qimage(r.image), r.settings, r.iterations,
                    float(r.timings.get("total", 0.0)), r.status, r.reason, list(r.losses),
-                   f.entry)
+                   f.entry, dict(getattr(r, "final_losses", {}) or {}))
+
+
+def scale_status(p: Progress) -> str:
+    """The status line while a picture paints: which scale runs, at which size."""
+    w, h = p.size
+    if p.scales <= 1:
+        return f"Painting… ({w}×{h} px)"
+    names = {0: "first", 1: "second", 2: "third", 3: "fourth", 4: "fifth", 5: "sixth"}
+    which = "final" if p.scale == p.scales - 1 else names.get(p.scale, f"#{p.scale + 1}")
+    return f"Painting the {which} scale, {p.scale + 1} of {p.scales} ({w}×{h} px)…"
 
 
 def _chain_one(first, rest):
@@ -89,6 +101,7 @@ class MainWindow(QMainWindow):
     progressed = Signal(object)  # nst_core.Progress of the picture being painted
     finished = Signal(object)  # RunOutcome: done or stopped
     failed = Signal(str, object)  # message, RunOutcome of the last good image or None
+    _paced = Signal()  # the engine has timed this computer: the estimate before Start is its
 
     def __init__(self, data_dir: str | Path | None = None, store: QSettings | None = None):
         super().__init__()
@@ -100,6 +113,7 @@ class MainWindow(QMainWindow):
         self.controller = JobController(self)  # the long work: a painting, a training
         self.instant_controller = JobController(self)  # instant pictures and the camera
         self._work = "still"  # what `controller` runs: "still", "train" or "video"
+        self._scale_shown: tuple | None = None  # (scale, size) the status line names
         self._pending_apply = None  # the latest instant request while one is being made
         self.camera_source = "0"  # the camera number (a video file stands in for it in tests)
         self.current: RunOutcome | None = None  # the result on show, if any
@@ -184,6 +198,24 @@ class MainWindow(QMainWindow):
         self._player_timer.timeout.connect(self._play_next)
         self._build_actions()
         self.statusBar().showMessage("Ready: press Start (Ctrl+Enter) to paint")
+        self._paced.connect(self._update_memory_label)
+        self._pace_stop = threading.Event()
+        # not a daemon: a thread still inside torch when Python exits aborts the process
+        self._pace_thread = threading.Thread(target=self._measure_pace, name="nst-pace")
+        self._pace_thread.start()
+
+    def _measure_pace(self) -> None:
+        """Off the window's thread: the engine times this computer once (about a second), so
+        the time shown before Start is this computer's."""
+        try:
+            calibrate_pace(self.current_settings(), stop=self._pace_stop)
+        except Exception:  # an estimate is a courtesy: the typical pace stands
+            log.debug("could not measure this computer's pace", exc_info=True)
+            return
+        try:
+            self._paced.emit()
+        except RuntimeError:  # the window was closed meanwhile
+            pass
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "", icon=None) -> QAction:
         a = QAction(text, self)
@@ -377,6 +409,9 @@ class MainWindow(QMainWindow):
         text = f"needs ≈ {need / 2**30:.1f} GB of {free / 2**30:.1f} GB free"
         if need > free:
             text = f"<span style='color:#c03030'>{text}: too large</span>"
+        else:  # what Start will take, from the engine's cost model of this computer
+            seconds = estimated_seconds(s, self.inputs.content_size)
+            text += f" · takes about {fmt_seconds(seconds)} here"
         self.params.memory_label.setText(text)
 
     def apply_preset(self, name: str) -> None:
@@ -525,6 +560,7 @@ class MainWindow(QMainWindow):
                                if settings.content != self.inputs.content_path
                                else self.inputs.content_image)
         self.progress.reset(settings.iterations)
+        self._scale_shown = None
         self._work = "still"
         job, history = StillJob(settings), self.history
         self.controller.start(lambda stop: run_and_record(job, history, "window", LIVE, stop))
@@ -544,9 +580,9 @@ class MainWindow(QMainWindow):
             if self._work == "train":
                 self.statusBar().showMessage("Training the instant style… (the previews are "
                                              "photos it never trains on)")
-            elif ev.iteration == 1:
-                w, h = ev.size
-                self.statusBar().showMessage(f"Painting… ({w}×{h} px at the first scale)")
+            elif ev.iteration == 1 or (ev.scale, ev.size) != self._scale_shown:
+                self.statusBar().showMessage(scale_status(ev))
+            self._scale_shown = (ev.scale, ev.size)
             self.progress.update_progress(ev)
             self.progressed.emit(ev)
         elif isinstance(ev, Note):
@@ -592,6 +628,8 @@ class MainWindow(QMainWindow):
         else:
             text = f"Done: {outcome.iterations} iterations in {fmt_seconds(outcome.seconds)}" \
                    + (f" ({outcome.reason})" if outcome.reason.startswith("converged") else "")
+        if "total" in outcome.final_losses:  # the kept picture's loss, not the last step's
+            text += f" · loss {outcome.final_losses['total']:.4g}"
         self.progress.finish(text)
         self.statusBar().showMessage(text)
         self.finished.emit(outcome)
@@ -1397,5 +1435,7 @@ class MainWindow(QMainWindow):
                                          "kept the picture so far…")
             event.ignore()
             return
+        self._pace_stop.set()  # the timing ends within one of its passes
+        self._pace_thread.join(timeout=10)
         self.save_state()
         super().closeEvent(event)
