@@ -10,7 +10,7 @@ knows in advance. So:
   few iterations, once per process, device and precision) and then corrected by what the run
   measures at its own scale.
 - `StillPace`: the run's remaining work: the scale in progress at its measured pace (a moving
-  average that forgets the scale's first iteration, which warms caches up), the scales to come
+  average from the scale's second iteration on), the scales to come
   at the cost model's pace times the ratio measured now, and each ruled scale's expected length:
   a prior share of its iterations until the rule has measured the picture's movement, then the
   step at which that movement, decaying geometrically as measured, reaches the threshold
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -43,8 +43,7 @@ class IterationCost:
         return self.fixed + self.per_pixel * pixels
 
 
-#: Before a calibration: 2 AVX2 cores in float32 (0.03 s + 0.6 s per megapixel... at 512 px
-#: about 0.15 s a forward and backward; a calibration replaces it within a second).
+#: Before a calibration (which replaces it within a second): 2 AVX2 cores in float32.
 DEFAULT_COST = IterationCost(0.03, 1.2e-6)
 
 _lock = threading.Lock()
@@ -120,8 +119,6 @@ class StillPace:
     _scale: int = -1
     _last: float = 0.0
     _per_iter: float | None = None  # the moving average at the current scale
-    _seen: int = 0  # iterations timed at the current scale
-    _history: list[float] = field(default_factory=list)
 
     def step(self, scale: int, step: int, planned_here: int, expected_here: int | None,
              now: float | None = None) -> float:
@@ -129,23 +126,22 @@ class StillPace:
         step at which the scale is expected to end (the picture rule's prediction), or None."""
         now = time.perf_counter() if now is None else now
         if scale != self._scale:
-            self._scale, self._seen, self._per_iter = scale, 0, None
+            self._scale, self._per_iter = scale, None
         else:
             dt = now - self._last
-            self._seen += 1
-            if self._seen > 1:  # the scale's first iteration warms up: forget it
-                a = 0.3 if self._per_iter is not None else 1.0
-                self._per_iter = dt if self._per_iter is None \
-                    else (1 - a) * self._per_iter + a * dt
+            # (a scale's first iteration, which builds its objective and warms caches up,
+            # ends before its first call and is never timed)
+            self._per_iter = dt if self._per_iter is None else 0.7 * self._per_iter + 0.3 * dt
         self._last = now
         px = self.sizes[scale][0] * self.sizes[scale][1]
         model_here = self.cost(px)
         per_iter = self._per_iter if self._per_iter is not None else model_here
         ratio = per_iter / model_here if model_here > 0 else 1.0
-        if expected_here is None:
-            expected_here = (max(1, round(planned_here * RULED_SHARE))
-                             if self.ruled[scale] else planned_here)
-        left = max(expected_here, step) - step
+        if expected_here is not None or not self.ruled[scale]:
+            left = max((expected_here or planned_here) - step, 0)
+        else:  # before the rule has measured: the prior share of what is left
+            left = max(round(planned_here * RULED_SHARE) - step,
+                       round((planned_here - step) * RULED_SHARE))
         seconds = left * per_iter
         later = expected_iterations(self.planned[scale + 1:], self.ruled[scale + 1:])
         for (w, h), n in zip(self.sizes[scale + 1:], later):

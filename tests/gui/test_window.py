@@ -138,6 +138,37 @@ def test_run_emits_progress_in_order_and_canvas_changes(window, qtbot):
     assert window.progress.bar.value() == 6 and "Done" in window.progress.bar.format()
     assert len(window.progress.x) == 6
     assert window.history_list.count() == 1
+    # the loss reported is the kept picture's, not the last step's
+    kept = window.current.final_losses["total"]
+    assert f"loss {kept:.4g}" in window.progress.bar.format()
+
+
+def test_the_status_line_names_the_running_scale(window, qtbot):
+    from nst_core import Progress
+    from nst_gui.main_window import scale_status
+
+    def progress(scale, scales, size):
+        return Progress(iteration=1, total=9, scale=scale, scales=scales, size=size,
+                        losses={}, elapsed=0.0, eta=None)
+
+    assert scale_status(progress(0, 3, (64, 48))) == \
+        "Painting the first scale, 1 of 3 (64×48 px)…"
+    assert scale_status(progress(1, 3, (128, 96))) == \
+        "Painting the second scale, 2 of 3 (128×96 px)…"
+    assert scale_status(progress(2, 3, (256, 192))) == \
+        "Painting the final scale, 3 of 3 (256×192 px)…"
+    assert scale_status(progress(0, 1, (64, 48))) == "Painting… (64×48 px)"
+    window.params.multiscale.setChecked(True)
+    window.params.scales.setValue(2)
+    window.params.size.setValue(128)  # 64 and 128 px (no scale below 64 px)
+    window.params.iterations.setValue(8)
+    shown = []
+    window.progressed.connect(lambda p: shown.append((p.scale, window.statusBar().currentMessage())))
+    with qtbot.waitSignal(window.finished, timeout=60000):
+        assert window.start()
+    wait_idle(qtbot, window)
+    assert {scale for scale, _ in shown} == {0, 1}
+    assert all(("first" if scale == 0 else "final") in text for scale, text in shown)
 
 
 def test_stop_keeps_an_image(window, qtbot):
@@ -367,6 +398,12 @@ def test_memory_need_is_shown_and_too_large_is_marked(window, monkeypatch):
     window.params.size.setValue(512)
     assert "needs ≈" in window.params.memory_label.text()
     assert "too large" not in window.params.memory_label.text()
+    # the time Start will take, before Start, and it follows the settings
+    assert "takes about" in window.params.memory_label.text()
+    window.params.iterations.setValue(5)
+    short = window.params.memory_label.text()
+    window.params.iterations.setValue(5000)
+    assert window.params.memory_label.text() != short
     monkeypatch.setattr(main_window, "available_memory", lambda device: 2**20)
     window.params.size.setValue(1024)
     assert "too large" in window.params.memory_label.text()
