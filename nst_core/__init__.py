@@ -18,8 +18,8 @@ from .settings import TransferSettings
 from .tuning import Tuning
 
 _LAZY = {
-    "StillJob": "still", "StillRun": "still", "StillResult": "still", "TransferResult": "still",
-    "render": "still", "memory_needed": "still", "largest_size_that_fits": "still",
+    "StillJob": "still", "StillRun": "still", "StillResult": "still",
+    "memory_needed": "still", "largest_size_that_fits": "still",
     "Job": "jobs", "Run": "jobs", "job_from_dict": "jobs", "job_from_json": "jobs",
     "available_devices": "devices", "resolve_device": "devices",
     "available_memory": "devices",

@@ -41,7 +41,7 @@ class DeviceError(NSTError):
 
 class RunFailedError(NSTError):
     """The optimization went wrong (for example a NaN loss). `result` holds the last good image
-    as a `TransferResult`, or None when none was produced yet."""
+    as a `StillResult`, or None when none was produced yet."""
 
     def __init__(self, message: str, result=None):
         self.result = result

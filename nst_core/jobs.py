@@ -126,10 +126,6 @@ class Run(ABC):
         Safe from any thread."""
         self._stop.set()
 
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
     @abstractmethod
     def events(self) -> Iterator[Event]:
         """Do the work, yielding plain events; sets `result`. A failure raises the engine's

@@ -58,8 +58,6 @@ class StillResult(Ended):
     alpha: np.ndarray | None = None  # the content's transparency at the output size, if any
 
 
-TransferResult = StillResult  # the name the first round used
-
 
 @register
 @dataclass(frozen=True)
@@ -372,10 +370,3 @@ class StillRun(Run):
                            losses=list(history), final_losses=dict(best_terms),
                            timings=dict(timings), iterations=len(history),
                            device=self.device.type, alpha=alpha)
-
-
-def render(settings: TransferSettings, tuning: Tuning = Tuning(), on_event=None,
-           stop: threading.Event | None = None,
-           previews: PreviewPolicy | None = None) -> StillResult:
-    """Blocking form of a still picture: prepare, drain, return the result."""
-    return StillJob(settings, tuning).prepare(previews, stop).run(on_event)

@@ -6,7 +6,7 @@ to move it. Pixmaps are made here, on the GUI thread, from the QImages the worke
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -15,8 +15,6 @@ _GRAB = 6  # pixels either side of the split line that grab it
 
 
 class PreviewCanvas(QWidget):
-    zoom_changed = Signal(float)
-
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setMinimumSize(240, 180)
@@ -93,7 +91,6 @@ class PreviewCanvas(QWidget):
         self._zoom = zoom
         self._offset = anchor - img_pt * zoom
         self._fit = False
-        self.zoom_changed.emit(self._zoom)
         self.update()
 
     def _apply_fit(self) -> None:
@@ -104,7 +101,6 @@ class PreviewCanvas(QWidget):
         self._zoom = min(MAX_ZOOM, max(MIN_ZOOM, zoom))
         self._offset = QPointF((self.width() - pw * self._zoom) / 2,
                                (self.height() - ph * self._zoom) / 2)
-        self.zoom_changed.emit(self._zoom)
 
     def image_rect(self) -> QRectF:
         return QRectF(self._offset.x(), self._offset.y(), self._pixmap.width() * self._zoom,

@@ -372,22 +372,21 @@ class MainWindow(QMainWindow):
                                 styles=tuple(self.inputs.style_paths()),
                                 style_blend=self.inputs.blend(), **self.params.values())
 
-    def apply_settings(self, s: TransferSettings, with_images: bool = True) -> list[str]:
+    def apply_settings(self, s: TransferSettings) -> list[str]:
         """Load settings into the panels. Images that cannot be read are reported and the
         current ones kept. Returns the problems met."""
         problems = []
         self.params.set_values(s)
-        if with_images:
-            try:
-                self.inputs.set_content(s.content)
-            except ImageError as e:
-                problems.append(str(e))
-            try:
-                blend = list(s.style_blend) or None
-                self.inputs.set_styles(list(s.styles), blend)
-            except ImageError as e:
-                problems.append(str(e))
-            self.canvas.set_before(self.inputs.content_image)  # compare with this photo
+        try:
+            self.inputs.set_content(s.content)
+        except ImageError as e:
+            problems.append(str(e))
+        try:
+            blend = list(s.style_blend) or None
+            self.inputs.set_styles(list(s.styles), blend)
+        except ImageError as e:
+            problems.append(str(e))
+        self.canvas.set_before(self.inputs.content_image)  # compare with this photo
         return problems
 
     def _params_changed(self) -> None:
