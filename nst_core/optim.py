@@ -23,9 +23,9 @@ it) cannot do (docs/decisions/optimizer.md):
   not bias), so a pair from a short step measures the rounding, not the curvature (the first
   step of a scale: its y was 170% noise). A pair is learnt only when s.y stands clear of what
   the noise can put there: `noise` times the two gradients' lengths times |s|, times the share
-  of the noise that lies along the step. The first step
-  of a scale that refines a coarser picture takes the coarser scale's gamma (per pixel: the
-  losses are means, so gamma grows with the pixel count), not a tiny probe.
+  of the noise that lies along the step. The first step of a scale that refines a coarser
+  picture takes the coarser scale's gamma (per pixel: the losses are means, so gamma grows with
+  the pixel count), not a tiny probe.
 """
 from __future__ import annotations
 

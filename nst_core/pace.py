@@ -12,9 +12,9 @@ knows in advance. So:
 - `StillPace`: the run's remaining work: the scale in progress at its measured pace (a moving
   average from the scale's second iteration on), the scales to come
   at the cost model's pace times the ratio measured now, and each ruled scale's expected length:
-  a prior share of its iterations until the rule has measured the picture's movement, then the
-  step at which that movement, decaying geometrically as measured, reaches the threshold
-  (`nst_core.optimize.minimize` predicts it).
+  a prior share of its iterations, blended, more with each window, with the step at which the
+  picture's movement, decaying geometrically as measured, reaches the threshold
+  (`nst_core.optimize.minimize` predicts it; the first windows decay faster than the later).
 
 benchmarks/eta.py prints the estimate against the true time left over whole runs.
 """
@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 import torch
 
-#: A ruled scale's share of its planned iterations before the rule has a measurement:
-#: the default's refining scales ended after about 60% of theirs (benchmarks/RESULTS.md).
-RULED_SHARE = 0.6
+#: A ruled scale's share of its planned iterations before the rule has measured its picture:
+#: the Balanced preset's final scale ended after about half of its iterations at 256 px on the
+#: three benchmark pairs (benchmarks/RESULTS.md, "Precision").
+RULED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,9 @@ class StillPace:
     _scale: int = -1
     _last: float = 0.0
     _per_iter: float | None = None  # the moving average at the current scale
+    _ratio: float = 1.0  # measured pace over the cost model's, carried from scale to scale
+    _predictions: int = 0  # the picture rule's predictions seen at the current scale
+    _expected: int | None = None  # the newest of them
 
     def step(self, scale: int, step: int, planned_here: int, expected_here: int | None,
              now: float | None = None) -> float:
@@ -126,24 +130,32 @@ class StillPace:
         step at which the scale is expected to end (the picture rule's prediction), or None."""
         now = time.perf_counter() if now is None else now
         if scale != self._scale:
-            self._scale, self._per_iter = scale, None
+            self._scale, self._per_iter, self._predictions, self._expected = scale, None, 0, None
         else:
-            dt = now - self._last
             # (a scale's first iteration, which builds its objective and warms caches up,
             # ends before its first call and is never timed)
+            dt = now - self._last
             self._per_iter = dt if self._per_iter is None else 0.7 * self._per_iter + 0.3 * dt
         self._last = now
         px = self.sizes[scale][0] * self.sizes[scale][1]
         model_here = self.cost(px)
-        per_iter = self._per_iter if self._per_iter is not None else model_here
-        ratio = per_iter / model_here if model_here > 0 else 1.0
-        if expected_here is not None or not self.ruled[scale]:
-            left = max((expected_here or planned_here) - step, 0)
-        else:  # before the rule has measured: the prior share of what is left
-            left = max(round(planned_here * RULED_SHARE) - step,
-                       round((planned_here - step) * RULED_SHARE))
+        if self._per_iter is not None and model_here > 0:
+            self._ratio = self._per_iter / model_here
+        per_iter = model_here * self._ratio
+        if not self.ruled[scale]:
+            left = planned_here - step
+        else:
+            prior = max(round(planned_here * RULED_SHARE), step)
+            if expected_here is not None and expected_here != self._expected:
+                self._predictions += 1
+                self._expected = expected_here
+            # the rule's prediction from the movement's decay, trusted more with each window
+            # it has measured: the first windows decay faster than the later ones
+            w = self._predictions / (self._predictions + 2)
+            end = prior if self._expected is None else (1 - w) * prior + w * self._expected
+            left = max(end - step, 0.0)
         seconds = left * per_iter
         later = expected_iterations(self.planned[scale + 1:], self.ruled[scale + 1:])
-        for (w, h), n in zip(self.sizes[scale + 1:], later):
-            seconds += n * self.cost(w * h) * ratio
+        for (w_, h), n in zip(self.sizes[scale + 1:], later):
+            seconds += n * self.cost(w_ * h) * self._ratio
         return seconds

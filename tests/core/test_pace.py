@@ -29,19 +29,21 @@ def test_the_picture_rule_predicts_where_it_ends():
 def test_the_still_pace_by_hand():
     """Scales of 10,000 and 40,000 px planned 10 and 30 iterations, the second ruled. The
     model says 0.01 + 1e-6 px s: 0.02 s and 0.05 s. The run measures 0.04 s at the first
-    scale (twice the model): the second scale's expected 18 iterations (60% of 30) are then
-    costed at 2 x 0.05 s."""
+    scale (twice the model): the second scale's expected 15 iterations (half of 30) are then
+    costed at 2 x 0.05 s, and the ratio carries over into it until measured there."""
+    assert RULED_SHARE == 0.5
     cost = IterationCost(0.01, 1e-6)
     sizes, planned, ruled = [(100, 100), (200, 200)], [10, 30], [False, True]
-    assert estimate_seconds(sizes, planned, ruled, cost) == pytest.approx(
-        10 * 0.02 + round(30 * RULED_SHARE) * 0.05)
+    assert estimate_seconds(sizes, planned, ruled, cost) == pytest.approx(10 * 0.02 + 15 * 0.05)
     pace = StillPace(sizes, planned, ruled, cost)
     t = 0.0
-    for step in range(1, 5):  # the first step of a scale is not timed (it warms up)
+    for step in range(1, 5):  # a scale's first call only starts the clock
         left = pace.step(0, step, 10, None, now=t)
         t += 0.04
-    assert left == pytest.approx(6 * 0.04 + 18 * 0.05 * 2)
-    # at the ruled scale, the rule's prediction replaces the prior share
-    pace.step(1, 1, 30, None, now=t)
-    left = pace.step(1, 2, 30, 22, now=t + 0.1)
-    assert left == pytest.approx(20 * 0.1)
+    assert left == pytest.approx(6 * 0.04 + 15 * 0.05 * 2)
+    # the next scale's first call: no jump, its pace is the model's times the measured ratio
+    assert pace.step(1, 1, 30, None, now=t) == pytest.approx(14 * 0.1)
+    # the rule predicts the end at step 22: trusted a third after one window
+    # (end = 2/3 * 15 + 1/3 * 22), half after two different predictions
+    assert pace.step(1, 2, 30, 22, now=t + 0.1) == pytest.approx((2 / 3 * 15 + 22 / 3 - 2) * 0.1)
+    assert pace.step(1, 3, 30, 25, now=t + 0.2) == pytest.approx((15 / 2 + 25 / 2 - 3) * 0.1)
