@@ -44,8 +44,13 @@ class IterationCost:
         return self.fixed + self.per_pixel * pixels
 
 
-#: Before a calibration (which replaces it within a second): 2 AVX2 cores in float32.
-DEFAULT_COST = IterationCost(0.03, 1.2e-6)
+#: Before a calibration: a whole iteration on 2 AVX2 cores in float32, as this repository's
+#: machine runs it (0.12 s at 128x96, 0.33 s at 256x192, 1.14 s at 512x384).
+DEFAULT_COST = IterationCost(0.05, 5.7e-6)
+
+#: A run expected to take less than this (seconds) goes by the typical cost model: timing the
+#: machine costs about a second, more than such a run's estimate is worth.
+CALIBRATE_ABOVE = 20.0
 
 _lock = threading.Lock()
 _costs: dict[tuple[str, str], IterationCost] = {}
@@ -72,7 +77,8 @@ def _measure(net, device: str, precision: str,
         times.append((side * (side * 3 // 4), best))
     (p1, t1), (p2, t2) = times
     per_pixel = max((t2 - t1) / (p2 - p1), 1e-12)
-    # the loss terms, the Gram matrices and the optimizer add about a third to the network
+    # an allowance for the loss terms, the Gram matrices and the optimizer, which the run's
+    # own measured pace then corrects
     return IterationCost(1.3 * max(t1 - per_pixel * p1, 0.0), 1.3 * per_pixel)
 
 

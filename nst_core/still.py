@@ -50,12 +50,12 @@ class StillResult(Ended):
     status: Status = "done"  # done; stopped on request (best so far); failed (last good image)
     reason: str = ""  # why it ended, for the person ("converged at iteration 112 of 300")
     losses: list[dict[str, float]] = field(default_factory=list)  # one per iteration
-    #: the kept picture's terms (its scale's lowest loss), what a finished run reports
-    final_losses: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # seconds: setup, optimize, total
     iterations: int = 0  # iterations done
     device: str = "cpu"
     alpha: np.ndarray | None = None  # the content's transparency at the output size, if any
+    #: the kept picture's terms (its scale's lowest loss), what a finished run reports
+    final_losses: dict[str, float] = field(default_factory=dict)
 
 
 
@@ -211,8 +211,11 @@ class StillRun(Run):
         planned = self.total_iterations
         scales = list(self.scales)
         ruled = [k > 0 and s.settle > 0 for k in range(len(scales))]
-        clock = StillPace([sc.size for sc in scales], [sc.iterations for sc in scales], ruled,
-                         pace.calibrate(self.net, self.device.type, self.precision))
+        sizes, counts = [sc.size for sc in scales], [sc.iterations for sc in scales]
+        cost = pace.known_cost(self.device.type, self.precision)
+        if pace.estimate_seconds(sizes, counts, ruled, cost) > pace.CALIBRATE_ABOVE:
+            cost = pace.calibrate(self.net, self.device.type, self.precision)
+        clock = StillPace(sizes, counts, ruled, cost)
         history: list[dict[str, float]] = []
         best: torch.Tensor | None = None  # the best image of the current scale
         best_terms: dict[str, float] = {}  # and its loss terms

@@ -201,14 +201,15 @@ class MainWindow(QMainWindow):
         self._paced.connect(self._update_memory_label)
         self._pace_stop = threading.Event()
         # not a daemon: a thread still inside torch when Python exits aborts the process
-        self._pace_thread = threading.Thread(target=self._measure_pace, name="nst-pace")
+        self._pace_thread = threading.Thread(target=self._measure_pace, name="nst-pace",
+                                             args=(self.current_settings(),))
         self._pace_thread.start()
 
-    def _measure_pace(self) -> None:
-        """Off the window's thread: the engine times this computer once (about a second), so
-        the time shown before Start is this computer's."""
+    def _measure_pace(self, settings: TransferSettings) -> None:
+        """Off the window's thread (so it reads no widget): the engine times this computer once
+        (about a second), so the time shown before Start is this computer's."""
         try:
-            calibrate_pace(self.current_settings(), stop=self._pace_stop)
+            calibrate_pace(settings, stop=self._pace_stop)
         except Exception:  # an estimate is a courtesy: the typical pace stands
             log.debug("could not measure this computer's pace", exc_info=True)
             return
