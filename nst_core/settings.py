@@ -28,7 +28,7 @@ WeightsSource = Literal["bundled", "torchvision"]
 DEFAULT_LR: dict[str, float] = {"lbfgs": 1.0, "adam": 0.02}
 
 #: The picture rule's default (nst_core.optimize.minimize), chosen from measurements
-#: (benchmarks/RESULTS.md, "#12").
+#: (docs/decisions/picture-rule.md).
 SETTLE = 0.25
 
 SETTINGS_FORMAT = 1  # bump when a field changes meaning

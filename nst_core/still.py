@@ -249,7 +249,7 @@ class StillRun(Run):
                 # starts from the photo (or noise, or the person's image) first turns it into a
                 # painting, and how long that takes varies too much for the rule's reference:
                 # it ended single-scale runs 4-16 windows before they matched their own final
-                # picture (benchmarks/RESULTS.md, "#12, seventh round").
+                # picture (docs/decisions/picture-rule.md).
                 settle = s.settle if k > 0 else 0.0
                 for it in minimize(x, terms, opt, scale.iterations, self._stop,
                                    s.early_stop, self.tuning.early_stop_window,

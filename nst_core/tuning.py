@@ -23,7 +23,8 @@ PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 #: Fields that older versions wrote and this one ignores when reading saved jobs (a batch
-#: queue, a video's frame cache): the picture rule's threshold became a setting in #12.
+#: queue, a video's frame cache): the picture rule's threshold is a setting now
+#: (`TransferSettings.settle`).
 _RETIRED = frozenset({"settle_levels"})
 
 
@@ -54,8 +55,8 @@ class Tuning:
     #: one this many iterations before (nst_core.optimize.minimize).
     settle_window: int = 10
     #: ... and ends a scale after this many windows in a row each moved the picture by at most
-    #: `settle` times the reference: one quiet window can be a lull (benchmarks/RESULTS.md, "#12,
-    #: fourth round").
+    #: `settle` times the reference: one quiet window can be a lull
+    #: (docs/decisions/picture-rule.md).
     settle_patience: int = 2
     #: VGG19's wide 3x3 convolutions by Winograd's F(4x4, 3x3) where the network runs on a CPU
     #: in float32 (nst_core.winograd): 1.4x per iteration at 512 px on 2 AVX2 cores, for about
