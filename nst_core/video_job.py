@@ -441,7 +441,9 @@ class VideoRun(Run):
                         break
                 writer.submit(frame.index, out)
                 frame_seconds.append(time.perf_counter() - t0)
-                if not state.pop("as_still", False):
+                # frames alike are timed together: those that start from the frame before, or
+                # every frame when each is painted as a still (no temporal weight)
+                if not state.pop("as_still", False) or s.temporal_weight == 0:
                     state["later_seconds"].append(frame_seconds[-1])
                 iterations.append(its)
                 inputs.append(frame.rgb)
