@@ -78,7 +78,7 @@ class RunOutcome:
             return None
         return cls(r.image, to_qimage(r.image), r.settings, r.iterations,
                    float(r.timings.get("total", 0.0)), r.status, r.reason, list(r.losses),
-                   f.entry, dict(getattr(r, "final_losses", {}) or {}))
+                   f.entry, dict(r.final_losses))
 
 
 def scale_status(p: Progress) -> str:
