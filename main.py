@@ -33,9 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         if not _load_torch():
             print("Interrupted.", file=sys.stderr)
             return 130
-        from nst_core import memory
-
-        memory.keep_freed_memory()  # before any thread starts (nst_core.memory says why)
+        from nst_core.runtime import memory
+        memory.keep_freed_memory()  # before any thread starts (nst_core.runtime.memory says why)
         if argv and argv[0] in ("render", "batch"):
             from nst_app import cli
 

@@ -30,8 +30,10 @@ SAMPLES = ROOT / "resources" / "samples"
 
 def _job(kind: str, size: int, quick: bool, folder: str):
     from nst_core import StillJob, TransferSettings
-    from nst_core.instant import TrainJob, TrainSettings
-    from nst_core.video_job import VideoJob, VideoSettings
+    from nst_core.kinds.train import TrainJob
+    from nst_core.settings.training import TrainSettings
+    from nst_core.kinds.video import VideoJob
+    from nst_core.settings.video import VideoSettings
 
     photo, painting = SAMPLES / "content" / "tubingen.jpg", SAMPLES / "style" / "starry_night.jpg"
     if kind == "still":

@@ -64,7 +64,7 @@ def finished(args) -> dict:
     from two_minutes import old_default
 
     from nst_app.samples import default_settings
-    from nst_core.images import save_image
+    from nst_core.media.images import save_image
 
     base = default_settings().replace(device=args.device)
     out: dict = {"device": args.device, "gpu": _gpu_name(), "torch": torch.__version__,
@@ -101,9 +101,9 @@ def finished(args) -> dict:
 
 def apply(args) -> dict:
     from nst_app.models import library
-    from nst_core.instant import stylize
-    from nst_core.tensors import to_tensor
-    from nst_core.transformer import NetShape, TransformerNet
+    from nst_core.networks.stylize import stylize
+    from nst_core.media.tensors import to_tensor
+    from nst_core.networks.transformer import NetShape, TransformerNet
 
     dev = torch.device(args.device)
     entry = next(e for e in library() if e.bundled and e.model and "starry" in e.path.stem)
@@ -137,7 +137,8 @@ def apply(args) -> dict:
 def train(args) -> dict:
     from nst_app.models import training_photos
     from nst_core import NONE
-    from nst_core.instant import TrainJob, TrainSettings
+    from nst_core.kinds.train import TrainJob
+    from nst_core.settings.training import TrainSettings
 
     style = str(ROOT / "resources/samples/style" / args.style)
     save = Path(args.save)

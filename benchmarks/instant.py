@@ -56,8 +56,10 @@ def median_time(fn, repeat: int, warmup: int = 1) -> float:
 def speed(args) -> dict:
     from nst_app.models import library, training_photos
     from nst_app.samples import default_content
-    from nst_core.images import fit_long_side, load_image, resize
-    from nst_core.instant import TrainJob, TrainSettings, stylize
+    from nst_core.media.images import fit_long_side, load_image, resize
+    from nst_core.kinds.train import TrainJob
+    from nst_core.networks.stylize import stylize
+    from nst_core.settings.training import TrainSettings
 
     entry = next(e for e in library() if e.bundled and e.model)
     net = entry.model.network()
@@ -108,8 +110,8 @@ def quality(args) -> dict:
     from nst_app.models import library
     from nst_app.samples import default_content, default_settings
     from nst_core import Tuning
-    from nst_core.images import fit_long_side, load_image, resize, save_image
-    from nst_core.instant import stylize
+    from nst_core.media.images import fit_long_side, load_image, resize, save_image
+    from nst_core.networks.stylize import stylize
 
     photo = load_image(default_content())
     size = fit_long_side(*photo.size, args.size)

@@ -71,10 +71,10 @@ class Judge:
     def __init__(self, content_path, style_path: str, out_size: tuple[int, int]):
         """`content_path`: the photo's file, or the photo itself as (H, W, 3) uint8 (a video
         frame)."""
-        from nst_core.images import fit_long_side, load_image, resize
-        from nst_core.losses import gram
-        from nst_core.tensors import to_tensor
-        from nst_core.vgg import VGGFeatures
+        from nst_core.media.images import fit_long_side, load_image, resize
+        from nst_core.objective.losses import gram
+        from nst_core.media.tensors import to_tensor
+        from nst_core.networks.vgg import VGGFeatures
 
         self.size, self.resize, self.to_tensor, self.gram = out_size, resize, to_tensor, gram
         # the reference: direct convolutions, whatever the engine uses

@@ -7,14 +7,15 @@
 
 Each run is one preset's settings (iterations, scales, picture rule) at the given size, for a
 (photo, painting) pair, in float32 and in bfloat16: native autocast where the CPU computes bf16
-(or on CUDA), else "bfloat16-emulated" (float32 kernels rounding like bf16, nst_core.vgg: the same
+(or on CUDA), else "bfloat16-emulated" (float32 kernels rounding like bf16,
+nst_core.networks.vgg: the same
 numbers at float32's speed; autocast on an AVX2 CPU runs about 70x slower). Per run it prints
 the time, the iterations, the points the optimizer rejected, the worst loss it evaluated after a
 scale's first three steps against the best before it, and the judge's four measures of the
 saved picture (benchmarks/judge.py). Then, per pair, preset and size, bf16 against float32:
 style measures (gram, adain) within 5%, content within 2% and SSIM no lower by 0.01
 is "same picture"; the last line says which (preset, size) pass for every pair, the figure
-`nst_core.devices` uses for "auto".
+`nst_core.runtime.devices` uses for "auto".
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def preset_settings(name: str, size: int, photo: str, painting: str, device: str
 
 def bf16_name(device: str) -> str:
     """The bf16 this machine can judge: native where it is fast, else emulated."""
-    from nst_core.devices import fast_cpu_bf16
+    from nst_core.runtime.devices import fast_cpu_bf16
 
     return "bfloat16" if device == "cuda" or fast_cpu_bf16() else "bfloat16-emulated"
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="one tiny run per precision (64 px, 6 iterations): a smoke test")
     args = ap.parse_args(argv)
-    from nst_core.images import save_image
+    from nst_core.media.images import save_image
 
     low = bf16_name(args.device)
     print(f"# {platform.processor() or platform.machine()}, bf16 as {low}", flush=True)

@@ -39,10 +39,10 @@ class Evaluator:
     def __init__(self, settings, out_size):
         import torch
 
-        from nst_core.images import load_image, resize
-        from nst_core.losses import gram
-        from nst_core.tensors import to_tensor
-        from nst_core.vgg import VGGFeatures
+        from nst_core.media.images import load_image, resize
+        from nst_core.objective.losses import gram
+        from nst_core.media.tensors import to_tensor
+        from nst_core.networks.vgg import VGGFeatures
 
         self.torch, self.gram, self.resize, self.to_tensor = torch, gram, resize, to_tensor
         self.size = out_size
@@ -50,7 +50,7 @@ class Evaluator:
         cpu = torch.device("cpu")
         content = to_tensor(resize(load_image(settings.content).rgb, out_size), cpu)
         style_img = load_image(settings.styles[0])
-        from nst_core.images import fit_long_side
+        from nst_core.media.images import fit_long_side
 
         style = to_tensor(resize(style_img.rgb, fit_long_side(*style_img.size, max(out_size))), cpu)
         with torch.no_grad():

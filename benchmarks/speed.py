@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 def conv_shapes(settings, size_wh):
     """(Cin, Cout, H, W) of every conv up to the deepest layer the run uses."""
-    from nst_core.layers import LAYER_INDEX, LAYER_NAMES
-    from nst_core.vgg import vgg19_features
+    from nst_core.networks.layers import LAYER_INDEX, LAYER_NAMES
+    from nst_core.networks.vgg import vgg19_features
 
     deepest = max(LAYER_INDEX[n] for n in settings.content_layers + settings.style_layers)
     w, h = size_wh
@@ -93,7 +93,7 @@ def measure_one(size: int, device: str, iters: int, warmup: int, autocast: str,
 
     from nst_app.samples import default_settings
     from nst_core import NONE, Progress, StillJob, Tuning
-    from nst_core.devices import autocast_dtype
+    from nst_core.runtime.devices import autocast_dtype
 
     tuning = Tuning(winograd=winograd, keep_freed_memory=malloc == "keep")
     if autocast != "auto":
@@ -147,7 +147,7 @@ def main() -> int:
                          "(Tuning.winograd; off: the direct convolutions)")
     ap.add_argument("--malloc", choices=["keep", "default"], default="keep",
                     help="keep: freed memory kept for reuse, as the engine's CPU runs do "
-                         "(nst_core.memory); default: glibc's own behaviour, as before")
+                         "(nst_core.runtime.memory); default: glibc's own behaviour, as before")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size
     args = ap.parse_args()
 

@@ -21,7 +21,7 @@ of freed memory, and the engine's keeping it (Tuning.keep_freed_memory) is proce
 iterations: the trajectory the rule stops on (`--coarse-ratio R` and `--iterations N` trace
 another split between the scales).
 
-replay: the picture rule (nst_core.optimize.minimize) replayed on traces' movements at the
+replay: the picture rule (nst_core.painting.optimize.minimize) replayed on traces' movements at the
 full-size scale, against the iteration at which each trace first matches the old default's
 final picture: the old default's traces (the files named) their own, the new default's
 (`--new FILE ...`) that of the old trace of the same pair and size. It sweeps the reference
@@ -93,7 +93,7 @@ def new_default_unstopped(settings):
 
 
 def cmd_trace(args) -> list:
-    from nst_core.images import save_image
+    from nst_core.media.images import save_image
 
     make = old_default if args.default == "old" else new_default_unstopped
     rows = []
@@ -129,7 +129,7 @@ def cmd_trace(args) -> list:
 
 def cmd_compare(args) -> list:
     from nst_core import Tuning
-    from nst_core.images import save_image
+    from nst_core.media.images import save_image
 
     earlier = {}
     if args.old:

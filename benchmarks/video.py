@@ -34,7 +34,7 @@ MODEL = ROOT / "resources" / "models" / "starry_night.nst"
 
 
 def measure(inputs: list[np.ndarray], outputs: list[np.ndarray], judge) -> dict:
-    from nst_core.flow import warping_error
+    from nst_core.temporal.flow import warping_error
 
     warps = [warping_error(outputs[i - 1], outputs[i], inputs[i - 1], inputs[i])
              for i in range(1, len(outputs))]
@@ -45,8 +45,9 @@ def measure(inputs: list[np.ndarray], outputs: list[np.ndarray], judge) -> dict:
 
 
 def run_one(args, method: str, weight: float, out_dir: Path, stability: float = 0.4) -> dict:
-    from nst_core.video import read_frames
-    from nst_core.video_job import VIDEO_PICTURE, VideoJob, VideoSettings
+    from nst_core.media.video import read_frames
+    from nst_core.kinds.video import VideoJob
+    from nst_core.settings.video import VIDEO_PICTURE, VideoSettings
 
     picture = VIDEO_PICTURE.replace(styles=(str(args.painting),), size=args.size,
                                     iterations=args.iterations, device=args.device)
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from judge import Judge
 
-    from nst_core.video import even_size, probe
+    from nst_core.media.video import even_size, probe
 
     info = probe(args.clip)
     size = even_size(*info.size, args.size)

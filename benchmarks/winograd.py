@@ -1,5 +1,5 @@
 """VGG19's convolutions on the CPU in float32: torch's direct ones (oneDNN, channels-last, as the
-engine ran them before) against Winograd's F(4x4, 3x3) (nst_core.winograd), layer by layer.
+engine ran them before) against Winograd's F(4x4, 3x3) (nst_core.networks.winograd), layer by layer.
 
     .venv/bin/python benchmarks/winograd.py [--size 512] [--repeat 5]
 
@@ -7,7 +7,8 @@ For each 3x3 convolution up to relu5_1 at the size's shape (the bundled photo's 
 milliseconds for a forward and the backward to the input (the weights are frozen, as in the
 engine), median of --repeat after a warm-up, for both, and the largest difference of the
 Winograd result from the direct one relative to the direct one's largest value. "used" marks
-the layers the engine runs by Winograd (nst_core.winograd.suits_channels). The last line sums
+the layers the engine runs by Winograd (nst_core.networks.winograd.suits_channels). The last
+line sums
 the layers. benchmarks/speed.py measures the whole iteration.
 """
 from __future__ import annotations
@@ -39,17 +40,17 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--malloc", choices=["keep", "default"], default="keep",
                     help="keep: freed memory kept for reuse, as the engine runs on a CPU "
-                         "(nst_core.memory); default: glibc's own behaviour")
+                         "(nst_core.runtime.memory); default: glibc's own behaviour")
     args = ap.parse_args()
 
     import torch
     import torch.nn.functional as F
     from torch import nn
 
-    from nst_core import memory
-    from nst_core.layers import LAYER_INDEX, LAYER_NAMES
-    from nst_core.vgg import vgg19_features
-    from nst_core.winograd import WinogradConv2d, suits_channels
+    from nst_core.runtime import memory
+    from nst_core.networks.layers import LAYER_INDEX, LAYER_NAMES
+    from nst_core.networks.vgg import vgg19_features
+    from nst_core.networks.winograd import WinogradConv2d, suits_channels
 
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     model = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines()

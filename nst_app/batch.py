@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from nst_core import NSTError, PreviewPolicy, SettingsError, TransferSettings, Tuning
-from nst_core.images import check_output, read_settings_json, save_image, write_atomic
-from nst_core.jobs import Job, job_from_dict
-from nst_core.still import StillJob
+from nst_core.media.images import check_output, read_settings_json, save_image, write_atomic
+from nst_core.catalogue import job_from_dict
+from nst_core.job import Job
+from nst_core.kinds.still import StillJob
 
 from .executors import Executor, ItemEvent, ItemFinished, ItemRequeued, ItemStarted
 from .history import HistoryEntry, HistoryStore

@@ -176,7 +176,7 @@ def load_settings_file(path: str) -> TransferSettings:
 
 
 def default_output(settings: TransferSettings) -> Path:
-    from nst_core.images import unique_path
+    from nst_core.media.images import unique_path
 
     name = f"{Path(settings.content).stem[:60]}_{Path(settings.styles[0]).stem[:60]}.png"
     return unique_path(Path.cwd() / name)
@@ -273,8 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`main.py render`."""
     args = build_parser().parse_args(argv)
     _setup_logging(args)
-    from nst_core.images import check_output, os_reason, save_image
-    from nst_core.still import StillJob
+    from nst_core.media.images import check_output, os_reason, save_image
+    from nst_core.kinds.still import StillJob
 
     from .runs import Finished, run_and_record
 
@@ -337,7 +337,7 @@ def _rescue(result, settings, out: Path, finished) -> str:
         return finished.entry.image_path
     import tempfile
 
-    from nst_core.images import save_image, unique_path
+    from nst_core.media.images import save_image, unique_path
 
     for folder in (paths.data_dir() / "rescued", Path(tempfile.gettempdir())):
         try:

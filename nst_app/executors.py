@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Protocol, Sequence
 
 from nst_core import NSTError, PreviewPolicy, RunFailedError
-from nst_core.jobs import Job
+from nst_core.job import Job
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from nst_core import NSTError, TransferSettings
-from nst_core.images import read_settings_json, save_image, write_atomic
+from nst_core.media.images import read_settings_json, save_image, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class HistoryEntry:
     @property
     def video_settings(self):
         """The render's `VideoSettings` (a video entry), or None when unreadable."""
-        from nst_core.video_job import VideoSettings
+        from nst_core.settings.video import VideoSettings
 
         if self.video_settings_data is None:
             return None
@@ -126,7 +126,7 @@ def _parse(meta: Path, data: Any) -> HistoryEntry:
     if "image" in data:  # this format
         image = data["image"]
         status = data.get("status", "done")
-    else:  # the first round's: image_path, stopped, note
+    else:  # entries of the first format: image_path, stopped, note
         image = Path(str(data.get("image_path", ""))).name
         status = "stopped" if data.get("stopped") else "done"
     if not isinstance(image, str) or not image or Path(image).name != image:
@@ -174,7 +174,7 @@ class HistoryStore:
                               result.reason, source)
 
     def add_video(self, result, settings, source: str = "") -> HistoryEntry | None:
-        """Record a finished video (`nst_core.video_job.VideoResult` of a render of
+        """Record a finished video (`nst_core.kinds.video.VideoResult` of a render of
         `settings`, `VideoSettings`): its poster frame (the last frame repainted, or the written
         video's middle frame) and where the video is. A render that wrote no video (stopped,
         failed: its frames wait in the cache to be continued) is not recorded: None. Raises
@@ -254,9 +254,9 @@ class HistoryStore:
 def poster_frame(output: str | Path) -> np.ndarray:
     """The middle frame of a written video, or the middle PNG of a folder of frames; ImageError
     when there is none to read."""
-    from nst_core.errors import ImageError
-    from nst_core.images import load_image
-    from nst_core.video import frame_at, probe
+    from nst_core.base.errors import ImageError
+    from nst_core.media.images import load_image
+    from nst_core.media.video import frame_at, probe
 
     path = Path(output)
     if path.is_dir():

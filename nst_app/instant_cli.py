@@ -20,10 +20,12 @@ from dataclasses import fields
 from pathlib import Path
 
 from nst_core import NONE, NSTError, Progress
-from nst_core.errors import ModelError, RunFailedError
-from nst_core.images import SAVE_FORMATS, check_output, os_reason, save_image
-from nst_core.instant import ApplyJob, TrainJob, TrainSettings
-from nst_core.model_file import SUFFIX
+from nst_core.base.errors import ModelError, RunFailedError
+from nst_core.media.images import SAVE_FORMATS, check_output, os_reason, save_image
+from nst_core.kinds.apply import ApplyJob
+from nst_core.kinds.train import TrainJob
+from nst_core.settings.training import TrainSettings
+from nst_core.networks.model_file import SUFFIX
 
 from . import models
 from .cli import (

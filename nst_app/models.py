@@ -10,10 +10,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from nst_core.errors import ModelError, SettingsError
-from nst_core.images import os_reason, unique_path
-from nst_core.model_file import SUFFIX, InstantModel, load_model
-from nst_core.video import VIDEO_SUFFIXES
+from nst_core.base.errors import ModelError, SettingsError
+from nst_core.media.images import os_reason, unique_path
+from nst_core.networks.model_file import SUFFIX, InstantModel, load_model
+from nst_core.media.video import VIDEO_SUFFIXES
 
 from . import paths
 from .samples import resources_dir, sample_contents, sample_styles
@@ -105,7 +105,7 @@ def import_model(src: str | Path, base: Path | None = None) -> Path:
 
 def export_model(src: str | Path, dst: str | Path) -> Path:
     """Write a model for sharing: the weights and description, without the training state."""
-    from nst_core.model_file import strip
+    from nst_core.networks.model_file import strip
 
     return strip(src, dst)
 

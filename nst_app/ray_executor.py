@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from nst_core import NSTError, PreviewPolicy, SPARSE
-from nst_core.jobs import Job, job_from_dict
+from nst_core.catalogue import job_from_dict
+from nst_core.job import Job
 
 from .executors import ItemFinished, ItemRequeued, ItemStarted, run_item
 
@@ -186,8 +187,7 @@ def _worker_class():
         def __init__(self, threads: int):
             import torch
 
-            from nst_core import memory
-
+            from nst_core.runtime import memory
             torch.set_num_threads(max(1, threads))
             memory.keep_freed_memory()
             self._stops: dict[str, threading.Event] = {}

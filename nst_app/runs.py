@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from nst_core import NSTError, PreviewPolicy, RunFailedError
-from nst_core.jobs import Job
+from nst_core.job import Job
 
 from .history import HistoryEntry, HistoryStore
 

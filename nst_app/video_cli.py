@@ -22,8 +22,8 @@ from dataclasses import fields
 from pathlib import Path
 
 from nst_core import NONE, NSTError, Note, OutputExistsError, Progress
-from nst_core.errors import RunFailedError
-from nst_core.images import os_reason, unique_path
+from nst_core.base.errors import RunFailedError
+from nst_core.media.images import os_reason, unique_path
 
 from .cli import (
     EXIT_BAD_INPUT,
@@ -44,7 +44,7 @@ _OWN = ("content", "output", "overwrite", "picture")
 
 
 def build_video_parser() -> argparse.ArgumentParser:
-    from nst_core.video_job import VIDEO_PICTURE, VideoSettings
+    from nst_core.settings.video import VIDEO_PICTURE, VideoSettings
 
     p = argparse.ArgumentParser(
         prog="main.py video", argument_default=argparse.SUPPRESS,
@@ -97,7 +97,7 @@ def build_video_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace):
     from nst_core import TransferSettings
-    from nst_core.video_job import VideoSettings
+    from nst_core.settings.video import VideoSettings
 
     from .instant_cli import _abs, resolve_model
     from .samples import default_clip, default_settings
@@ -130,7 +130,7 @@ def settings_from_args(args: argparse.Namespace):
 def video_main(argv: Sequence[str] | None = None) -> int:
     args = build_video_parser().parse_args(argv)
     _setup_logging(args)
-    from nst_core.video_job import VideoJob
+    from nst_core.kinds.video import VideoJob
 
     stop = threading.Event()
     if getattr(args, "ray", None):
@@ -204,7 +204,7 @@ def video_main(argv: Sequence[str] | None = None) -> int:
 
 def _on_cluster(args, stop: threading.Event) -> int:
     """`--ray`: the frames in chunks on a Ray cluster's workers."""
-    from nst_core.video_job import VideoJob
+    from nst_core.kinds.video import VideoJob
 
     from .ray_executor import RayExecutor, connect
     from .runs import Finished

@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from nst_core import NONE, Note, Preview, PreviewPolicy, Progress
-from nst_core.events import Timer
-from nst_core.images import png_bytes, rgb_from_png, write_atomic
-from nst_core.video_job import VideoChunkJob, VideoJob, VideoResult, VideoRun
+from nst_core.base.events import Timer
+from nst_core.media.frame_cache import frame_path, lead_path
+from nst_core.media.images import png_bytes, rgb_from_png, write_atomic
+from nst_core.kinds.video import VideoJob, VideoResult, VideoRun
+from nst_core.kinds.video_chunk import VideoChunkJob
 
 from .executors import ItemEvent, ItemFinished, ItemRequeued
 from .runs import Finished
@@ -63,10 +65,10 @@ def render_chunks(job: VideoJob, executor, stop: threading.Event,
     plan = plan_chunks(n, chunks or 4 * workers, lead)
 
     def core(i: int):
-        return run.cache / f"{i:06d}.png"
+        return frame_path(run.cache, i)
 
     def lead_file(i: int):
-        return run.cache / f"lead_{i:06d}.png"
+        return lead_path(run.cache, i)
 
     def complete(c: Chunk) -> bool:
         return all(core(i).is_file() for i in range(c.start, c.end)) and \

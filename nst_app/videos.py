@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nst_core.images import save_image, unique_path
-from nst_core.video import Frame, VideoInfo, even_size, frame_at, probe, read_frames
+from nst_core.media.images import save_image, unique_path
+from nst_core.media.video import Frame, VideoInfo, even_size, frame_at, probe, read_frames
 
 from . import paths
 

@@ -2,7 +2,7 @@
 and no app folders in it.
 
 The public surface: `TransferSettings` (what a picture depends on) and `Tuning` (how the engine
-works), jobs (`StillJob`; `job_from_dict` for any registered kind) whose runs yield plain
+works), jobs (`StillJob`; `job_from_dict` for any kind the engine ships) whose runs yield plain
 events (`Progress`, `Preview`, `Note`) and end in a result, the image helpers and the typed
 errors. The contract is in docs/jobs.md. Heavy modules (torch) load only when one of their
 names is used.
@@ -11,19 +11,28 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import (DeviceError, ImageError, NSTError, OutOfMemoryError, OutputExistsError,
-                     RunFailedError, SettingsError, WeightsError)
-from .events import LIVE, NONE, SPARSE, Note, PreviewPolicy, Preview, Progress
-from .settings import TransferSettings
-from .tuning import Tuning
+from nst_core.base.errors import (
+    DeviceError,
+    ImageError,
+    NSTError,
+    OutOfMemoryError,
+    OutputExistsError,
+    RunFailedError,
+    SettingsError,
+    WeightsError,
+)
+from nst_core.base.events import LIVE, NONE, SPARSE, Note, Preview, PreviewPolicy, Progress
+from nst_core.settings.picture import TransferSettings
+from nst_core.settings.tuning import Tuning
 
 _LAZY = {
-    "StillJob": "still", "StillRun": "still", "StillResult": "still",
-    "memory_needed": "still", "largest_size_that_fits": "still",
-    "Job": "jobs", "Run": "jobs", "job_from_dict": "jobs", "job_from_json": "jobs",
-    "available_devices": "devices", "resolve_device": "devices",
-    "available_memory": "devices",
-    "load_image": "images", "save_image": "images", "read_settings_json": "images",
+    "StillJob": "kinds.still", "StillRun": "kinds.still", "StillResult": "kinds.still",
+    "memory_needed": "painting.picture", "largest_size_that_fits": "painting.picture",
+    "Job": "job", "Run": "job", "job_from_dict": "catalogue", "job_from_json": "catalogue",
+    "available_devices": "runtime.devices", "resolve_device": "runtime.devices",
+    "available_memory": "runtime.devices",
+    "load_image": "media.images", "save_image": "media.images",
+    "read_settings_json": "media.images",
 }
 
 __all__ = ["TransferSettings", "Tuning", "NSTError", "SettingsError", "ImageError",

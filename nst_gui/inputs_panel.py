@@ -10,7 +10,7 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, QListWidget,
                                QListWidgetItem, QPushButton, QToolButton, QVBoxLayout, QWidget)
 
-from nst_core.images import load_image
+from nst_core.media.images import load_image
 from nst_app.samples import sample_contents, sample_styles
 
 from .qtimage import thumbnail, thumbnail_from_file, to_qimage

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from nst_app import models
-from nst_core.errors import ModelError
+from nst_core.base.errors import ModelError
 
 from .qtimage import to_qimage
 

@@ -24,10 +24,11 @@ from nst_app.runs import Finished, run_and_record
 from nst_app.samples import default_settings
 from nst_core import (LIVE, ImageError, Note, NSTError, OutputExistsError, Progress,
                       SettingsError, TransferSettings)
-from nst_core.devices import available_devices, available_memory, resolve_device
-from nst_core.images import load_image, read_settings_json, save_image, unique_path
-from nst_core.settings import parse_json, salvage
-from nst_core.still import StillJob, calibrate_pace, estimated_seconds, memory_needed
+from nst_core.runtime.devices import available_devices, available_memory, resolve_device
+from nst_core.media.images import load_image, read_settings_json, save_image, unique_path
+from nst_core.settings.picture import parse_json, salvage
+from nst_core.kinds.still import StillJob
+from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_needed
 
 from .app import ErrorDialog
 from .batch_panel import BatchPanel
@@ -517,7 +518,7 @@ class MainWindow(QMainWindow):
             files = [self._store_pasted(QImage(mime.imageData()))]
         if not files:
             return
-        from nst_core.video import is_video
+        from nst_core.media.video import is_video
 
         if is_video(files[0]):  # a clip: the Video panel
             self.load_video(files[0])
@@ -707,7 +708,7 @@ class MainWindow(QMainWindow):
     def apply_instant(self, model: str, strength: float, colors: str, size: int) -> None:
         """Repaint the photo with an instant style now (or as soon as the one being made is
         done: only the latest request is kept)."""
-        from nst_core.instant import ApplyJob
+        from nst_core.kinds.apply import ApplyJob
 
         if not self.inputs.content_path or self.instant.camera_button.isChecked():
             return
@@ -732,7 +733,7 @@ class MainWindow(QMainWindow):
             self.instant.camera_button.setChecked(False)
             return
         from nst_app.models import painting_of
-        from nst_core.instant import cached_model
+        from nst_core.networks.stylize import cached_model
 
         try:
             painting = painting_of(cached_model(r.model))
@@ -781,7 +782,7 @@ class MainWindow(QMainWindow):
 
     def camera(self, on: bool) -> None:
         """Start or stop the live camera (the chosen model on the camera's feed)."""
-        from nst_core.instant import CameraJob
+        from nst_core.kinds.camera import CameraJob
 
         if not on:
             self.instant_controller.stop()
@@ -827,8 +828,8 @@ class MainWindow(QMainWindow):
         """Make an instant style from the first painting: asks for the photos (unless given),
         then trains in the background with live previews."""
         from nst_app.models import user_models_dir
-        from nst_core.instant import TrainSettings
-        from nst_core.model_file import SUFFIX
+        from nst_core.settings.training import TrainSettings
+        from nst_core.networks.model_file import SUFFIX
 
         styles = self.inputs.style_paths()
         if not styles:
@@ -843,7 +844,7 @@ class MainWindow(QMainWindow):
             return False
         out = user_models_dir(self.data_dir) / f"{Path(styles[0]).stem}{SUFFIX}"
         if out.exists():  # resume an unfinished training of this painting, else a new file
-            from nst_core.model_file import load_model
+            from nst_core.networks.model_file import load_model
 
             try:
                 resumable = not load_model(out).finished
@@ -855,8 +856,8 @@ class MainWindow(QMainWindow):
         return self._start_training(settings)
 
     def resume_training(self, model_path: str) -> bool:
-        from nst_core.instant import TrainSettings
-        from nst_core.model_file import load_model
+        from nst_core.settings.training import TrainSettings
+        from nst_core.networks.model_file import load_model
 
         if self.controller.running or self.batch.running:
             self.show_error("Busy", "Stop the current work first.")
@@ -871,7 +872,7 @@ class MainWindow(QMainWindow):
         return self._start_training(settings)
 
     def _start_training(self, settings) -> bool:
-        from nst_core.instant import TrainJob
+        from nst_core.kinds.train import TrainJob
 
         self._work = "train"
         self.progress.reset(settings.steps)
@@ -921,7 +922,7 @@ class MainWindow(QMainWindow):
 
     # ---- video ---------------------------------------------------------------------------------
     def open_video(self) -> None:
-        from nst_core.video import VIDEO_SUFFIXES
+        from nst_core.media.video import VIDEO_SUFFIXES
 
         self.video_dock.show()
         pattern = " ".join(f"*{x}" for x in sorted(VIDEO_SUFFIXES - {".gif"}))
@@ -975,7 +976,7 @@ class MainWindow(QMainWindow):
         """Repaint the frame at `seconds` with the current settings (a still picture of it, at
         the video's size; the instant style when that is the method)."""
         from nst_app import videos
-        from nst_core.instant import ApplyJob
+        from nst_core.kinds.apply import ApplyJob
 
         info = self.video.info
         if info is None:
@@ -1006,7 +1007,7 @@ class MainWindow(QMainWindow):
         """Repaint the whole clip into a video (asks where, unless `output` is given). A render
         stopped earlier continues where it stopped."""
         from nst_app.videos import default_output
-        from nst_core.video_job import VideoJob
+        from nst_core.kinds.video import VideoJob
 
         info = self.video.info
         if info is None or self.controller.running:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QWidget, QHeaderView, QAbstractItemView)
 
 from nst_core import TransferSettings
-from nst_core.layers import FEATURE_LAYERS
+from nst_core.networks.layers import FEATURE_LAYERS
 
 log = logging.getLogger(__name__)
 

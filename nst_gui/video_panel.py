@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from nst_app import models
-from nst_core.video import VideoInfo
-from nst_core.video_job import VIDEO_PICTURE, VideoSettings
+from nst_core.media.video import VideoInfo
+from nst_core.settings.video import VIDEO_PICTURE, VideoSettings
 
 from .ray_row import RayRow
 

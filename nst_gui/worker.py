@@ -5,7 +5,7 @@ hands a source in, receives signals and may ask for a stop; it never touches the
 Wiring follows the canonical recipe (superqt's `new_worker_qthread`): the worker is moved to a
 QThread, `started -> run`, `done -> quit`; once the thread has ended both are released (see
 `JobController.start` for why Python's ownership replaces `deleteLater` here). Previews become
-QImages here, in the worker's thread, as copies; the source's preview policy (nst_core.events)
+QImages here, in the worker's thread, as copies; the source's preview policy (nst_core.base.events)
 already decided how often they come.
 """
 from __future__ import annotations

@@ -23,7 +23,7 @@ SAMPLES = ROOT / "resources" / "samples"
 def frames(seconds: float, fps: int, width: int, height: int):
     import cv2
 
-    from nst_core.images import load_image
+    from nst_core.media.images import load_image
 
     photo = load_image(SAMPLES / "content" / "tubingen.jpg").rgb  # 1024x768
     cat = load_image(SAMPLES / "content" / "chelsea.png").rgb

@@ -22,7 +22,7 @@ PAINTINGS = ("starry_night", "great_wave")
 
 
 def ship(src: Path, dst: Path) -> None:
-    from nst_core.model_file import load_model, save_model
+    from nst_core.networks.model_file import load_model, save_model
 
     m = load_model(src)
     settings = dict(m.meta["settings"])

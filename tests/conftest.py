@@ -83,8 +83,7 @@ def app_data(tmp_path, monkeypatch):
 def nan_after(monkeypatch, good_calls: int) -> None:
     """Make the objective's loss NaN from the (good_calls + 1)-th evaluation on (a test hook
     into the one objective every job shares)."""
-    from nst_core import objective
-
+    from nst_core.objective import perceptual as objective
     real, calls = objective.tv_loss, {"n": 0}
 
     def tv_then_nan(x):
@@ -97,8 +96,7 @@ def nan_after(monkeypatch, good_calls: int) -> None:
 def fail_after(monkeypatch, good_calls: int, exc: BaseException) -> None:
     """Make the objective raise `exc` from its (good_calls + 1)-th evaluation on: an injected
     out-of-memory or crash after some good iterations."""
-    from nst_core import objective
-
+    from nst_core.objective import perceptual as objective
     real, calls = objective.tv_loss, {"n": 0}
 
     def tv_then_raise(x):
@@ -112,8 +110,7 @@ def fail_after(monkeypatch, good_calls: int, exc: BaseException) -> None:
 
 def fail_with(monkeypatch, exc: BaseException) -> None:
     """Make the objective raise `exc` at its first evaluation (out of memory, a bug)."""
-    from nst_core import objective
-
+    from nst_core.objective import perceptual as objective
     def boom(x):
         raise exc
 
@@ -137,7 +134,7 @@ def write_video(path, frames: int = 6, w: int = 64, h: int = 48, fps: int = 10) 
 
 def tiny_train_settings(tmp, steps: int = 2, **changes):
     """A training that takes a second or two: a 4-wide network on 48 px crops."""
-    from nst_core.instant import TrainSettings
+    from nst_core.settings.training import TrainSettings
 
     photos = []
     for i in range(2):
@@ -156,7 +153,7 @@ def tiny_train_settings(tmp, steps: int = 2, **changes):
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
     """A model file trained for two steps (the network is nearly untrained, but real)."""
-    from nst_core.instant import TrainJob
+    from nst_core.kinds.train import TrainJob
 
     tmp = tmp_path_factory.mktemp("tiny-model")
     settings = tiny_train_settings(tmp)

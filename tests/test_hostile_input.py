@@ -15,9 +15,9 @@ from nst_app.batch import BatchItem, BatchQueue
 from nst_app.history import HistoryStore
 from nst_app.settings_io import read_settings_file
 from nst_core import NSTError, SettingsError, TransferSettings, Tuning
-from nst_core.images import load_image
-from nst_core.jobs import job_from_dict
-from nst_core.vgg import load_conv_state
+from nst_core.media.images import load_image
+from nst_core.catalogue import job_from_dict
+from nst_core.networks.vgg import load_conv_state
 from tests.conftest import make_photo
 
 FAST = settings(max_examples=60, deadline=None,
@@ -185,7 +185,7 @@ def test_history_and_queue_files_of_anything_never_stop_the_listing(entries, jun
 
 @given(st.binary(max_size=2000))
 def test_the_model_reader_on_any_bytes(data):
-    from nst_core.model_file import load_model
+    from nst_core.networks.model_file import load_model
 
     with pytest.raises(NSTError) as info:
         load_model(_file(data, ".nst"))
@@ -196,7 +196,7 @@ def test_the_model_reader_on_any_bytes(data):
 @given(st.data())
 def test_the_model_reader_on_damaged_real_files(tiny_model, data):
     """A real model with bytes flipped or cut: loaded and usable, or refused in one line."""
-    from nst_core.model_file import load_model
+    from nst_core.networks.model_file import load_model
 
     raw = bytearray(Path(tiny_model).read_bytes())
     for _ in range(data.draw(st.integers(1, 8))):

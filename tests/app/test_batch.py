@@ -12,8 +12,8 @@ from nst_app.batch import (BatchItem, BatchQueue, ItemDone, QueueDone, output_na
 from nst_app.executors import ItemEvent, ItemStarted, LocalExecutor
 from nst_app.history import HistoryStore
 from nst_core import NONE, Progress, StillJob, TransferSettings
-from nst_core import still as still_mod
-from nst_core.images import read_settings_json
+from nst_core.kinds import still as still_mod
+from nst_core.media.images import read_settings_json
 from tests.conftest import make_painting, make_photo
 
 

@@ -14,8 +14,9 @@ from nst_app import cli
 from nst_app.history import HistoryStore
 from nst_app.samples import default_content, default_style
 from nst_core import Progress, TransferSettings
-from nst_core import still as still_mod
-from nst_core.images import read_settings_json
+from nst_core.kinds import still as still_mod
+from nst_core.painting import picture as picture_mod
+from nst_core.media.images import read_settings_json
 from tests.conftest import image_size, nan_after, read_rgb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -209,7 +210,7 @@ def test_help_lists_every_setting(capsys):
 
 
 def test_size_too_large_for_memory_exits_2(monkeypatch, capsys):
-    monkeypatch.setattr(still_mod, "available_memory", lambda device: 2**20)
+    monkeypatch.setattr(picture_mod, "available_memory", lambda device: 2**20)
     assert cli.main(["--size", "64", "--iters", "1", "-q"]) == 2
     assert "choose a smaller output size" in capsys.readouterr().err
 
@@ -244,8 +245,7 @@ def test_a_save_that_fails_at_the_end_keeps_the_picture_and_says_where(
         tmp_path, capsys, monkeypatch, photo_path, painting_path, app_data):
     import errno
 
-    from nst_core import images
-
+    from nst_core.media import images
     real = images.save_image
 
     def disk_gone(path, *a, **k):

@@ -10,7 +10,7 @@ import pytest
 from nst_app.history import HistoryStore
 from nst_app.runs import Finished, run_and_record
 from nst_core import NONE, Progress, StillJob
-from nst_core.still import StillResult
+from nst_core.kinds.still import StillResult
 from tests.conftest import clip_frame, make_photo, nan_after, read_rgb, write_clip
 
 
@@ -35,8 +35,7 @@ def test_listing_decodes_no_image(tmp_path, tiny_settings, monkeypatch):
     store = HistoryStore(tmp_path / "h")
     for _ in range(3):
         store.add(_result(tiny_settings))
-    from nst_core import images
-
+    from nst_core.media import images
     def no_decoding(*a, **k):
         raise AssertionError("a PNG was read")
 
@@ -127,7 +126,8 @@ def test_a_history_that_cannot_be_written_says_so_and_keeps_the_picture(tmp_path
 
 
 def _video(tmp_path, tiny_settings, output, last=None, status="done", frames=6):
-    from nst_core.video_job import VideoResult, VideoSettings
+    from nst_core.kinds.video import VideoResult
+    from nst_core.settings.video import VideoSettings
 
     clip = write_clip(tmp_path / "clip.mp4", frames=frames)
     settings = VideoSettings(content=str(clip), output=str(output),
@@ -165,7 +165,7 @@ def test_a_videos_poster_is_read_from_what_was_written(tmp_path, tiny_settings):
     assert int(np.argmin(distance)) == 3, distance
     folder = tmp_path / "frames"
     folder.mkdir()
-    from nst_core.images import save_image
+    from nst_core.media.images import save_image
 
     for i in range(3):
         save_image(folder / f"frame_{i + 1:06d}.png", clip_frame(i, 64, 48))
@@ -184,7 +184,7 @@ def test_a_video_not_written_is_not_listed(tmp_path, tiny_settings):
 def test_a_video_whose_poster_cannot_be_read_says_the_video_is_written(tmp_path,
                                                                         tiny_settings):
     from nst_app.runs import record
-    from nst_core.video_job import VideoJob
+    from nst_core.kinds.video import VideoJob
 
     out = tmp_path / "out.mp4"
     out.write_bytes(b"not a video")

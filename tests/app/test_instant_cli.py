@@ -10,7 +10,7 @@ from PIL import Image
 
 from nst_app import models
 from nst_app.instant_cli import apply_main, train_main
-from nst_core.model_file import load_model
+from nst_core.networks.model_file import load_model
 from tests.conftest import image_size, make_photo, read_rgb, tiny_train_settings
 
 TINY = ["--steps", "2", "--batch", "2", "--size", "48", "--style-size", "64", "--width", "4",
@@ -132,7 +132,7 @@ def test_the_bundled_instant_styles_load_and_paint(photo_path):
     for entry in bundled:
         assert entry.model is not None, entry.problem
         assert entry.model.finished and entry.model.optimizer is None
-        from nst_core.instant import stylize
+        from nst_core.networks.stylize import stylize
 
         photo = read_rgb(photo_path)
         out = stylize(entry.model.network(), photo)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from nst_app.history import HistoryStore
-from nst_core.images import load_image
+from nst_core.media.images import load_image
 
 ROOT = Path(__file__).resolve().parents[2]
 

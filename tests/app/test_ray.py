@@ -17,7 +17,7 @@ from nst_app.executors import ItemEvent, ItemRequeued, ItemStarted  # noqa: E402
 from nst_app.history import HistoryStore  # noqa: E402
 from nst_app.ray_executor import INPUTS_PREFIX, RayExecutor, sweep_inputs_folders  # noqa: E402
 from nst_core import Progress, SPARSE  # noqa: E402
-from nst_core.images import read_settings_json  # noqa: E402
+from nst_core.media.images import read_settings_json  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -143,7 +143,8 @@ def test_chunks_overlap_by_the_lead_in():
 
 
 def _video(tmp_path, tiny_model, output, **changes):
-    from nst_core.video_job import VIDEO_PICTURE, VideoJob, VideoSettings
+    from nst_core.kinds.video import VideoJob
+    from nst_core.settings.video import VIDEO_PICTURE, VideoSettings
     from tests.conftest import write_clip
 
     clip = tmp_path / "clip.mp4"
@@ -157,7 +158,7 @@ def _video(tmp_path, tiny_model, output, **changes):
 def test_a_video_renders_in_chunks_on_ray_workers(tmp_path, tiny_model):
     from nst_app.runs import Finished
     from nst_app.video_cluster import render_chunks
-    from nst_core.video import probe
+    from nst_core.media.video import probe
     from tests.conftest import read_rgb
 
     # stability 0: every frame on its own, so the chunks must give exactly the local frames
@@ -180,7 +181,7 @@ def test_a_video_renders_in_chunks_on_ray_workers(tmp_path, tiny_model):
     # middle frame as the poster (the workers keep the frames)
     from nst_app.history import HistoryStore
     from nst_app.runs import recorded
-    from nst_core.video import frame_at
+    from nst_core.media.video import frame_at
 
     steady = _video(tmp_path, tiny_model, "ray.mp4")
     store = HistoryStore(tmp_path / "history")
@@ -199,8 +200,8 @@ def test_a_stopped_chunked_render_continues_with_the_missing_chunks(tmp_path, ti
     from nst_app.runs import Finished
     from nst_app.video_cluster import render_chunks
     from nst_core import Note
-    from nst_core.video import probe
-    from nst_core.video_job import cache_dir
+    from nst_core.media.video import probe
+    from nst_core.media.frame_cache import cache_dir
 
     job = _video(tmp_path, tiny_model, "out.mp4")
     stop = threading.Event()

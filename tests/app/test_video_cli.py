@@ -15,8 +15,8 @@ import pytest
 from nst_app import paths
 from nst_app.history import HistoryStore
 from nst_app.video_cli import video_main
-from nst_core.video import probe
-from nst_core.video_job import cache_dir
+from nst_core.media.video import probe
+from nst_core.media.frame_cache import cache_dir
 from tests.conftest import read_rgb, write_clip
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,6 +2,7 @@
 file, applying (tiles, strength, colours) and the camera job."""
 from __future__ import annotations
 
+import json
 import os
 import threading
 from pathlib import Path
@@ -12,14 +13,17 @@ import torch
 from PIL import Image
 
 from nst_core import NSTError, Preview, Progress, TransferSettings
-from nst_core.errors import ImageError, ModelError, RunFailedError, SettingsError
-from nst_core.instant import ApplyJob, CameraJob, TrainJob, forward_tiled, stylize
-from nst_core.jobs import job_from_json
-from nst_core.model_file import load_model, save_model, strip
-from nst_core.objective import Objective
-from nst_core.tensors import to_tensor
-from nst_core.transformer import NetShape, TransformerNet
-from nst_core.vgg import shared_features
+from nst_core.base.errors import ImageError, ModelError, RunFailedError, SettingsError
+from nst_core.kinds.apply import ApplyJob
+from nst_core.kinds.camera import CameraJob
+from nst_core.kinds.train import TrainJob
+from nst_core.networks.stylize import forward_tiled, stylize
+from nst_core.catalogue import job_from_json
+from nst_core.networks.model_file import load_model, save_model, strip
+from nst_core.objective.perceptual import Objective
+from nst_core.media.tensors import to_tensor
+from nst_core.networks.transformer import NetShape, TransformerNet
+from nst_core.networks.vgg import shared_features
 from tests.conftest import (
     make_painting,
     make_photo,
@@ -41,7 +45,7 @@ def test_the_network_keeps_any_size(h, w):
 def test_upsampling_equals_resize_then_reflection_padded_convolution():
     import torch.nn.functional as F
 
-    from nst_core.transformer import Upsample
+    from nst_core.networks.transformer import Upsample
 
     up = Upsample(4, 3)
     x = torch.rand(1, 4, 7, 9)
@@ -51,7 +55,7 @@ def test_upsampling_equals_resize_then_reflection_padded_convolution():
 
 
 def test_instance_norm_by_hand():
-    from nst_core.transformer import InstanceNorm
+    from nst_core.networks.transformer import InstanceNorm
 
     norm = InstanceNorm(1)
     x = torch.tensor([[[[1.0, 3.0], [5.0, 7.0]]]])  # mean 4, variance 5
@@ -260,7 +264,7 @@ def test_strength_and_colours(tiny_model):
     assert np.abs(half - (full + rgb) / 2).max() <= 1
     kept = stylize(net, rgb, colors="keep").astype(float)
     # Keep colours: the photo's chroma (YIQ's I and Q) with the picture's luminance.
-    from nst_core.color import rgb_to_yiq
+    from nst_core.media.color import rgb_to_yiq
 
     yiq_kept = rgb_to_yiq(torch.tensor(kept).permute(2, 0, 1)[None] / 255)
     yiq_photo = rgb_to_yiq(torch.tensor(rgb.astype(float)).permute(2, 0, 1)[None] / 255)
@@ -304,3 +308,14 @@ def test_camera_job_with_a_video_standing_in(tmp_path, tiny_model):
     assert run.result.frames == 1 and run.result.status == "stopped"
     with pytest.raises(ImageError):
         CameraJob(tiny_model, str(tmp_path / "none.mp4")).prepare()
+
+
+def test_a_camera_job_round_trips_and_refuses_what_it_does_not_know(tiny_model):
+    job = CameraJob(tiny_model, source="clip.mp4", size=96, max_frames=5)
+    assert job_from_json(job.to_json()) == job
+    data = job.to_dict()
+    for bad, field_name in (({**data, "fps": 30}, "fps"), ({**data, "size": "large"}, "camera"),
+                            ({k: v for k, v in data.items() if k != "model"}, "model")):
+        with pytest.raises(SettingsError) as e:
+            job_from_json(json.dumps(bad))
+        assert e.value.field == field_name

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from nst_core import color
-from nst_core.losses import ContentLoss, StyleLoss, gram, relative_mse, tv_loss
+from nst_core.media import color
+from nst_core.objective.losses import ContentLoss, StyleLoss, gram, relative_mse, tv_loss
 
 
 def test_gram_matches_hand_calculation():

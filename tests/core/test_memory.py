@@ -1,5 +1,5 @@
 """Freed memory kept for reuse while a CPU run computes, and given back when it ends
-(nst_core.memory). The allocator is process-wide, so its effects are measured in a fresh
+(nst_core.runtime.memory). The allocator is process-wide, so its effects are measured in a fresh
 process each time."""
 import json
 import platform
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from nst_core import SettingsError, StillJob, TransferSettings, Tuning, memory
-from nst_core.devices import estimate_memory
+from nst_core import SettingsError, StillJob, TransferSettings, Tuning
+from nst_core.runtime import memory
+from nst_core.runtime.devices import estimate_memory
 
 ROOT = Path(__file__).resolve().parents[2]
 glibc_only = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
@@ -18,8 +19,7 @@ glibc_only = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ve
 
 _PROBE = r"""
 import json, resource, threading, torch
-from nst_core import memory
-
+from nst_core.runtime import memory
 def faults_of_one_block():  # allocate, touch and free 64 MB: the page faults it took
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     block = torch.ones(16 * 2**20)

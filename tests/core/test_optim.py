@@ -1,4 +1,4 @@
-"""The engine's optimizer: preconditioned L-BFGS in a box (nst_core.optim)."""
+"""The engine's optimizer: preconditioned L-BFGS in a box (nst_core.painting.optim)."""
 from __future__ import annotations
 
 import math
@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from nst_core.optim import BoxLBFGS, Preconditioner
+from nst_core.painting.optim import BoxLBFGS, Preconditioner
 
 
 def test_preconditioner_is_identity_plus_gaussian_blurs():
@@ -146,7 +146,7 @@ def test_the_picture_rule_ends_a_scale_once_the_picture_stops_moving():
 
     import torch
 
-    from nst_core.optimize import minimize
+    from nst_core.painting.optimize import minimize
 
     target = torch.rand((1, 3, 16, 16), generator=torch.Generator().manual_seed(0))
 
@@ -177,7 +177,7 @@ def test_the_picture_rule_ends_a_scale_once_the_picture_stops_moving():
 
 def test_the_picture_rule_is_a_checked_setting(photo_path, painting_path):
     from nst_core import TransferSettings
-    from nst_core.errors import SettingsError
+    from nst_core.base.errors import SettingsError
 
     s = TransferSettings(content=str(photo_path), styles=(str(painting_path),))
     for bad in (-0.1, 1.5, float("nan")):
@@ -237,7 +237,7 @@ def test_a_rejected_step_drops_the_pairs_and_bounds_the_next_step():
 def test_a_pair_within_the_gradient_noise_is_not_learnt():
     """s.y = 1e-3 |s|^2 from a first step of |s| = 0.01 on gradients of length ~1: a bf16
     gradient's noise (10%) could put 0.1 * 0.1 * |s| * 2 there, so it is not curvature."""
-    from nst_core.optim import NOISE_ALONG_STEP
+    from nst_core.painting.optim import NOISE_ALONG_STEP
 
     def two_steps(noise: float) -> BoxLBFGS:
         x = torch.full((1, 1, 10, 10), 0.5, requires_grad=True)
@@ -268,7 +268,7 @@ def test_a_finer_scale_starts_from_the_coarser_scales_curvature(tiny_settings):
     """The losses are means over pixels, so H0's scale is per pixel: a scale with 4x the
     pixels starts with 4x the coarser gamma, and its first step is a real step, not a probe."""
     from nst_core import Tuning
-    from nst_core.optimize import make_optimizer
+    from nst_core.painting.optimize import make_optimizer
 
     coarse = torch.rand(1, 3, 8, 12, requires_grad=True)
     opt = make_optimizer(coarse, tiny_settings, Tuning())
@@ -324,7 +324,7 @@ def test_the_preview_the_losses_and_the_picture_rule_skip_a_rejected_point():
     picture at step 30, windows 3 and 4 would each have moved it more than the reference."""
     import threading
 
-    from nst_core.optimize import minimize
+    from nst_core.painting.optimize import minimize
 
     target = torch.rand((1, 3, 16, 16), generator=torch.Generator().manual_seed(0))
 

@@ -1,4 +1,5 @@
-"""Time left (nst_core.pace) and the picture rule's predicted end (nst_core.optimize)."""
+"""Time left (nst_core.painting.pace) and the picture rule's predicted end
+(nst_core.painting.optimize)."""
 from __future__ import annotations
 
 import threading
@@ -6,7 +7,7 @@ import threading
 import pytest
 import torch
 
-from nst_core.pace import RULED_SHARE, IterationCost, StillPace, estimate_seconds
+from nst_core.painting.pace import RULED_SHARE, IterationCost, StillPace, estimate_seconds
 
 
 def test_the_picture_rule_predicts_where_it_ends():
@@ -14,7 +15,7 @@ def test_the_picture_rule_predicts_where_it_ends():
     window before per 10-step window. At step 30 the third window moved 0.349 of the reference,
     above 0.25: one more window gets below (0.122), and the patience of two wants one more
     quiet window after it: the rule ends at step 50, as it does."""
-    from nst_core.optimize import minimize
+    from nst_core.painting.optimize import minimize
 
     target = torch.rand((1, 3, 16, 16), generator=torch.Generator().manual_seed(0))
     x = torch.zeros_like(target).requires_grad_(True)

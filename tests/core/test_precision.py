@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from nst_core import StillJob, Tuning
-from nst_core.devices import autocast_dtype, precision_name
-from nst_core.vgg import EMULATED_BF16, VGGFeatures
+from nst_core.runtime.devices import autocast_dtype, precision_name
+from nst_core.networks.vgg import EMULATED_BF16, VGGFeatures
 
 
 def test_emulated_bfloat16_gives_autocasts_gradient_at_float32_speed():
@@ -49,9 +49,9 @@ def test_a_bf16_still_shows_and_keeps_only_accepted_pictures(tiny_settings):
     every iteration's shown loss is one the optimizer accepted."""
     s = tiny_settings.replace(size=64, iterations=24, multiscale=True, scales=2)
     run = StillJob(s, Tuning().with_precision("cpu", "bfloat16-emulated")).prepare()
-    assert run.precision == "bfloat16-emulated"
+    assert run.picture.precision == "bfloat16-emulated"
     result = run.run()
-    last = len(run.scales) - 1
+    last = len(run.picture.scales) - 1
     for scale in range(last + 1):
         seen = [loss for k, loss, _ in run.evaluations if k == scale]
         assert all(loss <= 3 * min(seen[:i]) for i, loss in enumerate(seen) if i >= 3)

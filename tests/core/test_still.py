@@ -11,14 +11,14 @@ from PIL import Image
 from nst_core import (DeviceError, ImageError, OutOfMemoryError, Preview, PreviewPolicy,
                       Progress, RunFailedError, SettingsError, StillJob, TransferSettings,
                       Tuning, job_from_dict, job_from_json)
-from nst_core import devices as devices_mod
-from nst_core import still as still_mod
-from nst_core.color import rgb_to_yiq
-from nst_core.devices import estimate_memory
-from nst_core.losses import gram
-from nst_core.schedule import plan_scales, start_from_coarser
-from nst_core.tensors import to_tensor
-from nst_core.vgg import VGGFeatures
+from nst_core.runtime import devices as devices_mod
+from nst_core.painting import picture as picture_mod
+from nst_core.media.color import rgb_to_yiq
+from nst_core.runtime.devices import estimate_memory
+from nst_core.objective.losses import gram
+from nst_core.painting.schedule import plan_scales, start_from_coarser
+from nst_core.media.tensors import to_tensor
+from nst_core.networks.vgg import VGGFeatures
 from tests.conftest import fail_with, make_photo, nan_after, read_rgb
 
 FP32 = Tuning().with_precision("cpu", "float32")
@@ -231,7 +231,8 @@ def test_unavailable_device_is_refused(tiny_settings):
         pytest.skip("this machine has CUDA")
     with pytest.raises(DeviceError, match="no CUDA GPU"):
         StillJob(tiny_settings.replace(device="cuda")).prepare()
-    assert StillJob(tiny_settings.replace(device="auto")).prepare().device.type in ("cpu", "mps")
+    run = StillJob(tiny_settings.replace(device="auto")).prepare()
+    assert run.picture.device.type in ("cpu", "mps")
 
 
 def test_transparency_is_remembered_at_output_size(tiny_settings, tmp_path):
@@ -270,7 +271,7 @@ def test_scale_shares_follow_coarse_ratio():
 
 
 def test_memory_estimate_grows_with_size_and_fits_2048_in_24_gb():
-    from nst_core.still import memory_needed
+    from nst_core.painting.picture import memory_needed
 
     s = TransferSettings()
     sizes = [memory_needed(s.replace(size=n), (1024, 768)) for n in (256, 512, 1024, 2048)]
@@ -287,11 +288,11 @@ def test_memory_estimate_grows_with_size_and_fits_2048_in_24_gb():
 
 
 def test_size_that_cannot_fit_is_refused_up_front(tiny_settings, monkeypatch):
-    from nst_core.still import memory_needed
+    from nst_core.painting.picture import memory_needed
 
     s = tiny_settings.replace(size=512)
     free = memory_needed(s.replace(size=256), (48, 40)) + 1
-    monkeypatch.setattr(still_mod, "available_memory", lambda device: free)
+    monkeypatch.setattr(picture_mod, "available_memory", lambda device: free)
     with pytest.raises(OutOfMemoryError, match=r"needs about .* GB .*up to about 256 px fits"):
         StillJob(s).prepare()
     StillJob(s.replace(size=256)).prepare()  # fits
@@ -319,8 +320,8 @@ def test_precision_per_device_comes_from_the_tuning():
 
 
 def test_the_textbook_optimizer_is_a_tuning_choice(tiny_settings):
-    from nst_core.optim import BoxLBFGS
-    from nst_core.optimize import make_optimizer
+    from nst_core.painting.optim import BoxLBFGS
+    from nst_core.painting.optimize import make_optimizer
 
     x = torch.rand(1, 3, 8, 8, requires_grad=True)
     assert isinstance(make_optimizer(x, tiny_settings, Tuning()), BoxLBFGS)
@@ -355,7 +356,7 @@ def test_input_files_can_be_relocated(tiny_settings, tmp_path):
 def test_the_network_is_loaded_once_per_process(tiny_settings):
     a = StillJob(tiny_settings).prepare()
     b = StillJob(tiny_settings.replace(seed=3)).prepare()
-    assert a.net is b.net
+    assert a.picture.net is b.picture.net
 
 
 def test_engine_messages_name_no_command_line_flags():

@@ -1,4 +1,4 @@
-"""Pictures as tensors and back (nst_core.tensors)."""
+"""Pictures as tensors and back (nst_core.media.tensors)."""
 from __future__ import annotations
 
 import warnings
@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import torch
 
-from nst_core.tensors import to_tensor, to_uint8
+from nst_core.media.tensors import to_tensor, to_uint8
 
 
 def test_bytes_become_floats_in_0_to_1_and_come_back_exactly():

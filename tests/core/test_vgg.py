@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from nst_core import WeightsError
-from nst_core.layers import CONV_INDICES, FEATURE_LAYERS, LAYER_INDEX, LAYER_NAMES
-from nst_core.vgg import Normalize, VGGFeatures, bundled_weights_path, load_conv_state, vgg19_features
+from nst_core.networks.layers import CONV_INDICES, FEATURE_LAYERS, LAYER_INDEX, LAYER_NAMES
+from nst_core.networks.vgg import (Normalize, VGGFeatures, bundled_weights_path, load_conv_state,
+                                   vgg19_features)
 
 
 def test_layer_table_matches_torchvision():

@@ -8,11 +8,13 @@ import threading
 import numpy as np
 import pytest
 
-from nst_core import flow
-from nst_core.errors import ImageError, OutputExistsError, RunFailedError, SettingsError
-from nst_core.events import Note, Preview, Progress
-from nst_core.video import even_size, probe, read_frames, select_times, write_video
-from nst_core.video_job import FrameWriter, VideoJob, VideoRun, VideoSettings, cache_dir
+from nst_core.temporal import flow
+from nst_core.base.errors import ImageError, OutputExistsError, RunFailedError, SettingsError
+from nst_core.base.events import Note, Preview, Progress
+from nst_core.media.video import even_size, probe, read_frames, select_times, write_video
+from nst_core.kinds.video import VideoJob, VideoRun
+from nst_core.media.frame_cache import FrameWriter, cache_dir
+from nst_core.settings.video import VideoSettings
 from tests.conftest import clip_frame, read_rgb, textured, write_clip
 
 
@@ -160,7 +162,7 @@ def test_write_video_keeps_variable_timestamps_and_copies_the_sound(tmp_path):
 
 # ---- the job ---------------------------------------------------------------------------------
 def _instant(tmp_path, model, clip, output="out.mp4", **changes) -> VideoSettings:
-    from nst_core.video_job import VIDEO_PICTURE
+    from nst_core.settings.video import VIDEO_PICTURE
 
     base = dict(content=str(clip), output=str(tmp_path / output), method="instant",
                 model=model, picture=VIDEO_PICTURE.replace(size=64, device="cpu"))
@@ -323,8 +325,8 @@ def test_the_first_frame_is_painted_as_the_still_picture_of_that_frame(tmp_path,
     """Nothing holds the first frame, so it is painted as "Preview This Frame" paints it: a
     still picture, coarse-to-fine (two scales here, 64 then 128 px)."""
     from nst_core import StillJob
-    from nst_core.images import save_image
-    from nst_core.video_job import VIDEO_PICTURE
+    from nst_core.media.images import save_image
+    from nst_core.settings.video import VIDEO_PICTURE
 
     clip = write_clip(tmp_path / "c.mp4", frames=2, w=128, h=96)
     picture = VIDEO_PICTURE.replace(styles=(str(painting_path),), size=128, iterations=20,
@@ -341,7 +343,7 @@ def test_the_first_frame_is_painted_as_the_still_picture_of_that_frame(tmp_path,
     photo = tmp_path / "frame1.png"
     save_image(photo, next(iter(read_frames(clip, size=(128, 96)))).rgb)
     still = StillJob(picture.replace(content=str(photo)))
-    scales = still.prepare().scales
+    scales = still.prepare().picture.scales
     assert [sc.size for sc in scales] == [(64, 48), (128, 96)]  # it is coarse-to-fine
     expected = still.prepare()
     for _ in expected.events():
@@ -355,8 +357,8 @@ def test_a_nan_in_a_frame_painted_as_a_still_fails_in_one_line_and_keeps_the_fra
         tmp_path, painting_path, monkeypatch):
     """Every frame is painted as a still at temporal weight 0; the third one's loss turns NaN:
     the run fails naming the frame, and the two finished frames stay for the next try."""
-    from nst_core.errors import RunFailedError
-    from nst_core.video_job import VIDEO_PICTURE
+    from nst_core.base.errors import RunFailedError
+    from nst_core.settings.video import VIDEO_PICTURE
     from tests.conftest import nan_after
 
     clip = write_clip(tmp_path / "c.mp4", frames=4, w=64, h=48)
@@ -379,7 +381,7 @@ def test_a_nan_in_a_frame_painted_as_a_still_fails_in_one_line_and_keeps_the_fra
 
 
 def test_optimize_holds_frames_to_the_warped_previous_one(tmp_path, painting_path):
-    from nst_core.video_job import VIDEO_PICTURE
+    from nst_core.settings.video import VIDEO_PICTURE
 
     clip = write_clip(tmp_path / "c.mp4", frames=4, w=64, h=48)
     picture = VIDEO_PICTURE.replace(styles=(str(painting_path),), size=64, iterations=12,
@@ -409,7 +411,7 @@ def test_the_picture_rule_ends_only_frames_that_start_from_the_one_before(tmp_pa
     """A frame painted from the photo runs all its iterations (its movement while it turns
     into a painting is no reference for "still", as for a still picture's first scale); a
     frame that starts from the warped previous one is ended by the rule at its loosest."""
-    from nst_core.video_job import VIDEO_PICTURE
+    from nst_core.settings.video import VIDEO_PICTURE
 
     clip = write_clip(tmp_path / "c.mp4", frames=2, w=64, h=48)
     picture = VIDEO_PICTURE.replace(styles=(str(painting_path),), size=48, iterations=50,
@@ -429,12 +431,40 @@ def test_the_picture_rule_ends_only_frames_that_start_from_the_one_before(tmp_pa
 
 
 def test_video_jobs_round_trip_as_json(tmp_path):
-    from nst_core.jobs import job_from_json
+    from nst_core.catalogue import job_from_json
 
     job = VideoJob(VideoSettings(content="a.mp4", output="b.mp4", start=1.5, long_term=True))
     again = job_from_json(job.to_json())
     assert again == job and again.kind == "video"
     assert json.loads(job.to_json())["settings"]["picture"]["size"] == 384
+
+
+def test_a_video_job_reads_its_files_from_where_a_worker_has_them():
+    from nst_core.kinds.video_chunk import VideoChunkJob
+    from nst_core.settings.video import VIDEO_PICTURE
+
+    picture = VIDEO_PICTURE.replace(styles=("/driver/wave.jpg", "/driver/scream.jpg"))
+    job = VideoJob(VideoSettings(content="/driver/clip.mp4", output="out.mp4", picture=picture))
+    moved = job.with_input_files({"/driver/clip.mp4": "/worker/1.mp4",
+                                  "/driver/wave.jpg": "/worker/2.jpg"})
+    assert moved.input_files() == ["/worker/1.mp4", "/worker/2.jpg", "/driver/scream.jpg"]
+    assert moved.settings.output == "out.mp4" and job.input_files()[0] == "/driver/clip.mp4"
+    chunk = VideoChunkJob(job.settings, 2, 5).with_input_files({"/driver/clip.mp4": "/w/c.mp4"})
+    assert (chunk.settings.content, chunk.first, chunk.end) == ("/w/c.mp4", 2, 5)
+
+
+def test_a_chunk_run_dropped_before_its_events_leaves_no_folder(tmp_path, tiny_model):
+    import gc
+
+    from nst_core.kinds.video_chunk import VideoChunkJob
+
+    clip = write_clip(tmp_path / "clip.mp4", frames=4)
+    run = VideoChunkJob(_instant(tmp_path, tiny_model, clip), 0, 2).prepare()
+    folder = run.folder
+    assert folder.is_dir()
+    del run
+    gc.collect()
+    assert not folder.exists()
 
 
 @pytest.mark.parametrize("changes, field", [
@@ -446,7 +476,7 @@ def test_video_jobs_round_trip_as_json(tmp_path):
     (dict(content=""), "content"),
 ])
 def test_bad_video_settings_say_which(changes, field, painting_path):
-    from nst_core.video_job import VIDEO_PICTURE
+    from nst_core.settings.video import VIDEO_PICTURE
 
     s = VideoSettings(content="a.mp4", output="b.mp4",
                       picture=VIDEO_PICTURE.replace(styles=(str(painting_path),)))
@@ -489,8 +519,7 @@ def test_hostile_clips_are_refused_in_one_line(tmp_path, tiny_model, kind):
 
 
 def test_absurd_sizes_and_lengths_are_refused(tmp_path, tiny_model, monkeypatch):
-    from nst_core import video
-
+    from nst_core.media import video
     clip = write_clip(tmp_path / "c.mp4", frames=5)
     monkeypatch.setattr(video, "MAX_FRAME_PIXELS", 64 * 40)
     with pytest.raises(ImageError, match="larger than this app handles"):
@@ -514,7 +543,7 @@ def test_common_containers_and_codecs_are_read(tmp_path, name, codec):
 
 
 def test_a_damaged_model_is_refused_before_anything_is_written(tmp_path):
-    from nst_core.errors import ModelError
+    from nst_core.base.errors import ModelError
 
     clip = write_clip(tmp_path / "c.mp4", frames=2)
     bad = tmp_path / "bad.nst"

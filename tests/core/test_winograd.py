@@ -1,4 +1,4 @@
-"""Winograd's F(4x4, 3x3) convolutions (nst_core.winograd) against torch's direct ones."""
+"""Winograd's F(4x4, 3x3) convolutions (nst_core.networks.winograd) against torch's direct ones."""
 from __future__ import annotations
 
 import copy
@@ -9,11 +9,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from nst_core import Tuning
-from nst_core.devices import estimate_memory
-from nst_core.errors import SettingsError
-from nst_core.settings import TransferSettings
-from nst_core.vgg import VGGFeatures
-from nst_core.winograd import (WinogradConv2d, conv3x3, kernel_bytes, suits_channels,
+from nst_core.runtime.devices import estimate_memory
+from nst_core.base.errors import SettingsError
+from nst_core.settings.picture import TransferSettings
+from nst_core.networks.vgg import VGGFeatures
+from nst_core.networks.winograd import (WinogradConv2d, conv3x3, kernel_bytes, suits_channels,
                                transform_kernels)
 
 

@@ -3,7 +3,7 @@ import shutil
 
 import numpy as np
 
-from nst_core.images import load_image, read_settings_json
+from nst_core.media.images import load_image, read_settings_json
 from nst_gui.qtimage import to_array
 
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox
 
-from nst_core.still import StillResult
+from nst_core.kinds.still import StillResult
 from nst_gui.qtimage import to_array
 from tests.conftest import make_photo, read_rgb
 

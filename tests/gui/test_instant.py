@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from nst_core import Progress
-from nst_core.model_file import load_model
+from nst_core.networks.model_file import load_model
 from nst_gui.qtimage import to_array
 from tests.conftest import make_photo, write_video
 from tests.gui.conftest import wait_idle

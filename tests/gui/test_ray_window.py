@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from nst_core.video import probe
+from nst_core.media.video import probe
 from tests.gui.conftest import wait_idle
 from tests.gui.test_batch_panel import run_queue
 from tests.gui.test_instant import _with_model

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from nst_core import Progress
-from nst_core.video import probe, read_frames
-from nst_core.video_job import cache_dir
+from nst_core.media.video import probe, read_frames
+from nst_core.media.frame_cache import cache_dir
 from nst_gui.qtimage import to_array, to_qimage
 from tests.conftest import clip_frame, write_clip
 from tests.gui.conftest import wait_idle
@@ -124,7 +124,8 @@ def test_a_dropped_clip_opens_in_the_video_panel(window, tmp_path):
 
 def _history_video(window, tmp_path, painting_path):
     """A video in the window's history, rendered earlier (by the command line, say)."""
-    from nst_core.video_job import VideoResult, VideoSettings
+    from nst_core.kinds.video import VideoResult
+    from nst_core.settings.video import VideoSettings
 
     clip = write_clip(tmp_path / "earlier.mp4", frames=4)
     out = write_clip(tmp_path / "earlier_out.mp4", frames=4, w=64, h=48)

@@ -9,7 +9,7 @@ from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
 from nst_app.samples import default_content, default_style, sample_styles
 from nst_core import TransferSettings
-from nst_core.images import load_image, read_settings_json, resize
+from nst_core.media.images import load_image, read_settings_json, resize
 from nst_gui import main_window as main_window_mod
 from nst_gui.qtimage import to_array
 from tests.conftest import fail_with, make_painting, make_photo, nan_after
@@ -306,7 +306,7 @@ def test_moved_images_fall_back_to_samples(make_window, tmp_path):
 
 
 def test_open_result_restores_its_settings(window, tmp_path, photo_path, painting_path, messages):
-    from nst_core.images import save_image
+    from nst_core.media.images import save_image
 
     s = TransferSettings(content=str(photo_path), styles=(str(painting_path),), size=80,
                          style_weight=321.0, seed=11, optimizer="adam")
@@ -512,7 +512,7 @@ def test_the_window_starts_past_a_damaged_history_entry(make_window, tmp_path, t
     import json as _json
 
     from nst_app.history import HistoryStore
-    from nst_core.still import StillResult
+    from nst_core.kinds.still import StillResult
 
     store = HistoryStore(tmp_path / "data" / "history")
     for created in (None, "yesterday", 9e15):
@@ -544,7 +544,7 @@ def test_saved_settings_out_of_range_are_skipped_not_fatal(make_window, tmp_path
 
 
 def test_open_result_with_settings_out_of_range_changes_nothing(window, tmp_path, messages):
-    from nst_core.images import save_image
+    from nst_core.media.images import save_image
 
     bad = window.current_settings().to_dict()
     bad.update(size=100000, style_weight=555.0)
@@ -571,7 +571,7 @@ def test_restore_with_settings_out_of_range_changes_nothing(window, messages, ti
 
 def test_every_history_entry_can_be_reached(make_window, tmp_path, tiny_settings):
     from nst_app.history import HistoryStore
-    from nst_core.still import StillResult
+    from nst_core.kinds.still import StillResult
 
     store = HistoryStore(tmp_path / "data" / "history")
     small = make_photo(16, 16)

@@ -1,46 +1,51 @@
-"""The still-picture job: one photo repainted in the style of one or more paintings by
-optimizing the image itself (Gatys, Ecker & Bethge 2016).
+"""One picture painted coarse to fine by optimizing the image itself (Gatys, Ecker & Bethge
+2016), over pictures in memory: what the still job paints, and a video's first frame.
 
-    run = StillJob(settings).prepare()      # validates, loads images and network, plans scales
-    for event in run.events(): ...          # Progress every iteration, Preview per policy
-    run.result                              # StillResult: the best image (so far, if stopped)
+    picture = Picture(settings, tuning, content, styles)  # plans scales, loads the network
+    result = yield from picture.paint(previews, stop)      # Progress, Preview, Note; StillResult
 
 Coarse-to-fine: the first scales run on smaller copies; each result, upsampled with the photo's
-finer detail added back, starts the next scale (nst_core.schedule). Each scale builds its
-objective's targets once (nst_core.objective) and runs the loop (nst_core.optimize).
+finer detail added back, starts the next scale (nst_core.painting.schedule). Each scale builds
+its objective's targets once (nst_core.objective.perceptual) and runs the loop
+(nst_core.painting.optimize).
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal
 
 import numpy as np
 import torch
 
-from . import color, pace
-from .devices import (autocast_dtype, available_memory, configure, estimate_memory, is_oom,
-                      precision_name, resolve_device)
-from .errors import ImageError, OutOfMemoryError, RunFailedError, SettingsError
-from .events import Event, Note, PreviewPolicy, Progress, Preview, Timer
-from .images import LoadedImage, fit_long_side, load_image, resize
-from .jobs import Ended, Job, Run, register
-from .layers import pooling_depth
-from .memory import released_after
-from .objective import Objective
-from .optimize import NonFiniteLoss, make_optimizer, minimize
-from .pace import StillPace
-from .schedule import Scale, plan_scales, start_from_coarser, upsample
-from .settings import TransferSettings
-from .tensors import to_tensor, to_uint8
-from .tuning import Tuning
-from .vgg import shared_features
+from nst_core.base.errors import ImageError, OutOfMemoryError, RunFailedError
+from nst_core.base.events import Event, Note, Preview, PreviewPolicy, Progress, Timer
+from nst_core.base.results import Ended, Status
+from nst_core.media import color
+from nst_core.media.images import LoadedImage, fit_long_side, resize
+from nst_core.media.tensors import to_tensor, to_uint8
+from nst_core.networks.layers import pooling_depth
+from nst_core.networks.vgg import shared_features
+from nst_core.objective.perceptual import Objective
+from nst_core.painting import pace
+from nst_core.painting.optimize import NonFiniteLoss, make_optimizer, minimize
+from nst_core.painting.pace import StillPace
+from nst_core.painting.schedule import Scale, plan_scales, start_from_coarser, upsample
+from nst_core.runtime.devices import (
+    autocast_dtype,
+    available_memory,
+    configure,
+    estimate_memory,
+    is_oom,
+    precision_name,
+    resolve_device,
+)
+from nst_core.settings.picture import TransferSettings
+from nst_core.settings.tuning import Tuning
 
 log = logging.getLogger(__name__)
-
-Status = Literal["done", "stopped", "failed"]
 
 
 @dataclass
@@ -57,51 +62,6 @@ class StillResult(Ended):
     #: the kept picture's terms (its scale's lowest loss), what a finished run reports
     final_losses: dict[str, float] = field(default_factory=dict)
 
-
-
-@register
-@dataclass(frozen=True)
-class StillJob(Job):
-    """Repaint one photo: what the person chose (`settings`) and how the engine works
-    (`tuning`)."""
-
-    settings: TransferSettings
-    tuning: Tuning = Tuning()
-    kind = "still"
-
-    def prepare(self, previews: PreviewPolicy | None = None,
-                stop: threading.Event | None = None) -> "StillRun":
-        return StillRun(self, previews or PreviewPolicy(), stop)
-
-    def payload(self) -> dict[str, Any]:
-        return {"settings": self.settings.to_dict(), "tuning": self.tuning.to_dict()}
-
-    @classmethod
-    def from_payload(cls, data: dict[str, Any]) -> "StillJob":
-        unknown = set(data) - {"settings", "tuning"}
-        if unknown:
-            raise SettingsError(sorted(unknown)[0], "unknown field of a still job")
-        return cls(TransferSettings.from_dict(data.get("settings", {})),
-                   Tuning.from_dict(data.get("tuning", {})))
-
-    @property
-    def title(self) -> str:
-        from pathlib import Path
-
-        styles = "+".join(Path(p).stem for p in self.settings.styles)
-        return f"{Path(self.settings.content).stem} × {styles}"
-
-    def input_files(self) -> list[str]:
-        s = self.settings
-        files = [s.content, *s.styles] + ([s.init_image] if s.init == "image" else [])
-        return [f for f in files if f]
-
-    def with_input_files(self, mapping: dict[str, str]) -> "StillJob":
-        s = self.settings
-        return StillJob(s.replace(content=mapping.get(s.content, s.content),
-                                  styles=tuple(mapping.get(p, p) for p in s.styles),
-                                  init_image=mapping.get(s.init_image, s.init_image)),
-                        self.tuning)
 
 
 def min_side_for(settings: TransferSettings) -> int:
@@ -125,7 +85,7 @@ def largest_size_that_fits(settings: TransferSettings, content_size: tuple[int, 
 def estimated_seconds(settings: TransferSettings, content_size: tuple[int, int],
                       tuning: Tuning = Tuning()) -> float:
     """Seconds a still picture of these settings is expected to take on this machine
-    (nst_core.pace: the calibrated cost model where this process has measured it, else a
+    (nst_core.painting.pace: the calibrated cost model where this process has measured it, else a
     typical laptop's). Loads nothing and never measures: a window may call it as settings
     change."""
     device = resolve_device(settings.device)
@@ -154,25 +114,23 @@ def memory_needed(settings: TransferSettings, content_size: tuple[int, int],
     return estimate_memory(settings, final, device, tuning)
 
 
-class StillRun(Run):
-    """A prepared still picture. Construction validates the settings, loads the images and the
-    network, and checks memory, raising `SettingsError`, `ImageError`, `DeviceError`,
-    `WeightsError` or `OutOfMemoryError` before any work starts."""
+class Picture:
+    """One picture ready to paint: `content`, `styles` and `init_image` are pictures in memory
+    (`settings.content` and the paths name them only in messages). Construction plans the scales,
+    loads the network and checks memory, raising `ImageError`, `DeviceError`, `WeightsError` or
+    `OutOfMemoryError` before any work starts; the settings must be valid already."""
 
-    def __init__(self, job: StillJob, previews: PreviewPolicy,
-                 stop: threading.Event | None = None):
-        super().__init__(stop)
-        self.job = job
-        self.settings = s = job.settings.validate()
-        self.tuning = job.tuning.validate()
-        self.previews = previews
+    def __init__(self, settings: TransferSettings, tuning: Tuning, content: LoadedImage,
+                 styles: list[LoadedImage], init_image: LoadedImage | None = None):
+        self.settings = s = settings
+        self.tuning = tuning
         #: (scale, total loss, rejected) of every point the optimizer evaluated, for the
         #: benchmarks: what the person is shown skips the rejected ones
         self.evaluations: list[tuple[int, float, bool]] = []
         self.device = resolve_device(s.device)
-        self.content = load_image(s.content)
-        self.styles = [load_image(p) for p in s.styles]
-        self.init_image = load_image(s.init_image) if s.init == "image" else None
+        self.content = content
+        self.styles = styles
+        self.init_image = init_image
         self.scales = plan_scales(s, self.content.size, self.tuning)
         self._check_sizes()
         self.net = shared_features(s.content_layers + s.style_layers, s.weights, s.weights_path,
@@ -198,12 +156,13 @@ class StillRun(Run):
     def total_iterations(self) -> int:
         return sum(s.iterations for s in self.scales)
 
-    # ---- the run -------------------------------------------------------------------------
-    @released_after
-    def events(self) -> Iterator[Event]:
+    # ---- painting --------------------------------------------------------------------------
+    def paint(self, previews: PreviewPolicy, stop: threading.Event
+              ) -> Generator[Event, None, StillResult | None]:
         """Optimize scale by scale, yielding `Progress` after every iteration and `Preview`s per
-        the policy. Sets `result`. Raises `RunFailedError` (a NaN loss) or `OutOfMemoryError`,
-        both carrying the last good image as a failed `StillResult`."""
+        the policy; returns the result (None when stopped before the first step). Raises
+        `RunFailedError` (a NaN loss) or `OutOfMemoryError`, both carrying the last good image
+        as a failed `StillResult`."""
         s, timer = self.settings, Timer()
         torch.manual_seed(s.seed)
         gen = torch.Generator(device="cpu").manual_seed(s.seed)
@@ -251,7 +210,7 @@ class StillRun(Run):
                 # it ended single-scale runs 4-16 windows before they matched their own final
                 # picture (docs/decisions/picture-rule.md).
                 settle = s.settle if k > 0 else 0.0
-                for it in minimize(x, terms, opt, scale.iterations, self._stop,
+                for it in minimize(x, terms, opt, scale.iterations, stop,
                                    s.early_stop, self.tuning.early_stop_window,
                                    settle, self.tuning.settle_window,
                                    self.tuning.settle_patience):
@@ -272,10 +231,10 @@ class StillRun(Run):
                                    scale=k, scales=len(scales), size=scale.size,
                                    losses=dict(it.losses), elapsed=timer(),
                                    eta=0.0 if it.converged else left)
-                    if self.previews.due(n, *last_preview, stage_end=stage_end):
+                    if previews.due(n, *last_preview, stage_end=stage_end):
                         yield Preview(self._display(it.image), n)
                         last_preview = (n, time.perf_counter())
-                if self._stop.is_set():
+                if stop.is_set():
                     break
         except NonFiniteLoss as e:
             why = (f"The loss became {e.value} at iteration {len(history) + 1} (scale {k + 1}); "
@@ -294,12 +253,11 @@ class StillRun(Run):
             raise
         timings["total"] = timer()
         timings["optimize"] = timings["total"] - timings["setup"]
-        if self._stop.is_set():
-            self.result = result("stopped", f"stopped at iteration {len(history)} of {planned}")
-        else:
-            n = len(history)  # a scale that converged early leaves iterations unused
-            self.result = result("done", f"converged at iteration {n} of {planned}"
-                                 if n < planned else f"finished all {n} iterations")
+        if stop.is_set():
+            return result("stopped", f"stopped at iteration {len(history)} of {planned}")
+        n = len(history)  # a scale that converged early leaves iterations unused
+        return result("done", f"converged at iteration {n} of {planned}"
+                      if n < planned else f"finished all {n} iterations")
 
     # ---- parts -------------------------------------------------------------------------------
     def _extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:

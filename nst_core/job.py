@@ -6,8 +6,9 @@
         ...                                       # run.request_stop() from any thread
     run.result                                    # the kind's result (stopped: the best so far)
 
-A description names its kind; `job_from_dict` rebuilds any registered kind from its dict, so a
-queue file, a command line's `--jobs` file and a Ray worker all carry jobs as JSON.
+A description names its kind; `nst_core.catalogue.job_from_dict` rebuilds any kind the engine
+ships from its dict, so a queue file, a command line's `--jobs` file and a Ray worker all carry
+jobs as JSON.
 """
 from __future__ import annotations
 
@@ -16,23 +17,9 @@ import threading
 from abc import ABC, abstractmethod
 from typing import Any, Callable, ClassVar, Iterator
 
-from .errors import SettingsError
-from .events import Event, PreviewPolicy
+from nst_core.base.events import Event, PreviewPolicy
 
 JOB_FORMAT = 1
-_KINDS: dict[str, type["Job"]] = {}
-
-
-def register(cls: type["Job"]) -> type["Job"]:
-    """Class decorator: make a job kind known to `job_from_dict`."""
-    _KINDS[cls.kind] = cls
-    return cls
-
-
-def job_kinds() -> dict[str, type["Job"]]:
-    from . import instant, still, video_job  # noqa: F401  (registers the kinds the engine ships)
-
-    return dict(_KINDS)
 
 
 class Job(ABC):
@@ -73,45 +60,6 @@ class Job(ABC):
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
-
-
-def job_from_dict(data: Any) -> Job:
-    if not isinstance(data, dict):
-        raise SettingsError("job", "expected a JSON object")
-    data = dict(data)
-    fmt = data.pop("job_format", JOB_FORMAT)
-    if fmt != JOB_FORMAT:
-        raise SettingsError("job_format", f"unsupported job format {fmt!r} (this version "
-                            f"reads {JOB_FORMAT})")
-    kind = data.pop("kind", None)
-    kinds = job_kinds()
-    if kind not in kinds:
-        raise SettingsError("kind", f"unknown kind of job {kind!r}; known: "
-                            f"{', '.join(sorted(kinds))}")
-    return kinds[kind].from_payload(data)
-
-
-def job_from_json(text: str) -> Job:
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, TypeError) as e:
-        raise SettingsError("job", f"not valid JSON ({e})") from None
-    return job_from_dict(data)
-
-
-class Ended:
-    """What a result of any kind says of how its run ended: `status` is done, stopped (on
-    request, keeping the best so far) or failed (keeping the last good state)."""
-
-    status: str
-
-    @property
-    def stopped(self) -> bool:
-        return self.status == "stopped"
-
-    @property
-    def failed(self) -> bool:
-        return self.status == "failed"
 
 
 class Run(ABC):

@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import ModelError
-from .images import os_reason, write_atomic
-from .transformer import NetShape, TransformerNet
+from nst_core.base.errors import ModelError
+from nst_core.media.images import os_reason, write_atomic
+from nst_core.networks.transformer import NetShape, TransformerNet
 
 FORMAT = "nst-studio-instant-style"
 VERSION = 1
@@ -83,7 +83,7 @@ class InstantModel:
 
 
 def thumbnail_of(rgb: np.ndarray, side: int = 128) -> np.ndarray:
-    from .images import fit_long_side, resize
+    from nst_core.media.images import fit_long_side, resize
 
     h, w = rgb.shape[:2]
     return resize(rgb, fit_long_side(w, h, side))

@@ -4,7 +4,7 @@ Why: glibc's malloc serves every block above its mmap threshold (at most 32 MB) 
 mapping and unmaps it on free. A 512 px picture's first-block activations are 50 MB each, and
 every iteration frees and allocates them again, so the kernel faults in and zeroes their pages
 anew: about 100,000 page faults per iteration. Keeping them makes a 512 px iteration 1.1-1.3x
-faster on 2 AVX2 cores (benchmarks/RESULTS.md, "#12, sixth round"). With `M_MMAP_MAX` at 0 every
+faster on 2 AVX2 cores (docs/decisions/kept-memory.md). With `M_MMAP_MAX` at 0 every
 block comes from the heap, where a freed block is reused as it is, and with a high
 `M_TRIM_THRESHOLD` the heap's free top is kept; `release()` hands the free memory back
 (`malloc_trim`) when a run ends, so an idle window does not hold a run's peak. `M_ARENA_MAX` at

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .errors import ImageError, OutputExistsError, SettingsError
+from nst_core.base.errors import ImageError, OutputExistsError, SettingsError
 
 log = logging.getLogger(__name__)
 

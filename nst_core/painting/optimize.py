@@ -15,15 +15,15 @@ from typing import Callable, Iterator
 
 import torch
 
-from .optim import BoxLBFGS, Preconditioner
-from .settings import TransferSettings
-from .tuning import Tuning
+from nst_core.painting.optim import BoxLBFGS, Preconditioner
+from nst_core.settings.picture import TransferSettings
+from nst_core.settings.tuning import Tuning
 
 
 @dataclass(frozen=True)
 class Iterate:
     """The run after one step, as a person may see it: only accepted points (an optimizer may
-    evaluate a point and reject it, nst_core.optim)."""
+    evaluate a point and reject it, nst_core.painting.optim)."""
 
     step: int  # 1-based within this call
     losses: dict[str, float]  # the weighted terms and "total" of `image`
@@ -44,7 +44,8 @@ class NonFiniteLoss(ArithmeticError):
 
 
 #: The relative error of the network's gradient in each precision, which a curvature pair must
-#: stand clear of (nst_core.optim): bfloat16's measured 6-13% (docs/decisions/precision.md),
+#: stand clear of (nst_core.painting.optim): bfloat16's measured 6-13%
+#: (docs/decisions/precision.md),
 #: float16's three more mantissa bits an eighth of it.
 GRADIENT_NOISE = {"bfloat16": 0.1, "bfloat16-emulated": 0.1, "float16": 0.0125}
 
@@ -99,7 +100,8 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
 
     `loss_terms(x)` returns the weighted terms with "total". What is yielded is the newest
     accepted point and the best one: a point the optimizer rejects (`opt.accepted` false after
-    its step, nst_core.optim) is never shown, counted by the rules below or kept. Early stop:
+    its step, nst_core.painting.optim) is never shown, counted by the rules below or kept.
+    Early stop:
     once more than `window` steps are done, stop when the best loss improved by less than
     `early_stop` (a fraction) over the last `window` steps.
 

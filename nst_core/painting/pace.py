@@ -14,7 +14,8 @@ knows in advance. So:
   at the cost model's pace times the ratio measured now, and each ruled scale's expected length:
   a prior share of its iterations, blended, more with each window, with the step at which the
   picture's movement, decaying geometrically as measured, reaches the threshold
-  (`nst_core.optimize.minimize` predicts it; the first windows decay faster than the later).
+  (`nst_core.painting.optimize.minimize` predicts it; the first windows decay faster than the
+  later).
 
 benchmarks/eta.py prints the estimate against the true time left over whole runs.
 """
@@ -58,7 +59,7 @@ _costs: dict[tuple[str, str], IterationCost] = {}
 
 def _measure(net, device: str, precision: str,
              stop: threading.Event | None) -> IterationCost | None:
-    from .devices import precision_dtype
+    from nst_core.runtime.devices import precision_dtype
 
     dtype = precision_dtype(precision)
     times = []

@@ -9,11 +9,11 @@ Why here: the engine spends nearly all of an iteration in VGG19's 3x3 convolutio
 backward to the image. On CPUs without native bfloat16 (AVX2 laptops) oneDNN runs them directly
 at the machine's float32 peak, and has no Winograd path for them (only for AVX-512), so fewer
 multiplications is the only way to go faster. Measured on 2 AVX2 cores at 512 px
-(benchmarks/winograd.py; RESULTS.md, "#12, fifth round"): 1.6-1.9x for conv3_1 ... conv3_4,
-2.1-2.8x for conv4_1 ... conv5_1, a loss below that. (With freed memory kept, nst_core.memory,
-conv2_1 and conv2_2 gain alone, but not in the whole iteration, where their output leaves
-channels-last: "#12, sixth round".) What a layer saves grows with C*O (the products) and what it
-adds with C+O (the transforms, which are memory-bound), so a layer runs by Winograd when
+(docs/decisions/winograd.md): 1.6-1.9x for conv3_1 ... conv3_4,
+2.1-2.8x for conv4_1 ... conv5_1, a loss below that. (With freed memory kept,
+nst_core.runtime.memory, conv2_1 and conv2_2 gain alone, but not in the whole iteration, where
+their output leaves channels-last: docs/decisions/kept-memory.md.) What a layer saves grows with
+C*O (the products) and what it adds with C+O (the transforms, which are memory-bound), so a layer runs by Winograd when
 C*O/(C+O) >= `MIN_CHANNEL_RATIO` (from conv3_1 on), and only on maps of at least `MIN_TILES` 4x4
 blocks.
 

@@ -10,13 +10,13 @@ import logging
 
 import torch
 
-from . import memory
-from .errors import DeviceError
-from .layers import BLOCK_CHANNELS, LAYER_INDEX, LAYER_NAMES
-from .settings import TransferSettings
-from .tuning import Tuning
-from .vgg import EMULATED_BF16
-from .winograd import kernel_bytes, suits_channels
+from nst_core.base.errors import DeviceError
+from nst_core.networks.layers import BLOCK_CHANNELS, LAYER_INDEX, LAYER_NAMES
+from nst_core.networks.vgg import EMULATED_BF16
+from nst_core.networks.winograd import kernel_bytes, suits_channels
+from nst_core.runtime import memory
+from nst_core.settings.picture import TransferSettings
+from nst_core.settings.tuning import Tuning
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def precision_dtype(name: str) -> torch.dtype | str | None:
 def configure(device: torch.device, tuning: Tuning = Tuning()) -> None:
     """Backend switches for a run on `device`: autotuned deterministic kernels and TF32 maths
     on CUDA (a seed repeats on the same GPU); on the CPU, freed memory kept for reuse
-    (`Tuning.keep_freed_memory`, nst_core.memory; the run's `events` give it back when they
+    (`Tuning.keep_freed_memory`, nst_core.runtime.memory; the run's `events` give it back when they
     end)."""
     if device.type == "cpu" and tuning.keep_freed_memory:
         memory.keep_freed_memory()
@@ -117,8 +117,8 @@ def estimate_memory(settings: TransferSettings, final_size: tuple[int, int],
     """Bytes a still-picture run needs at its peak, from the layer shapes at `final_size`
     (w, h): the activations autograd keeps for the backward pass (float32, or 2 bytes where the
     network is autocast, plus max-pooling indices), the gradient working set, the optimizer's
-    state, Winograd's kernels and tiles where it runs (nst_core.winograd), the heap's slack
-    where freed memory is kept (nst_core.memory) and the fixed runtime."""
+    state, Winograd's kernels and tiles where it runs (nst_core.networks.winograd), the heap's slack
+    where freed memory is kept (nst_core.runtime.memory) and the fixed runtime."""
     w, h = final_size
     deepest = max(LAYER_INDEX[n] for n in settings.content_layers + settings.style_layers)
     floats, indices, largest = 3 * w * h, 0, 0
@@ -139,9 +139,9 @@ def estimate_memory(settings: TransferSettings, final_size: tuple[int, int],
         largest = max(largest, size)
     act_bytes = 2 if isinstance(autocast_dtype(tuning, device), torch.dtype) else 4
     activations = act_bytes * floats + 8 * indices
-    # Freed memory kept for reuse (nst_core.memory) lets the heap fragment around the largest
-    # blocks: peak RSS measured +1% at 512 px, +13% at 1024 and +49% at 2048 px (+51% of the
-    # activations) over glibc's own handling (benchmarks/RESULTS.md, "#12, sixth round").
+    # Freed memory kept for reuse (nst_core.runtime.memory) lets the heap fragment around the
+    # largest blocks: peak RSS measured +1% at 512 px, +13% at 1024 and +49% at 2048 px (+51% of the
+    # activations) over glibc's own handling (docs/decisions/kept-memory.md).
     kept = (activations // 2 if device == "cpu" and tuning.keep_freed_memory
             and memory.supported() else 0)
     gradients = 4 * 3 * largest  # a layer's output grad, input grad and accumulation buffer

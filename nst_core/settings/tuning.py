@@ -12,19 +12,19 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
 
-from .errors import SettingsError
+from nst_core.base.errors import SettingsError
 
 #: Names of the precisions a device may use for the network's forward pass. "auto" means
-#: bfloat16 where the hardware computes it natively (see nst_core.devices), else float32.
-#: "bfloat16-emulated" is float32 kernels that round like bfloat16 (nst_core.vgg): the bf16
+#: bfloat16 where the hardware computes it natively (see nst_core.runtime.devices), else float32.
+#: "bfloat16-emulated" is float32 kernels that round like bfloat16 (nst_core.networks.vgg): the bf16
 #: picture, for judging it on machines without native bf16.
 Precision = Literal["auto", "float32", "bfloat16", "float16", "bfloat16-emulated"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 #: Fields that older versions wrote and this one ignores when reading saved jobs (a batch
-#: queue, a video's frame cache): the picture rule's threshold is a setting now
-#: (`TransferSettings.settle`).
+#: queue, a video's frame cache): the picture rule's threshold is a picture setting
+#: (`TransferSettings.settle`), no longer a tuning field.
 _RETIRED = frozenset({"settle_levels"})
 
 
@@ -38,13 +38,14 @@ class Tuning:
     #: L-BFGS memory: curvature pairs kept.
     lbfgs_history: int = 50
     #: The L-BFGS preconditioner: (sigma, weight) of each Gaussian blur in P = I + sum w * blur,
-    #: sigma as a fraction of the scale's long side (nst_core.optim). Empty: no preconditioner.
+    #: sigma as a fraction of the scale's long side (nst_core.painting.optim). Empty: no
+    #: preconditioner.
     precondition: tuple[tuple[float, float], ...] = ((1 / 128, 3.0), (1 / 32, 8.0))
-    #: "box": nst_core.optim.BoxLBFGS; "torch": torch.optim.LBFGS without a line search (the
-    #: textbook optimizer, kept as the benchmarks' reference).
+    #: "box": nst_core.painting.optim.BoxLBFGS; "torch": torch.optim.LBFGS without a line search
+    #: (the textbook optimizer, kept as the benchmarks' reference).
     lbfgs: Literal["box", "torch"] = "box"
     #: A finer scale starts from the coarser result plus the photo's detail the coarser size
-    #: could not hold (nst_core.schedule.start_from_coarser).
+    #: could not hold (nst_core.painting.schedule.start_from_coarser).
     carry_detail: bool = True
     #: Precision of the network's forward pass per device type; the losses stay float32.
     precision: tuple[tuple[str, str], ...] = (("cpu", "auto"), ("cuda", "bfloat16"),
@@ -52,19 +53,19 @@ class Tuning:
     #: Early stop compares the best loss now with the best this many iterations ago.
     early_stop_window: int = 20
     #: The picture rule (the person's `TransferSettings.settle`) compares the picture with the
-    #: one this many iterations before (nst_core.optimize.minimize).
+    #: one this many iterations before (nst_core.painting.optimize.minimize).
     settle_window: int = 10
     #: ... and ends a scale after this many windows in a row each moved the picture by at most
     #: `settle` times the reference: one quiet window can be a lull
     #: (docs/decisions/picture-rule.md).
     settle_patience: int = 2
     #: VGG19's wide 3x3 convolutions by Winograd's F(4x4, 3x3) where the network runs on a CPU
-    #: in float32 (nst_core.winograd): 1.4x per iteration at 512 px on 2 AVX2 cores, for about
-    #: 400 MB of transformed kernels. Off: oneDNN's direct convolutions everywhere.
+    #: in float32 (nst_core.networks.winograd): 1.4x per iteration at 512 px on 2 AVX2 cores, for
+    #: about 400 MB of transformed kernels. Off: oneDNN's direct convolutions everywhere.
     winograd: bool = True
     #: On a CPU, freed memory is kept for reuse while a run computes and given back when it
-    #: ends (nst_core.memory): about 100,000 fewer page faults per 512 px iteration, 1.1-1.3x
-    #: on 2 AVX2 cores. Process-wide once on: a later run with it off cannot undo it.
+    #: ends (nst_core.runtime.memory): about 100,000 fewer page faults per 512 px iteration,
+    #: 1.1-1.3x on 2 AVX2 cores. Process-wide once on: a later run with it off cannot undo it.
     keep_freed_memory: bool = True
 
     def precision_for(self, device_type: str) -> str:

@@ -1,5 +1,5 @@
 """The objective: the weighted loss terms as one module, shared by every job that optimizes
-against VGG19 features (the still picture now; instant-style training and video later).
+against VGG19 features (a still picture, a video's frames, an instant style's training).
 
     total = w_content * content + w_style * style + w_tv * tv  (+ any extra terms)
 
@@ -15,8 +15,8 @@ from typing import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from .losses import ContentLoss, StyleLoss, tv_loss
-from .settings import TransferSettings
+from nst_core.objective.losses import ContentLoss, StyleLoss, tv_loss
+from nst_core.settings.picture import TransferSettings
 
 Features = dict[str, torch.Tensor]
 Extract = Callable[[torch.Tensor], Features]

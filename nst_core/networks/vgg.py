@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.vgg import cfgs, make_layers
 
-from .errors import WeightsError
-from .layers import CONV_INDICES, LAYER_INDEX, LAYER_NAMES
-from .winograd import use_winograd
+from nst_core.base.errors import WeightsError
+from nst_core.networks.layers import CONV_INDICES, LAYER_INDEX, LAYER_NAMES
+from nst_core.networks.winograd import use_winograd
 
 log = logging.getLogger(__name__)
 

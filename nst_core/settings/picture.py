@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
-from .errors import SettingsError
-from .layers import FEATURE_LAYERS
+from nst_core.base.errors import SettingsError
+from nst_core.networks.layers import FEATURE_LAYERS
 
 Init = Literal["content", "noise", "style", "image"]
 Optimizer = Literal["lbfgs", "adam"]
@@ -27,7 +27,7 @@ WeightsSource = Literal["bundled", "torchvision"]
 #: curvature estimate; Adam moves each pixel (0..1 scale) by about this much per step.
 DEFAULT_LR: dict[str, float] = {"lbfgs": 1.0, "adam": 0.02}
 
-#: The picture rule's default (nst_core.optimize.minimize), chosen from measurements
+#: The picture rule's default (nst_core.painting.optimize.minimize), chosen from measurements
 #: (docs/decisions/picture-rule.md).
 SETTLE = 0.25
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .images import fit_long_side
-from .settings import TransferSettings
-from .tuning import Tuning
+from nst_core.media.images import fit_long_side
+from nst_core.settings.picture import TransferSettings
+from nst_core.settings.tuning import Tuning
 
 
 @dataclass(frozen=True)

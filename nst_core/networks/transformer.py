@@ -16,7 +16,7 @@ range without clipping (the saved 8-bit picture is what the loss saw).
 
 Tiling: `InstanceNorm` layers can record their statistics on one pass (`record_stats`) and
 reuse them on later passes (`use_stats`); tiles that share the statistics of the whole picture
-then agree where they overlap (nst_core.instant.stylize_tiled).
+then agree where they overlap (nst_core.networks.stylize.forward_tiled).
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class NetShape:
     blocks: int = 3
 
     def validate(self) -> NetShape:
-        from .errors import SettingsError
+        from nst_core.base.errors import SettingsError
 
         if not (isinstance(self.width, int) and 4 <= self.width <= 128):
             raise SettingsError("width", "the network width must be a whole number from 4 "

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageError, OutputExistsError, SettingsError
-from .images import os_reason, replacing
+from nst_core.base.errors import ImageError, OutputExistsError, SettingsError
+from nst_core.media.images import os_reason, replacing
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv",
                   ".gif"}
