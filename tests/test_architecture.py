@@ -74,3 +74,14 @@ def test_importing_the_engine_loads_no_qt_no_ray_no_app():
 def test_importing_the_command_line_loads_no_qt_and_no_ray():
     mods = _loaded("import nst_app.cli, nst_app.batch, nst_app.history, nst_app.executors")
     assert not {"PySide6", "pyqtgraph", "ray", "nst_gui"} & set(mods)
+
+
+def test_every_package_folder_is_installed():
+    """A wheel carries only the packages pyproject.toml lists: a new subpackage must be there."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for top in ("nst_core", "nst_app", "nst_gui") for p in (ROOT / top).rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
