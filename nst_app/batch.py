@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from nst_core import NSTError, PreviewPolicy, SettingsError, TransferSettings, Tuning
-from nst_core.media.images import check_output, read_settings_json, save_image, write_atomic
+from nst_core import NSTError, PreviewPolicy, Progress, SettingsError, TransferSettings, Tuning
 from nst_core.catalogue import job_from_dict
 from nst_core.job import Job
 from nst_core.kinds.still import StillJob
+from nst_core.media.images import check_output, os_reason, read_settings_json, write_atomic
 
 from .executors import Executor, ItemEvent, ItemFinished, ItemRequeued, ItemStarted
 from .history import HistoryEntry, HistoryStore
+from .keepers import keeper_for
 from .runs import record
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def name_outputs(items: list[BatchItem], outdir: Path,
     for it in items:
         if it.output:
             continue
-        settings = getattr(it.job, "settings", None)
+        settings = keeper_for(it.job).settings_of(it.job)
         name = output_name(settings) if settings is not None else f"{it.id}.png"
         p, n = outdir / name, 2
         while str(p) in taken:
@@ -156,8 +157,7 @@ def items_from_jobs_file(path: str | Path, outdir: str | Path, defaults: Transfe
             else:
                 job = StillJob(TransferSettings.from_dict({**defaults.to_dict(), **entry}),
                                tuning)
-            if hasattr(job, "settings"):
-                job.settings.validate()  # a typo fails the file now, not item by item later
+            job.validate()  # a typo fails the file now, not item by item later
         except SettingsError as e:
             raise SettingsError("jobs", f"entry {i} of {p.name}: {e}") from None
         if output:
@@ -172,7 +172,7 @@ def on_disk(item: BatchItem) -> str:
     p = Path(item.output)
     if not p.is_file():
         return "missing"
-    settings = getattr(item.job, "settings", None)
+    settings = keeper_for(item.job).settings_of(item.job)
     try:
         text = read_settings_json(p)
         if text is not None and settings is not None and \
@@ -326,7 +326,7 @@ def _drain(q: BatchQueue, events: Iterator[Any], by_id: dict[str, BatchItem],
             q.save()
         elif isinstance(event, ItemEvent):
             p = event.event
-            if hasattr(p, "total") and p.total:
+            if isinstance(p, Progress) and p.total:
                 by_id[event.item_id].progress = p.iteration / p.total
         elif isinstance(event, ItemRequeued):
             by_id[event.item_id].state = "queued"
@@ -346,26 +346,23 @@ def _drain(q: BatchQueue, events: Iterator[Any], by_id: dict[str, BatchItem],
 def _keep(it: BatchItem, event: ItemFinished, history: HistoryStore | None, overwrite: bool,
           source: str, seconds: float) -> ItemDone:
     """Save what a finished item made, set its state, and say so."""
-    result = event.result
-    status = "failed" if event.error else getattr(result, "status", "done")
+    result, keeper = event.result, keeper_for(it.job)
+    status = "failed" if event.error else result.status if result is not None else "done"
     it.progress = 1.0 if status == "done" else it.progress
     saved, entry = "", None
     problem = event.error
-    if result is not None and getattr(result, "iterations", 1) > 0:
-        settings_json = result.settings.to_json()
+    if keeper.has_work(result):
         try:
-            if status == "done":
-                saved = str(save_image(it.output, result.image, settings_json,
-                                       overwrite=overwrite))
+            if keeper.output and status == "done":
+                saved = str(keeper.save(result, it.output, overwrite))
                 partial_path(it.output).unlink(missing_ok=True)
-            else:
-                saved = str(save_image(partial_path(it.output), result.image, settings_json,
-                                       overwrite=True))
+            elif keeper.output:
+                saved = str(keeper.save(result, partial_path(it.output), True))
         except (NSTError, OSError) as e:
-            reason = getattr(e, "strerror", None) or str(e)
+            reason = os_reason(e) if isinstance(e, OSError) else str(e)
             problem = (problem + "; " if problem else "") + f"cannot write {it.output}: {reason}"
             status = "failed"
-        entry, history_problem = record(history, result, source)
+        entry, history_problem = record(history, result, source, it.job)
         if history_problem:
             log.warning(history_problem)
     it.state = {"done": "done", "stopped": "stopped"}.get(status, "failed")

@@ -14,6 +14,7 @@ its item put back in the queue and is replaced.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import logging
 import os
@@ -29,6 +30,7 @@ from nst_core.catalogue import job_from_dict
 from nst_core.job import Job
 
 from .executors import ItemFinished, ItemRequeued, ItemStarted, run_item
+from .keepers import keeper_for
 
 log = logging.getLogger(__name__)
 
@@ -216,10 +218,11 @@ def _worker_class():
             try:
                 job = job_from_dict(job_data)
                 local = job.with_input_files(self._materialize(inputs))
+                keeper = keeper_for(job)
                 for event in run_item(item_id, local, stop, previews):
-                    result = getattr(event, "result", None)
-                    if result is not None and hasattr(result, "settings"):
-                        result.settings = job.settings  # the paths as the person gave them
+                    if isinstance(event, ItemFinished):  # the paths as the person gave them
+                        event = dataclasses.replace(event,
+                                                    result=keeper.as_given(event.result, job))
                     yield event
             finally:
                 self._stops.pop(item_id, None)

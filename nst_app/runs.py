@@ -15,8 +15,10 @@ from typing import Any, Iterator
 
 from nst_core import NSTError, PreviewPolicy, RunFailedError
 from nst_core.job import Job
+from nst_core.media.images import os_reason
 
 from .history import HistoryEntry, HistoryStore
+from .keepers import keeper_for
 
 log = logging.getLogger(__name__)
 
@@ -30,27 +32,22 @@ class Finished:
     message: str = ""  # why it failed
     entry: HistoryEntry | None = None  # where the history keeps it
     history_error: str = ""  # why the history could not keep it (the picture is in `result`)
+    kind: str = ""  # the kind of job that ran (its keeper's, nst_app.keepers)
 
 
 def record(history: HistoryStore | None, result, source: str,
-           job: Job | None = None) -> tuple[HistoryEntry | None, str]:
-    """Write a result to the history (a video's with its `job`'s settings); never raises:
-    returns (entry, problem)."""
+           job: Job) -> tuple[HistoryEntry | None, str]:
+    """Write what `job` made to the history, as its kind's keeper says; never raises: returns
+    (entry, problem)."""
     if history is None or result is None:
         return None, ""
-    video = getattr(job, "kind", "") == "video"
+    keeper = keeper_for(job)
     try:
-        if video:
-            return history.add_video(result, job.settings, source), ""
-        return history.add(result, source), ""
+        return keeper.record(history, job, result, source), ""
     except (OSError, NSTError) as e:
-        reason = getattr(e, "strerror", None) or str(e)
+        reason = os_reason(e) if isinstance(e, OSError) else str(e)
         log.error("could not write the result to the history in %s: %s", history.folder, reason)
-        if video:
-            return None, f"The video is written to {result.output}, but it could not be " \
-                         f"listed in the history in {history.folder} ({reason})."
-        return None, f"The picture could not be written to the history in {history.folder} " \
-                     f"({reason}); save it with Save As."
+        return None, keeper.history_problem(history, result, reason)
 
 
 def recorded(events: Iterator[Any], job: Job, history: HistoryStore | None,
@@ -60,7 +57,7 @@ def recorded(events: Iterator[Any], job: Job, history: HistoryStore | None,
     for event in events:
         if isinstance(event, Finished) and event.entry is None and not event.history_error:
             entry, problem = record(history, event.result, source, job)
-            event = dataclasses.replace(event, entry=entry, history_error=problem)
+            event = dataclasses.replace(event, entry=entry, history_error=problem, kind=job.kind)
         yield event
 
 
@@ -76,4 +73,4 @@ def run_and_record(job: Job, history: HistoryStore | None, source: str,
     except RunFailedError as e:
         result, status, message = e.result, "failed", str(e)
     entry, problem = record(history, result, source, job)
-    yield Finished(result, status, message, entry, problem)
+    yield Finished(result, status, message, entry, problem, job.kind)

@@ -47,6 +47,11 @@ class Job(ABC):
         """A short name for lists and logs."""
         return self.kind
 
+    def validate(self) -> "Job":
+        """Raise `SettingsError` for settings that cannot run, before anything is loaded (a
+        queue file with a typo fails at once, not item by item); return the job."""
+        return self
+
     def input_files(self) -> list[str]:
         """Files the job reads (a remote worker needs their bytes)."""
         return []

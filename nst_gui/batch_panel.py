@@ -14,8 +14,9 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
 from nst_app.batch import (BatchItem, BatchQueue, ItemDone, QueueDone, plan_items, run_queue)
-from nst_app.executors import ItemEvent, ItemRequeued, ItemStarted, LocalExecutor
+from nst_app.executors import ItemEvent, ItemFinished, ItemRequeued, ItemStarted, LocalExecutor
 from nst_app.history import HistoryStore
+from nst_app.keepers import keeper_for
 from nst_core import SPARSE, Progress, TransferSettings
 
 from .qtimage import thumbnail, thumbnail_from_file
@@ -109,7 +110,7 @@ class BatchPanel(QWidget):
         self.list.itemClicked.connect(self._clicked)
         self.controller.event.connect(self._on_event)
         self.controller.preview.connect(self._on_preview)
-        self.controller.failed.connect(lambda text: self.error.emit("The queue cannot run", text))
+        self.controller.failed.connect(lambda e: self.error.emit("The queue cannot run", str(e)))
         self.controller.crashed.connect(self._on_crashed)
         self.controller.running_changed.connect(self._on_running_changed)
         self.refresh()
@@ -129,7 +130,8 @@ class BatchPanel(QWidget):
     def _icon_source(self, it: BatchItem) -> str:
         if it.state in ("done", "skipped") and Path(it.output).is_file():
             return it.output
-        return getattr(it.job, "settings", None).content if hasattr(it.job, "settings") else ""
+        settings = keeper_for(it.job).settings_of(it.job)
+        return settings.content if settings is not None else ""
 
     def _show(self, it: BatchItem, icon_from: str | None = None,
               image: QImage | None = None) -> None:
@@ -275,7 +277,8 @@ class BatchPanel(QWidget):
             self.status.setText("Stopping: the running pictures keep their best so far…")
 
     def _on_event(self, ev) -> None:
-        item_id = getattr(ev, "item_id", None)
+        item_id = ev.item_id if isinstance(ev, (ItemStarted, ItemEvent, ItemRequeued,
+                                                 ItemFinished)) else None
         it = self.queue.get(item_id) if item_id else None
         if isinstance(ev, ItemStarted) and it is not None:
             self._show(it)

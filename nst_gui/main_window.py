@@ -24,11 +24,12 @@ from nst_app.runs import Finished, run_and_record
 from nst_app.samples import default_settings
 from nst_core import (LIVE, ImageError, Note, NSTError, OutputExistsError, Progress,
                       SettingsError, TransferSettings)
-from nst_core.runtime.devices import available_devices, available_memory, resolve_device
-from nst_core.media.images import load_image, read_settings_json, save_image, unique_path
-from nst_core.settings.picture import parse_json, salvage
+from nst_core.base.errors import OtherRenderKeptError
 from nst_core.kinds.still import StillJob
+from nst_core.media.images import load_image, read_settings_json, save_image, unique_path
 from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_needed
+from nst_core.runtime.devices import available_devices, available_memory, resolve_device
+from nst_core.settings.picture import parse_json, salvage
 
 from .app import ErrorDialog
 from .batch_panel import BatchPanel
@@ -67,6 +68,7 @@ class RunOutcome:
     losses: list[dict[str, float]] = field(default_factory=list)
     entry: HistoryEntry | None = None  # where the history keeps it
     final_losses: dict[str, float] = field(default_factory=dict)  # the kept picture's
+    kind: str = "still"  # what made it: "still" (optimized) or "instant" (a style's network)
 
     @property
     def stopped(self) -> bool:
@@ -114,6 +116,7 @@ class MainWindow(QMainWindow):
         self.controller = JobController(self)  # the long work: a painting, a training
         self.instant_controller = JobController(self)  # instant pictures and the camera
         self._work = "still"  # what `controller` runs: "still", "train" or "video"
+        self._video_settings = None  # the settings of the latest video started
         self._scale_shown: tuple | None = None  # (scale, size) the status line names
         self._pending_apply = None  # the latest instant request while one is being made
         self.camera_source = "0"  # the camera number (a video file stands in for it in tests)
@@ -635,11 +638,12 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text)
         self.finished.emit(outcome)
 
-    def _on_refused(self, message: str) -> None:
+    def _on_refused(self, error: NSTError) -> None:
         """The job could not start (bad input): nothing was made."""
         if self._work == "video":
-            self._on_video_refused(message)
+            self._on_video_refused(error)
             return
+        message = str(error)
         self.progress.finish("Could not start")
         self.statusBar().showMessage("The run could not start")
         self.show_error("The run could not start", message)
@@ -728,7 +732,7 @@ class MainWindow(QMainWindow):
         if ev.status == "failed" or r is None:
             self.instant.status.setText(ev.message or "Failed")
             return
-        if hasattr(r, "frames"):  # the camera ended
+        if ev.kind == "camera":
             self.instant.status.setText(f"Camera stopped: {r.reason}")
             self.instant.camera_button.setChecked(False)
             return
@@ -741,7 +745,7 @@ class MainWindow(QMainWindow):
             painting = ""
         seconds = float(r.timings.get("total", 0.0))
         outcome = RunOutcome(r.image, to_qimage(r.image), self._instant_settings(painting), 0,
-                             seconds, "done", f"instant style: {r.painting}")
+                             seconds, "done", f"instant style: {r.painting}", kind="instant")
         self.canvas.set_before(self.inputs.content_image)
         self._set_current(outcome, "")
         h, w = r.image.shape[:2]
@@ -755,7 +759,8 @@ class MainWindow(QMainWindow):
         if self.instant.camera_button.isChecked():
             self.canvas.set_image(image)
 
-    def _on_instant_refused(self, message: str) -> None:
+    def _on_instant_refused(self, error: NSTError) -> None:
+        message = str(error)
         self.instant.status.setText(message)
         if self.instant.camera_button.isChecked():
             self.instant.camera_button.blockSignals(True)
@@ -904,7 +909,7 @@ class MainWindow(QMainWindow):
 
     def refine_instant(self) -> bool:
         """Start the full optimization from the instant picture on show."""
-        if self.current is None or not self.current.reason.startswith("instant"):
+        if self.current is None or self.current.kind != "instant":
             self.show_error("Nothing to refine", "Choose an instant style first: its picture "
                             "is where the optimization starts.")
             return False
@@ -1099,11 +1104,13 @@ class MainWindow(QMainWindow):
         self.video.status.setText(text)
         self.statusBar().showMessage(text)
 
-    def _on_video_refused(self, message: str) -> None:
+    def _on_video_refused(self, error: NSTError) -> None:
+        message = str(error)
         self.progress.finish("Could not start")
         self.video.status.setText(message)
-        settings = getattr(self, "_video_settings", None)
-        if settings is not None and "other settings" in message and not settings.overwrite:
+        settings = self._video_settings
+        if isinstance(error, OtherRenderKeptError) and settings is not None \
+                and not settings.overwrite:
             answer = QMessageBox.question(
                 self, "Frames of another render", message + "\n\nDiscard those frames and "
                 "start afresh?")

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage
 
+from nst_app.executors import ItemEvent
 from nst_core import NSTError, Preview
 
 from .qtimage import to_qimage
@@ -31,7 +32,7 @@ Source = Callable[[threading.Event], Iterator[Any]]
 class JobWorker(QObject):
     event = Signal(object)  # every event but previews, as the source yielded it
     preview = Signal(QImage, int, str)  # a preview as a QImage copy, its step, the item id or ""
-    failed = Signal(str)  # the source refused (bad input): one line for the person
+    failed = Signal(object)  # the source refused (bad input): the NSTError, one line as text
     crashed = Signal(str, str)  # an unexpected exception: summary, details (a traceback)
     done = Signal()  # always, last
 
@@ -48,7 +49,7 @@ class JobWorker(QObject):
     def run(self) -> None:
         try:
             for ev in self.source(self._stop):
-                inner = getattr(ev, "event", None)  # a batch item's engine event
+                inner = ev.event if isinstance(ev, ItemEvent) else None  # a batch item's
                 if isinstance(ev, Preview):
                     self.preview.emit(to_qimage(ev.image), ev.iteration, "")
                 elif isinstance(inner, Preview):
@@ -56,7 +57,7 @@ class JobWorker(QObject):
                 else:
                     self.event.emit(ev)
         except NSTError as e:
-            self.failed.emit(str(e))
+            self.failed.emit(e)
         except Exception as e:  # never let an exception escape into Qt's event loop
             log.exception("unexpected error in the worker")
             self.crashed.emit(f"{type(e).__name__}: {e}", traceback.format_exc())
@@ -69,7 +70,7 @@ class JobController(QObject):
 
     event = Signal(object)
     preview = Signal(QImage, int, str)
-    failed = Signal(str)
+    failed = Signal(object)
     crashed = Signal(str, str)
     running_changed = Signal(bool)
 

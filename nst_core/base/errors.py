@@ -31,6 +31,11 @@ class OutputExistsError(NSTError, FileExistsError):
     """Saving would overwrite an existing file and overwriting was not asked for."""
 
 
+class OtherRenderKeptError(OutputExistsError):
+    """The folder beside a video's output keeps the frames of an unfinished render with other
+    settings: finishing that render, or allowing overwriting, are the ways on."""
+
+
 class WeightsError(NSTError):
     """The VGG19 weights cannot be found or do not fit the network."""
 

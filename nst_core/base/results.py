@@ -3,16 +3,24 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+
 #: done; stopped on request (keeping the best so far); failed (keeping the last good state)
 Status = Literal["done", "stopped", "failed"]
 
 
 class Ended:
-    """The part of a result every kind shares: `status` and `reason` (one line for a person).
-    Results are dataclasses that declare both fields."""
+    """The part of a result every kind shares: `status`, `reason` (one line for a person) and
+    `picture`, what the result shows a person (the painted picture, a video's last frame, a
+    training's strip of previews; None when there is none). Results are dataclasses that
+    declare `status` and `reason`; `picture` is each kind's own field under one name."""
 
     status: Status
     reason: str
+
+    @property
+    def picture(self) -> np.ndarray | None:
+        return None
 
     @property
     def stopped(self) -> bool:

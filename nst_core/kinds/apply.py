@@ -35,6 +35,10 @@ class ApplyResult(Ended):
     timings: dict[str, float] = field(default_factory=dict)
     alpha: np.ndarray | None = None
 
+    @property
+    def picture(self) -> np.ndarray | None:
+        return self.image
+
 
 @dataclass(frozen=True)
 class ApplyJob(Job):

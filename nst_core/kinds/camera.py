@@ -33,6 +33,10 @@ class CameraResult(Ended):
     reason: str = ""
     last: np.ndarray | None = None
 
+    @property
+    def picture(self) -> np.ndarray | None:
+        return self.last
+
 
 @dataclass(frozen=True)
 class CameraJob(Job):

@@ -55,6 +55,11 @@ class StillJob(Job):
         styles = "+".join(Path(p).stem for p in self.settings.styles)
         return f"{Path(self.settings.content).stem} × {styles}"
 
+    def validate(self) -> StillJob:
+        self.settings.validate()
+        self.tuning.validate()
+        return self
+
     def input_files(self) -> list[str]:
         s = self.settings
         files = [s.content, *s.styles] + ([s.init_image] if s.init == "image" else [])

@@ -75,6 +75,10 @@ class TrainResult(Ended):
     timings: dict[str, float] = field(default_factory=dict)
     preview: np.ndarray | None = None  # the last strip of held-out pictures
 
+    @property
+    def picture(self) -> np.ndarray | None:
+        return self.preview
+
 
 @dataclass(frozen=True)
 class TrainJob(Job):
@@ -98,6 +102,10 @@ class TrainJob(Job):
     @property
     def title(self) -> str:
         return f"instant style of {Path(self.settings.style).stem}"
+
+    def validate(self) -> TrainJob:
+        self.settings.validate()
+        return self
 
     def input_files(self) -> list[str]:
         s = self.settings

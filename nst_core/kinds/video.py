@@ -35,6 +35,7 @@ import torch
 
 from nst_core.base.errors import (
     ImageError,
+    OtherRenderKeptError,
     OutOfMemoryError,
     OutputExistsError,
     RunFailedError,
@@ -93,6 +94,10 @@ class VideoResult(Ended):
     iterations: list[int] = field(default_factory=list)  # per frame repainted in this run
     last: np.ndarray | None = None  # the last repainted frame
 
+    @property
+    def picture(self) -> np.ndarray | None:
+        return self.last
+
 
 @dataclass(frozen=True)
 class VideoJob(Job):
@@ -121,6 +126,11 @@ class VideoJob(Job):
         what = Path(s.model).stem if s.method == "instant" else \
             "+".join(Path(p).stem for p in s.picture.styles)
         return f"{Path(s.content).stem} × {what} (video)"
+
+    def validate(self) -> VideoJob:
+        self.settings.validate()
+        self.tuning.validate()
+        return self
 
     def input_files(self) -> list[str]:
         s = self.settings
@@ -205,7 +215,7 @@ class VideoRun(Run):
             same = False
         if not same:
             if not self.settings.overwrite:
-                raise OutputExistsError(
+                raise OtherRenderKeptError(
                     f"{self.cache} holds the frames of an unfinished render with other "
                     "settings; run that render again to finish it, or allow overwriting to "
                     "start afresh")

@@ -62,6 +62,10 @@ class StillResult(Ended):
     #: the kept picture's terms (its scale's lowest loss), what a finished run reports
     final_losses: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def picture(self) -> np.ndarray | None:
+        return self.image
+
 
 
 def min_side_for(settings: TransferSettings) -> int:

@@ -262,3 +262,28 @@ def test_ray_is_started_on_a_thread_that_outlives_the_run():
     assert owners[0] is owners[1] and owners[0].name == "ray-owner"  # one thread, kept
     assert owners[0].is_alive() and owners[0] is not threading.main_thread()
     assert seen[1::2] == ["raised here", "raised here"]  # errors reach the caller
+
+
+def test_a_queue_keeps_each_kind_as_its_keeper_says(tmp_path, tiny_model, app_data, photo_path,
+                                                     painting_path):
+    """An instant-style item writes its picture and stays out of the history; a still item
+    writes its picture with its settings and is listed."""
+    import threading
+
+    from nst_core.kinds.apply import ApplyJob
+
+    photo = photo_path
+    still = StillJob(TransferSettings(content=str(photo), styles=(str(painting_path),),
+                                      size=48, iterations=2, multiscale=False, device="cpu"))
+    q = BatchQueue()
+    q.add([BatchItem(ApplyJob(tiny_model, str(photo)), str(tmp_path / "instant.png")),
+           BatchItem(still, str(tmp_path / "still.png"))])
+    history = HistoryStore(tmp_path / "history")
+    done = [e for e in run_queue(q, LocalExecutor(), history, threading.Event(), previews=NONE)
+            if isinstance(e, ItemDone)]
+    assert [(d.state, d.error) for d in done] == [("done", ""), ("done", "")]
+    with Image.open(tmp_path / "instant.png") as im:
+        assert im.size == (48, 40)
+    assert read_settings_json(tmp_path / "instant.png") is None
+    assert TransferSettings.from_json(read_settings_json(tmp_path / "still.png")) == still.settings
+    assert [e.settings for e in history.entries()] == [still.settings]

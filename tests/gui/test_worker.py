@@ -102,7 +102,7 @@ def test_any_source_of_events_works(qtbot):
     worker = JobWorker(source)
     got = []
     worker.event.connect(got.append)
-    with qtbot.waitSignal(worker.failed, check_params_cb=lambda m: m == "the source refused"):
+    with qtbot.waitSignal(worker.failed, check_params_cb=lambda e: str(e) == "the source refused"):
         worker.run()
     assert got == ["one", {"two": 2}]
 

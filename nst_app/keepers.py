@@ -1,0 +1,105 @@
+"""What the application keeps of a finished job, chosen by the job's kind: what goes to the
+history, and what a batch item writes as its output. Callers ask the keeper of the job they ran
+(`keeper_for(job)`) instead of guessing a result's kind from its attributes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from nst_core import TransferSettings
+from nst_core.job import Job
+from nst_core.media.images import save_image
+
+from .history import HistoryEntry, HistoryStore
+
+
+class Keeper:
+    """Keeps nothing: a kind whose result the history does not list (a training's model file is
+    its own record, a camera's frames are seen as they come, a chunk is joined by its render)."""
+
+    #: what a batch item of this kind writes: "picture", or "" for nothing
+    output = ""
+
+    def record(self, history: HistoryStore, job: Job, result, source: str
+               ) -> HistoryEntry | None:
+        """Add the result to the history; None when there is nothing to list. Raises OSError
+        or NSTError when the history cannot be written."""
+        return None
+
+    def history_problem(self, history: HistoryStore, result, reason: str) -> str:
+        """One line for the person when `record` failed."""
+        return f"The result could not be listed in the history in {history.folder} ({reason})."
+
+    def has_work(self, result) -> bool:
+        """Whether the result holds anything made (a stop before the first step does not)."""
+        return result is not None
+
+    def settings_of(self, job: Job) -> TransferSettings | None:
+        """The picture settings a batch item of this kind is named and checked by on disk;
+        None for a kind that has none."""
+        return None
+
+    def save(self, result, path: str | Path, overwrite: bool) -> Path:
+        """Write the result as a batch item's output file."""
+        raise TypeError("this kind of job writes no output file")
+
+    def as_given(self, result, job: Job):
+        """The result as the person's own `job` describes it (a remote worker ran a copy
+        reading its files from other paths)."""
+        return result
+
+
+class PictureKeeper(Keeper):
+    """A still picture: into the history with its settings, and saved with them embedded."""
+
+    output = "picture"
+
+    def record(self, history, job, result, source):
+        return history.add(result, source)
+
+    def history_problem(self, history, result, reason):
+        return (f"The picture could not be written to the history in {history.folder} "
+                f"({reason}); save it with Save As.")
+
+    def has_work(self, result) -> bool:
+        return result is not None and result.iterations > 0
+
+    def settings_of(self, job):
+        return job.settings
+
+    def save(self, result, path, overwrite):
+        return save_image(path, result.image, result.settings.to_json(), overwrite=overwrite)
+
+    def as_given(self, result, job):
+        if result is not None:
+            result.settings = job.settings
+        return result
+
+
+class InstantPictureKeeper(Keeper):
+    """A photo repainted by an instant style: saved as a picture (the history lists optimized
+    pictures, whose settings can be painted again)."""
+
+    output = "picture"
+
+    def save(self, result, path, overwrite):
+        return save_image(path, result.image, overwrite=overwrite)
+
+
+class VideoKeeper(Keeper):
+    """A video: its poster frame and where the file is, once written."""
+
+    def record(self, history, job, result, source):
+        return history.add_video(result, job.settings, source)
+
+    def history_problem(self, history, result, reason):
+        return (f"The video is written to {result.output}, but it could not be listed in the "
+                f"history in {history.folder} ({reason}).")
+
+
+KEEPERS: dict[str, Keeper] = {"still": PictureKeeper(), "apply": InstantPictureKeeper(),
+                              "video": VideoKeeper()}
+
+
+def keeper_for(job: Job | None) -> Keeper:
+    return KEEPERS.get(job.kind, Keeper()) if job is not None else Keeper()
