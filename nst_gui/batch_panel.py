@@ -278,7 +278,7 @@ class BatchPanel(QWidget):
 
     def _on_event(self, ev) -> None:
         item_id = ev.item_id if isinstance(ev, (ItemStarted, ItemEvent, ItemRequeued,
-                                                 ItemFinished)) else None
+                                                 ItemFinished, ItemDone)) else None
         it = self.queue.get(item_id) if item_id else None
         if isinstance(ev, ItemStarted) and it is not None:
             self._show(it)

@@ -64,7 +64,7 @@ def test_live_previews_follow_the_engines_policy(qtbot, settings):
 def test_bad_input_fails_with_one_line_and_nothing_else(qtbot, settings, tmp_path):
     worker = JobWorker(still(settings.replace(content=str(tmp_path / "missing.png"))))
     with qtbot.waitSignals([worker.failed, worker.done], order="strict",
-                           check_params_cbs=[lambda msg: "not found" in msg, None]):
+                           check_params_cbs=[lambda e: "not found" in str(e), None]):
         with qtbot.assertNotEmitted(worker.event), qtbot.assertNotEmitted(worker.crashed):
             worker.run()
 
