@@ -224,3 +224,29 @@ def test_a_videos_absurd_settings_restore_nothing(window, tmp_path, painting_pat
     assert messages[-1][0] == "Cannot restore these settings"
     assert "temporal_weight" in messages[-1][1]
     assert window.video.info is None and window.params.values()["style_weight"] == weight
+
+
+def test_frames_kept_from_another_render_are_offered_to_be_discarded(window, qtbot, tmp_path,
+                                                                     monkeypatch):
+    """The refusal is told apart by its type: the window asks before throwing frames away, and
+    a yes starts afresh with overwriting."""
+    from PySide6.QtWidgets import QMessageBox
+
+    _open(window, tmp_path, frames=3)
+    out = tmp_path / "out.mp4"
+    kept = cache_dir(out)
+    kept.mkdir()
+    (kept / "job.json").write_text('{"another": "render"}')
+    (kept / "000000.png").write_bytes(b"a frame of another render")
+    asked = []
+
+    def question(parent, title, text, *args, **kwargs):
+        asked.append(title)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    window.render_video(str(out))
+    qtbot.waitUntil(lambda: out.is_file(), timeout=120000)
+    wait_idle(qtbot, window, timeout=120000)
+    assert asked == ["Frames of another render"]
+    assert probe(out).frames == 3 and not kept.exists()
