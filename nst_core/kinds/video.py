@@ -17,11 +17,7 @@ removed.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
-import shutil
-import tempfile
 import threading
 import time
 from collections import deque
@@ -33,43 +29,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from nst_core.base.errors import (
-    ImageError,
-    OtherRenderKeptError,
-    OutOfMemoryError,
-    OutputExistsError,
-    RunFailedError,
-    SettingsError,
-)
+from nst_core.base.errors import (ImageError, OutOfMemoryError, OutputExistsError,
+                                  RunFailedError, SettingsError)
 from nst_core.base.events import Event, Note, Preview, PreviewPolicy, Progress, Timer
 from nst_core.base.results import Ended, Status
 from nst_core.job import Job, Run
-from nst_core.media.frame_cache import (
-    MANIFEST,
-    FrameWriter,
-    cache_dir,
-    frame_path,
-    read_ahead,
-    same_device,
-)
-from nst_core.media.images import (
-    _umask,
-    load_image,
-    os_reason,
-    png_bytes,
-    probe_writable,
-    resize,
-    write_atomic,
-)
+from nst_core.media.frame_cache import FrameCache, FrameWriter
+from nst_core.media.images import os_reason, probe_writable
 from nst_core.media.tensors import to_uint8
-from nst_core.media.video import (
-    Frame,
-    _check_video_output,
-    even_size,
-    probe,
-    read_frames,
-    write_video,
-)
+from nst_core.media.video import even_size, probe, read_frames, read_selected
+from nst_core.media.video_out import check_video_output, write_video
 from nst_core.objective.perceptual import Objective
 from nst_core.painting.frames import FramePainter
 from nst_core.painting.optimize import NonFiniteLoss
@@ -172,10 +141,11 @@ class VideoRun(Run):
             self.times = self.times[first:end]
         self.size = even_size(*self.info.size, s.picture.size)
         self.output = Path(s.output).expanduser()
-        self.cache = cache_dir(self.output)
+        self.frames = FrameCache(self.output, self.size, self._identity())
+        self.cache = self.frames.folder
         self._check_output()
         self.device = resolve_device(s.picture.device)
-        self.done = self._resume()
+        self.done = self.frames.kept(len(self.times), s.overwrite)
         self.painter = FramePainter(s, self.tuning, self.device, self.size)
 
     # ---- preparing ---------------------------------------------------------------------------
@@ -189,7 +159,7 @@ class VideoRun(Run):
                 raise OutputExistsError(f"{out} already exists; choose another name or allow "
                                         "overwriting")
         else:
-            _check_video_output(out, s.overwrite)
+            check_video_output(out, s.overwrite)
         probe_writable(out)
 
     def _identity(self) -> dict[str, Any]:
@@ -201,44 +171,9 @@ class VideoRun(Run):
         return {**d, "clip": [st.st_size, st.st_mtime_ns], "frame_size": list(self.size),
                 "window": list(self.window) if self.window else None}
 
-    def _resume(self) -> int:
-        """Frames already finished by an earlier run of this job (kept in the cache). Frames
-        of another render there are refused, or with `overwrite` dropped when the work starts
-        (`open_cache`): preparing writes nothing."""
-        self._stale = False
-        if not self.cache.exists():
-            return 0
-        try:
-            same = json.loads((self.cache / MANIFEST).read_text(encoding="utf-8")) \
-                == self._identity()
-        except (OSError, ValueError):
-            same = False
-        if not same:
-            if not self.settings.overwrite:
-                raise OtherRenderKeptError(
-                    f"{self.cache} holds the frames of an unfinished render with other "
-                    "settings; run that render again to finish it, or allow overwriting to "
-                    "start afresh")
-            self._stale = True
-            return 0
-        done = 0
-        while done < len(self.times) and self._frame_path(done).is_file():
-            done += 1
-        return done
-
     def open_cache(self) -> None:
         """Make the folder of finished frames (with the job's manifest) before the first one."""
-        if self._stale:
-            shutil.rmtree(self.cache, ignore_errors=True)
-            self._stale = False
-        try:
-            self.cache.mkdir(exist_ok=True)
-            manifest = self.cache / MANIFEST
-            if not manifest.exists():
-                write_atomic(manifest, json.dumps(self._identity()).encode())
-        except OSError as e:
-            raise RunFailedError(f"Cannot keep the frames in {self.cache} ({os_reason(e)}); "
-                                 "choose another folder for the output.") from None
+        self.frames.open()
 
     def _later_frame_seconds(self, state: dict, per_iteration: float | None = None) -> float:
         """Seconds a frame after the first is expected to take: the latest such frames'
@@ -252,9 +187,6 @@ class VideoRun(Run):
             per_iteration = known_cost(self.device.type, self.painter.precision)(
                 self.size[0] * self.size[1])
         return self._later * per_iteration
-
-    def _frame_path(self, i: int) -> Path:
-        return frame_path(self.cache, i)
 
     @property
     def _later(self) -> int:
@@ -283,6 +215,9 @@ class VideoRun(Run):
                        f"{self.cache.name})")
         objective: Objective | None = None
         read = 0
+        if self.frames.damaged is not None:
+            yield Note(f"Frame {self.frames.damaged + 1} kept from before does not read back "
+                       "whole; it is painted again, with the frames after it")
         self.open_cache()
         writer = FrameWriter(self._save_frame)
         try:
@@ -373,7 +308,7 @@ class VideoRun(Run):
                    f"{self.cache}: free some space or choose another place, and run it again.")
             raise RunFailedError(why, result=self._result("failed", why, iterations,
                                                           frame_seconds, last)) from None
-        shutil.rmtree(self.cache, ignore_errors=True)
+        self.frames.remove()
         why = f"repainted {finished} frames into {written.name}"
         self.result = self._result("done", why, iterations, frame_seconds, last, str(written))
 
@@ -444,37 +379,23 @@ class VideoRun(Run):
         return r.image, r.iterations
 
     def _load_frame(self, i: int) -> np.ndarray:
-        img = load_image(self._frame_path(i))
-        return img.rgb if (img.rgb.shape[1], img.rgb.shape[0]) == self.size \
-            else resize(img.rgb, self.size)
+        return self.frames.load(i)
 
     def _save_frame(self, i: int, rgb: np.ndarray) -> None:
-        write_atomic(self._frame_path(i), png_bytes(rgb))
+        self.frames.save(i, rgb)
 
-    def _read(self) -> Iterator[Frame]:
+    def _read(self) -> Iterator:
         """The frames of this render (of its window), numbered from 0."""
         s = self.settings
         if self.window is None:
-            yield from read_frames(s.content, s.start, s.end, s.max_fps, self.size)
-            return
-        wanted = iter(self.times)
-        due = next(wanted)
-        n = 0
-        for frame in read_frames(s.content, due, s.end, 0.0, self.size):
-            if abs(frame.time - due) > 1e-4:
-                continue
-            yield Frame(n, frame.time, frame.rgb)
-            n += 1
-            due = next(wanted, None)
-            if due is None:
-                return
+            return read_frames(s.content, s.start, s.end, s.max_fps, self.size)
+        return read_selected(s.content, self.times, s.end, self.size)
 
     def _frames(self, count: int) -> Iterator[tuple[float, np.ndarray]]:
         """The kept frames in order with their times, decoded a few ahead in background
         threads while the encoder takes the one before."""
         start = self.times[0]
-        frames = read_ahead(self._load_frame, count, FrameWriter.workers())
-        for i, rgb in enumerate(frames):
+        for i, rgb in enumerate(self.frames.read_back(count)):
             yield self.times[i] - start, rgb
 
     def write_output(self, count: int) -> Path:
@@ -487,23 +408,6 @@ class VideoRun(Run):
                                audio_from=s.content, start=self.times[0],
                                end=s.end if s.end else 0.0, crf=s.quality,
                                overwrite=s.overwrite)
-        out = self.output
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name[:64]}.", dir=out.parent))
-        try:
-            for i in range(count):
-                os.link(self._frame_path(i), tmp / f"frame_{i + 1:06d}.png") \
-                    if same_device(tmp, self.cache) else \
-                    shutil.copyfile(self._frame_path(i), tmp / f"frame_{i + 1:06d}.png")
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
-            if out.exists():
-                if not s.overwrite and not (out.is_dir() and not any(out.iterdir())):
-                    raise OutputExistsError(f"{out} already exists; choose another name or "
-                                            "allow overwriting")
-                shutil.rmtree(out) if out.is_dir() else out.unlink()
-            os.rename(tmp, out)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return out
+        return self.frames.write_folder(self.output, count, s.overwrite)
 
 

@@ -4,13 +4,21 @@ job's manifest), and the threads that write and read the frames while the next o
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from PIL import Image
+
+from nst_core.base.errors import OtherRenderKeptError, OutputExistsError, RunFailedError
+from nst_core.media.images import _umask, load_image, os_reason, png_bytes, resize, write_atomic
 
 CACHE_SUFFIX = ".frames"
 MANIFEST = "job.json"
@@ -92,3 +100,105 @@ def same_device(a: Path, b: Path) -> bool:
         return a.stat().st_dev == b.stat().st_dev
     except OSError:
         return False
+
+
+def _intact(p: Path) -> bool:
+    """Whether a kept frame reads back whole (PNG's checksums; no pixels decoded)."""
+    try:
+        with Image.open(p) as im:
+            im.verify()
+        return True
+    except Exception:  # PIL raises many kinds for a damaged file
+        return False
+
+
+class FrameCache:
+    """The finished frames of one render (of `size`, width by height) beside its `output`,
+    with the manifest (`identity`: what the frames depend on) that tells a later run of the
+    same render from another's."""
+
+    def __init__(self, output: Path, size: tuple[int, int], identity: dict[str, Any]):
+        self.folder = cache_dir(output)
+        self.size = size
+        self.identity = identity
+        self._stale = False
+        #: the first kept frame that did not read back whole (painted again), or None
+        self.damaged: int | None = None
+
+    def kept(self, planned: int, overwrite: bool) -> int:
+        """How many frames, from the first, an earlier run of this render finished and kept
+        whole. Frames of another render are refused, or with `overwrite` dropped when the work
+        starts (`open`): nothing is written here. A kept frame that does not read back whole
+        is painted again, and so is every frame after it."""
+        self._stale, self.damaged = False, None
+        if not self.folder.exists():
+            return 0
+        try:
+            same = json.loads((self.folder / MANIFEST).read_text(encoding="utf-8")) \
+                == self.identity
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            if not overwrite:
+                raise OtherRenderKeptError(
+                    f"{self.folder} holds the frames of an unfinished render with other "
+                    "settings; run that render again to finish it, or allow overwriting to "
+                    "start afresh")
+            self._stale = True
+            return 0
+        done = 0
+        while done < planned and frame_path(self.folder, done).is_file():
+            if not _intact(frame_path(self.folder, done)):
+                self.damaged = done
+                break
+            done += 1
+        return done
+
+    def open(self) -> None:
+        """Make the folder (with the manifest) before the first frame is kept."""
+        if self._stale:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self._stale = False
+        try:
+            self.folder.mkdir(exist_ok=True)
+            manifest = self.folder / MANIFEST
+            if not manifest.exists():
+                write_atomic(manifest, json.dumps(self.identity).encode())
+        except OSError as e:
+            raise RunFailedError(f"Cannot keep the frames in {self.folder} ({os_reason(e)}); "
+                                 "choose another folder for the output.") from None
+
+    def load(self, i: int) -> np.ndarray:
+        img = load_image(frame_path(self.folder, i))
+        return img.rgb if (img.rgb.shape[1], img.rgb.shape[0]) == self.size \
+            else resize(img.rgb, self.size)
+
+    def save(self, i: int, rgb: np.ndarray) -> None:
+        write_atomic(frame_path(self.folder, i), png_bytes(rgb))
+
+    def read_back(self, count: int) -> Iterator[np.ndarray]:
+        """The first `count` frames in order, decoded a few ahead in background threads."""
+        return read_ahead(self.load, count, FrameWriter.workers())
+
+    def write_folder(self, out: Path, count: int, overwrite: bool) -> Path:
+        """The first `count` frames as a folder of PNG frames (`frame_000001.png` ...), made
+        beside `out` and put in place when complete."""
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name[:64]}.", dir=out.parent))
+        try:
+            for i in range(count):
+                src, dst = frame_path(self.folder, i), tmp / f"frame_{i + 1:06d}.png"
+                os.link(src, dst) if same_device(tmp, self.folder) else shutil.copyfile(src, dst)
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
+            if out.exists():
+                if not overwrite and not (out.is_dir() and not any(out.iterdir())):
+                    raise OutputExistsError(f"{out} already exists; choose another name or "
+                                            "allow overwriting")
+                shutil.rmtree(out) if out.is_dir() else out.unlink()
+            os.rename(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -11,7 +11,8 @@ import pytest
 from nst_core.temporal import flow
 from nst_core.base.errors import ImageError, OutputExistsError, RunFailedError, SettingsError
 from nst_core.base.events import Note, Preview, Progress
-from nst_core.media.video import even_size, probe, read_frames, select_times, write_video
+from nst_core.media.video import even_size, probe, read_frames, select_times
+from nst_core.media.video_out import write_video
 from nst_core.kinds.video import VideoJob, VideoRun
 from nst_core.media.frame_cache import FrameWriter, cache_dir
 from nst_core.settings.video import VideoSettings
@@ -244,6 +245,26 @@ def test_a_stopped_render_resumes_and_has_every_frame_once(tmp_path, tiny_model)
     for a, b in zip(parts, sorted((tmp_path / "whole").glob("frame_*.png"))):
         assert np.array_equal(read_rgb(a), read_rgb(b))  # as if it had never stopped
     assert not cache.exists()
+
+
+def test_a_damaged_kept_frame_is_painted_again_and_the_render_finishes(tmp_path, tiny_model):
+    """A kept frame that does not read back whole is no dead end: it and the frames after it
+    are painted again, said in one line, and the video is written."""
+    clip = write_clip(tmp_path / "c.mp4", frames=5)
+    settings = _instant(tmp_path, tiny_model, clip, "out.mp4")
+    stop = threading.Event()
+    run = VideoJob(settings).prepare(stop=stop)
+    for event in run.events():
+        if isinstance(event, Preview) and event.iteration == 3:
+            stop.set()
+    kept = cache_dir(tmp_path / "out.mp4") / "000001.png"
+    kept.write_bytes(kept.read_bytes()[:60])  # truncated, as a full disk or a crash leaves it
+    again = VideoJob(settings).prepare()
+    assert again.done == 1
+    notes = [e.text for e in again.events() if isinstance(e, Note)]
+    assert any("Frame 2 kept from before does not read back whole" in n for n in notes)
+    assert again.result.status == "done" and again.result.iterations == [1] * 4
+    assert probe(tmp_path / "out.mp4").frames == 5
 
 
 def test_the_frame_writer_bounds_the_frames_outstanding_and_raises_a_failed_write():
