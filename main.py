@@ -35,19 +35,10 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         from nst_core.runtime import memory
         memory.keep_freed_memory()  # before any thread starts (nst_core.runtime.memory says why)
-        if argv and argv[0] in ("render", "batch"):
-            from nst_app import cli
+        from nst_app.command import VERBS, verb
 
-            return (cli.main if argv[0] == "render" else cli.batch_main)(argv[1:])
-        if argv and argv[0] == "video":
-            from nst_app import video_cli
-
-            return video_cli.video_main(argv[1:])
-        if argv and argv[0] in ("train", "apply"):
-            from nst_app import instant_cli
-
-            command = instant_cli.train_main if argv[0] == "train" else instant_cli.apply_main
-            return command(argv[1:])
+        if argv and argv[0] in VERBS:
+            return verb(argv[0])(argv[1:])
         from nst_app.qt_check import missing_qt_libraries
 
         problem = missing_qt_libraries()

@@ -1,45 +1,37 @@
 """The command line for instant styles: `main.py train` and `main.py apply`.
 
     python main.py train --style painting.jpg [--photos DIR ...] [-o model.nst] [--steps N]
-    python main.py apply --model model.nst --content a.jpg b.jpg -o out/ [--size N]
+    python main.py apply --model model.nst --content a.jpg photos/ -o out/ [--size N]
         [--strength 0..1] [--color keep]
 
 `train` with no `-o` writes `<painting>.nst` into the app's model library, where the window
-lists it. Running the same command again resumes a stopped training. Exit codes as for
-`render`: 0 done, 1 failed (a NaN: the last good checkpoint is kept), 2 bad input, 130
-stopped (the checkpoint is saved; the same command resumes).
+lists it. Running the same command again resumes a stopped training. `apply` takes photos and
+folders of photos, names each picture `photo__model.png` (distinct within the run, checked
+before any work) and repaints them one by one: a photo that cannot be read fails only itself.
+Exit codes as for every verb (nst_app.command).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 
 from nst_core import NONE, NSTError, Progress
-from nst_core.base.errors import ModelError, RunFailedError
-from nst_core.media.images import SAVE_FORMATS, check_output, os_reason, save_image
+from nst_core.base.errors import ModelError, RunFailedError, SettingsError
 from nst_core.kinds.apply import ApplyJob
 from nst_core.kinds.train import TrainJob
-from nst_core.settings.training import TrainSettings
+from nst_core.media.images import SAVE_FORMATS, check_output, os_reason, save_image
 from nst_core.networks.model_file import SUFFIX
+from nst_core.networks.stylize import cached_model
+from nst_core.settings.training import TrainSettings
 
 from . import models
-from .cli import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    _Bar,
-    _error,
-    _interruptible,
-    _printable,
-    _setup_logging,
-    stop_on_signals,
-)
+from .batch import expand_images
+from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Bar, absolute, common_flags,
+                      dataclass_options, error, exit_code, given, interruptible, printable,
+                      report_json, setup_logging, stop_on_signals, time_left)
 
 _TRAIN_RENAMED = {"crop": "size", "learning_rate": "lr"}
 _SKIP = ("style", "photos", "held_out", "output", "restart")
@@ -60,49 +52,29 @@ def build_train_parser() -> argparse.ArgumentParser:
                    help="Photos never trained on, used for the previews")
     p.add_argument("-o", "--output", metavar="MODEL.nst",
                    help="The model file (default: <painting>.nst in the app's model library)")
-    defaults = TrainSettings()
-    for f in fields(TrainSettings):
-        if f.name in _SKIP:
-            continue
-        opt = "--" + _TRAIN_RENAMED.get(f.name, f.name).replace("_", "-")
-        meta = f.metadata
-        kind = {"int": int, "float": float}.get(f.type, str)
-        kw = {"type": kind, "default": getattr(defaults, f.name), "help": meta["help"],
-              "dest": f.name}
-        if meta.get("choices"):
-            kw["choices"] = meta["choices"]
-        p.add_argument(opt, **kw)
+    dataclass_options(p, TrainSettings, skip=_SKIP, renamed=_TRAIN_RENAMED)
     p.add_argument("--restart", action="store_true", default=False,
                    help="Start afresh even if the model file holds a training of this painting")
-    p.add_argument("--json", action="store_true", default=False,
-                   help="Print a machine-readable summary on stdout")
-    p.add_argument("-q", "--quiet", action="store_true", default=False, help="No progress bar")
-    p.add_argument("-v", "--verbose", action="store_true", default=False,
-                   help="Log what the engine does")
+    common_flags(p, history=False, overwrite="Replace the model file: the same as --restart")
     return p
 
 
-def _abs(path: str) -> str:
-    return str(Path(path).expanduser().absolute())
-
-
-@_interruptible
+@interruptible
 def train_main(argv: Sequence[str] | None = None) -> int:
     args = build_train_parser().parse_args(argv)
-    _setup_logging(args)
+    setup_logging(args)
     stop = threading.Event()
     try:
         photos = models.training_photos(args.photos)
-        out = Path(args.output).expanduser().absolute() if args.output else \
+        out = Path(absolute(args.output)) if args.output else \
             models.user_models_dir() / f"{Path(args.style).stem}{SUFFIX}"
-        values = {f.name: getattr(args, f.name) for f in fields(TrainSettings)
-                  if f.name not in _SKIP}
-        settings = TrainSettings(style=_abs(args.style), photos=photos,
-                                 held_out=tuple(_abs(p) for p in args.held_out),
-                                 output=str(out), restart=args.restart, **values)
+        settings = TrainSettings(style=absolute(args.style), photos=photos,
+                                 held_out=tuple(absolute(p) for p in args.held_out),
+                                 output=str(out), restart=args.restart or args.overwrite,
+                                 **given(args, TrainSettings, skip=_SKIP))
         run = TrainJob(settings).prepare(NONE, stop)
     except NSTError as e:
-        _error(str(e))
+        error(str(e))
         return EXIT_BAD_INPUT
     if not args.quiet:
         where = f"resuming at step {run.start_step}" if run.resumed else "from scratch"
@@ -111,16 +83,15 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         if not args.photos:
             print("Using the bundled sample photos; more photos of your own give a more "
                   "general model (--photos DIR).", file=sys.stderr)
-    bar = _Bar(settings.steps, enabled=not args.quiet)
+    bar = Bar(settings.steps, enabled=not args.quiet)
     code, message = EXIT_OK, ""
     with stop_on_signals(stop):
         try:
             for event in run.events():
                 if isinstance(event, Progress):
-                    left = f"{event.eta:.0f}s left" if event.eta is not None else ""
                     bar.show(event.iteration, f"loss {event.losses['total']:.3g} (content "
                              f"{event.losses['content']:.3g}, style {event.losses['style']:.3g})"
-                             f" | {event.rate or 0:.1f} samples/s | {left}")
+                             f" | {event.rate or 0:.1f} samples/s | {time_left(event.eta)}")
         except RunFailedError as e:
             code, message = EXIT_FAILED, str(e)
             run.result = e.result
@@ -130,20 +101,17 @@ def train_main(argv: Sequence[str] | None = None) -> int:
             bar.close()
     result = run.result
     if result is not None and result.status == "stopped":
-        code = EXIT_INTERRUPTED
+        code = exit_code("stopped")
     if message:
-        _error(message)
+        error(message)
     if args.json:
-        print(json.dumps({"ok": code == EXIT_OK, "exit_code": code, "model": str(out),
-                          "steps_done": result.steps_done if result else None,
-                          "status": result.status if result else "failed",
-                          "reason": result.reason if result else message,
-                          "seconds": round(result.timings.get("total", 0), 3) if result
-                          else None,
-                          "final_losses": result.losses[-1] if result and result.losses
-                          else None}, indent=2))
+        report_json(code, model=str(out), steps_done=result.steps_done if result else None,
+                    status=result.status if result else "failed",
+                    reason=result.reason if result else message,
+                    seconds=round(result.timings.get("total", 0), 3) if result else None,
+                    final_losses=result.losses[-1] if result and result.losses else None)
     elif result is not None:
-        print(f"{result.reason[:1].upper()}{result.reason[1:]}; model in {_printable(out)}")
+        print(f"{result.reason[:1].upper()}{result.reason[1:]}; model in {printable(out)}")
     return code
 
 
@@ -155,9 +123,10 @@ def build_apply_parser() -> argparse.ArgumentParser:
                     "the name of one in the app's library).")
     p.add_argument("--model", required=True, metavar="MODEL",
                    help="A model file, or the painting name of a model in the library")
-    p.add_argument("--content", nargs="+", required=True, metavar="PHOTO", dest="contents")
+    p.add_argument("--content", nargs="+", required=True, metavar="PHOTO_OR_DIR",
+                   dest="contents", help="Photos, or folders of photos")
     p.add_argument("-o", "--output", required=True, metavar="PATH",
-                   help="An image file (one photo) or a folder")
+                   help="A picture file (.png, .jpg, .webp: one photo) or a folder")
     p.add_argument("--size", type=int, default=0, metavar="N",
                    help="Long side of the output in pixels (0: the photo's own size)")
     p.add_argument("--strength", type=float, default=1.0, metavar="S",
@@ -165,10 +134,7 @@ def build_apply_parser() -> argparse.ArgumentParser:
     p.add_argument("--color", choices=("style", "keep"), default="style",
                    help="keep: the photo's own colours")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    p.add_argument("--overwrite", action="store_true", default=False,
-                   help="Replace output files that exist")
-    p.add_argument("-q", "--quiet", action="store_true", default=False)
-    p.add_argument("-v", "--verbose", action="store_true", default=False)
+    common_flags(p, history=False)
     return p
 
 
@@ -186,44 +152,94 @@ def resolve_model(name: str) -> str:
                      f"(it has: {known})")
 
 
-@_interruptible
+def plan_targets(photos: Sequence[str], out: Path, model: str,
+                 overwrite: bool) -> list[tuple[str, Path]]:
+    """(photo, picture) pairs: into `out` itself when it names a picture file (one photo),
+    else `photo__model.png` inside the folder `out`, distinct within the run. Photos that are
+    this command's own pictures (or a run's .partial ones) are left out. Every target is
+    checked before any work; SettingsError or OutputExistsError says why not."""
+    stem = Path(model).stem
+    photos = [p for p in photos if not Path(p).stem.endswith(f"__{stem}")
+              and not Path(p).name.endswith(".partial.png")]
+    if not photos:
+        raise SettingsError("content", "no photos: give image files or folders holding them")
+    if out.suffix:
+        if out.suffix.lower() not in SAVE_FORMATS:
+            raise SettingsError("output", f"cannot write a picture as {out.suffix}; use .png, "
+                                ".jpg or .webp, or a folder")
+        if len(photos) > 1:
+            raise SettingsError("output", f"{out.name} names one picture, but {len(photos)} "
+                                "photos were given; give a folder")
+        check_output(out, overwrite)
+        return [(photos[0], out)]
+    if out.exists() and not out.is_dir():
+        raise SettingsError("output", f"{out} is a file; give a folder")
+    pairs, taken = [], set()
+    for photo in photos:
+        name, n = f"{Path(photo).stem[:60]}__{stem[:60]}", 2
+        target = out / f"{name}.png"
+        while target in taken:
+            target, n = out / f"{name}-{n}.png", n + 1
+        taken.add(target)
+        pairs.append((photo, target))
+    return pairs
+
+
+@interruptible
 def apply_main(argv: Sequence[str] | None = None) -> int:
     args = build_apply_parser().parse_args(argv)
-    _setup_logging(args)
-    out = Path(args.output).expanduser().absolute()
-    to_file = len(args.contents) == 1 and out.suffix.lower() in SAVE_FORMATS
+    setup_logging(args)
+    out = Path(absolute(args.output))
     try:
-        model = resolve_model(args.model)
-        if to_file:
-            check_output(out, args.overwrite)
-        else:
+        model = absolute(resolve_model(args.model))
+        cached_model(model)  # a damaged model is refused before anything is written
+        pairs = plan_targets(expand_images(args.contents), out, model, args.overwrite)
+        if not out.suffix:
             out.mkdir(parents=True, exist_ok=True)
+            for _, target in pairs:
+                check_output(target, args.overwrite)
     except NSTError as e:
-        _error(str(e))
+        error(f"{e}{' (--overwrite)' if isinstance(e, FileExistsError) else ''}")
         return EXIT_BAD_INPUT
     except OSError as e:
-        _error(f"cannot make the folder {_printable(out)} ({os_reason(e)})")
+        error(f"cannot make the folder {printable(out)} ({os_reason(e)})")
         return EXIT_BAD_INPUT
-    code = EXIT_OK
-    for content in args.contents:
-        job = ApplyJob(_abs(model), _abs(content), args.size, args.strength, args.color,
-                       args.device)
-        target = out if to_file else out / f"{Path(content).stem}__{Path(model).stem}.png"
-        try:
-            result = job.prepare().run()
-            saved = save_image(target, result.image, overwrite=args.overwrite)
-        except ModelError as e:
-            _error(str(e))
-            return EXIT_BAD_INPUT
-        except NSTError as e:
-            _error(str(e))
-            code = EXIT_BAD_INPUT
-            continue
-        except OSError as e:
-            _error(f"cannot write {_printable(target)} ({os_reason(e)})")
-            code = EXIT_FAILED
-            continue
-        if not args.quiet:
-            h, w = result.image.shape[:2]
-            print(f"Saved {_printable(saved)} ({w}x{h}, {result.reason})")
+    bar = Bar(len(pairs), enabled=not args.quiet and len(pairs) > 1, unit="pic")
+    items, stop = [], threading.Event()
+    with stop_on_signals(stop):
+        for k, (photo, target) in enumerate(pairs):
+            if stop.is_set():
+                break
+            items.append(_apply_one(ApplyJob(model, photo, args.size, args.strength,
+                                             args.color, args.device), target, args))
+            bar.show(k + 1, Path(photo).name)
+    bar.close()
+    failed = [it for it in items if it["state"] == "failed"]
+    code = EXIT_FAILED if failed else exit_code("stopped") if stop.is_set() else EXIT_OK
+    for it in failed:
+        error(it["error"])
+    if args.json:
+        report_json(code, model=model, items=items)
+    elif not args.quiet:
+        for it in items:
+            if it["state"] == "done":
+                print(f"Saved {printable(it['output'])} ({it['width']}x{it['height']}, "
+                      f"{it['reason']})")
     return code
+
+
+def _apply_one(job: ApplyJob, target: Path, args) -> dict:
+    """One photo repainted and saved; what happened, for the summary."""
+    item = {"photo": job.content, "output": None, "state": "failed", "error": None}
+    try:
+        result = job.prepare().run()
+        item["output"] = str(save_image(target, result.image, overwrite=args.overwrite))
+    except NSTError as e:
+        item["error"] = str(e)
+    except OSError as e:
+        item["error"] = f"cannot write {printable(target)} ({os_reason(e)})"
+    else:
+        h, w = result.image.shape[:2]
+        item.update(state="done", width=w, height=h, reason=result.reason,
+                    seconds=round(result.timings.get("total", 0.0), 3))
+    return item

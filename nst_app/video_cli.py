@@ -14,30 +14,19 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import fields
 from pathlib import Path
 
 from nst_core import NONE, NSTError, Note, OutputExistsError, Progress
 from nst_core.base.errors import RunFailedError
 from nst_core.media.images import os_reason, unique_path
 
-from .cli import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    _Bar,
-    _error,
-    _interruptible,
-    _printable,
-    _setup_logging,
-    add_settings_options,
-    stop_on_signals,
-)
+from .cli import add_settings_options
+from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Bar, absolute, common_flags,
+                      dataclass_options, error, exit_code, given, history_for, interruptible,
+                      printable, report_json, setup_logging, stop_on_signals, time_left, warn)
 
 _RENAMED = {"max_fps": "fps", "frame_iterations": "frame-iters"}
 _OWN = ("content", "output", "overwrite", "picture")
@@ -57,41 +46,17 @@ def build_video_parser() -> argparse.ArgumentParser:
                    "default: the bundled sample clip)")
     p.add_argument("-o", "--output", metavar="PATH", help="The video to write (.mp4, .mov, "
                    ".mkv), or a folder for PNG frames (default: <clip>_<painting>.mp4 here)")
-    defaults = VideoSettings()
-    for f in fields(VideoSettings):
-        if f.name in _OWN:
-            continue
-        opt = "--" + _RENAMED.get(f.name, f.name).replace("_", "-")
-        meta, value = f.metadata, getattr(defaults, f.name)
-        help_ = meta["help"]
-        if f.type == "bool":
-            p.add_argument(opt, dest=f.name, action=argparse.BooleanOptionalAction,
-                           help=f"{help_} (default: {'on' if value else 'off'})")
-        elif meta.get("choices"):
-            p.add_argument(opt, dest=f.name, choices=meta["choices"],
-                           help=f"{help_} (default: {value})")
-        else:
-            kind = {"int": int, "float": float}.get(f.type, str)
-            p.add_argument(opt, dest=f.name, type=kind, metavar="X" if kind is not str
-                           else "PATH", help=f"{help_} (default: {value!s})" if value != ""
-                           else help_)
+    dataclass_options(p, VideoSettings, skip=_OWN, renamed=_RENAMED)
     add_settings_options(p, skip=("content", "init_image"))
     p.set_defaults(size=VIDEO_PICTURE.size, iterations=VIDEO_PICTURE.iterations)
-    p.add_argument("--overwrite", action="store_true", default=False,
-                   help="Replace an existing output (and frames kept from another render)")
     p.add_argument("--ray", metavar="auto|local|ADDRESS", help="Share the frames between the "
                    "workers of a Ray cluster, in chunks that overlap and are cross-faded: "
                    "'auto' joins the one started on this machine with 'ray start', an address "
                    "HOST:PORT another, 'local' starts one in this process")
     p.add_argument("--workers", type=int, metavar="N", help="Ray workers (default: one per "
                    "CPU of the cluster)")
-    p.add_argument("--no-history", action="store_true", default=False,
-                   help="Do not list the finished video in the app's history")
-    p.add_argument("--json", action="store_true", default=False,
-                   help="Print a machine-readable summary on stdout")
-    p.add_argument("-q", "--quiet", action="store_true", default=False, help="No progress bar")
-    p.add_argument("-v", "--verbose", action="store_true", default=False,
-                   help="Log what the engine does")
+    common_flags(p, overwrite="Replace an existing output (and frames kept from another "
+                              "render)")
     return p
 
 
@@ -99,25 +64,23 @@ def settings_from_args(args: argparse.Namespace):
     from nst_core import TransferSettings
     from nst_core.settings.video import VideoSettings
 
-    from .instant_cli import _abs, resolve_model
+    from .instant_cli import resolve_model
     from .samples import default_clip, default_settings
 
     picture = default_settings()
-    changes = {f.name: getattr(args, f.name) for f in fields(TransferSettings)
-               if hasattr(args, f.name) and f.name not in ("content", "init_image")}
+    changes = given(args, TransferSettings, skip=("content", "init_image"))
     if "styles" in changes:
-        changes["styles"] = tuple(_abs(s) for s in changes["styles"])
+        changes["styles"] = tuple(absolute(s) for s in changes["styles"])
     if changes.get("weights_path"):
-        changes["weights_path"] = _abs(changes["weights_path"])
+        changes["weights_path"] = absolute(changes["weights_path"])
     picture = picture.replace(**changes)
-    video = {f.name: getattr(args, f.name) for f in fields(VideoSettings)
-             if hasattr(args, f.name) and f.name not in _OWN}
+    video = given(args, VideoSettings, skip=_OWN)
     if video.get("model"):
-        video["model"] = _abs(resolve_model(video["model"]))
+        video["model"] = absolute(resolve_model(video["model"]))
         video.setdefault("method", "instant")
-    clip = _abs(getattr(args, "content", "") or str(default_clip()))
-    if getattr(args, "output", None):
-        out = _abs(args.output)
+    clip = absolute(vars(args).get("content") or str(default_clip()))
+    if vars(args).get("output"):
+        out = absolute(args.output)
     else:
         what = Path(video["model"]).stem if video.get("method") == "instant" and \
             video.get("model") else Path(picture.styles[0]).stem
@@ -126,14 +89,14 @@ def settings_from_args(args: argparse.Namespace):
                          **video).validate()
 
 
-@_interruptible
+@interruptible
 def video_main(argv: Sequence[str] | None = None) -> int:
     args = build_video_parser().parse_args(argv)
-    _setup_logging(args)
+    setup_logging(args)
     from nst_core.kinds.video import VideoJob
 
     stop = threading.Event()
-    if getattr(args, "ray", None):
+    if vars(args).get("ray"):
         return _on_cluster(args, stop)
     try:
         settings = settings_from_args(args)
@@ -141,10 +104,10 @@ def video_main(argv: Sequence[str] | None = None) -> int:
         with stop_on_signals(stop):
             run = job.prepare(NONE, stop)
     except NSTError as e:
-        _error(f"{e}{' (--overwrite)' if isinstance(e, OutputExistsError) else ''}")
+        error(f"{e}{' (--overwrite)' if isinstance(e, OutputExistsError) else ''}")
         return EXIT_BAD_INPUT
     except OSError as e:
-        _error(f"{e.filename or ''}: {os_reason(e)}".lstrip(": "))
+        error(f"{e.filename or ''}: {os_reason(e)}".lstrip(": "))
         return EXIT_BAD_INPUT
     n = len(run.times)
     if not args.quiet:
@@ -152,9 +115,9 @@ def video_main(argv: Sequence[str] | None = None) -> int:
         how = "instant" if settings.method == "instant" else "optimized"
         where = f", continuing at frame {run.done + 1}" if run.done else ""
         print(f"Repainting {n} frames at {w}x{h} ({how}{where}) into "
-              f"{_printable(settings.output)}; Ctrl-C stops and keeps the finished frames.",
+              f"{printable(settings.output)}; Ctrl-C stops and keeps the finished frames.",
               file=sys.stderr)
-    bar = _Bar(n, enabled=not args.quiet, unit="frame")
+    bar = Bar(n, enabled=not args.quiet, unit="frame")
     code, message = EXIT_OK, ""
     frame_start = {"frame": -1, "iteration": 0}
     with stop_on_signals(stop):
@@ -164,10 +127,9 @@ def video_main(argv: Sequence[str] | None = None) -> int:
                     if event.scale != frame_start["frame"]:
                         frame_start.update(frame=event.scale, iteration=event.iteration - 1)
                     it = event.iteration - frame_start["iteration"]
-                    left = f"{event.eta:.0f}s left" if event.eta is not None else ""
                     its = f" | iteration {it}" if settings.method == "optimize" else ""
                     bar.show(event.scale + (1 if not event.losses else 0),
-                             f"frame {event.scale + 1}/{n}{its} | {left}")
+                             f"frame {event.scale + 1}/{n}{its} | {time_left(event.eta)}")
                 elif isinstance(event, Note) and not args.quiet:
                     print(event.text, file=sys.stderr)
         except RunFailedError as e:
@@ -175,30 +137,29 @@ def video_main(argv: Sequence[str] | None = None) -> int:
             run.result = e.result
         except NSTError as e:  # the clip turned out to be unreadable
             bar.close()
-            _error(str(e))
+            error(str(e))
             return EXIT_BAD_INPUT
         finally:
             bar.close()
     result = run.result
     if result is not None and result.status == "stopped":
-        code = EXIT_INTERRUPTED
+        code = exit_code("stopped")
     if message:
-        _error(message)
+        error(message)
     _record(args, result, job)
     if args.json:
-        print(json.dumps({
-            "ok": code == EXIT_OK, "exit_code": code, "output": result.output if result else None,
-            "status": result.status if result else "failed",
-            "reason": result.reason if result else message,
-            "frames": result.frames if result else 0, "planned": n,
-            "frames_kept_in": result.cache if result else None,
-            "seconds_per_frame": round(result.seconds_per_frame, 3) if result else None,
-            "size": list(run.size)}, indent=2))
+        report_json(code, output=result.output if result else None,
+                    status=result.status if result else "failed",
+                    reason=result.reason if result else message,
+                    frames=result.frames if result else 0, planned=n,
+                    frames_kept_in=result.cache if result else None,
+                    seconds_per_frame=round(result.seconds_per_frame, 3) if result else None,
+                    size=list(run.size))
     elif result is not None:
         print(f"{result.reason[:1].upper()}{result.reason[1:]}"
               + (f" ({result.seconds_per_frame:.2f} s a frame)" if result.seconds_per_frame
                  else "")
-              + (f"; {_printable(result.output)}" if result.output else ""))
+              + (f"; {printable(result.output)}" if result.output else ""))
     return code
 
 
@@ -213,23 +174,22 @@ def _on_cluster(args, stop: threading.Event) -> int:
     try:
         settings = settings_from_args(args)
         connect(args.ray)
-        executor = RayExecutor(args.ray, getattr(args, "workers", None))
+        executor = RayExecutor(args.ray, vars(args).get("workers"))
         job = VideoJob(settings)
         events = render_chunks(job, executor, stop)
         with stop_on_signals(stop):
             first = next(events)  # checks the input before any work
     except NSTError as e:
-        _error(f"{e}{' (--overwrite)' if isinstance(e, OutputExistsError) else ''}")
+        error(f"{e}{' (--overwrite)' if isinstance(e, OutputExistsError) else ''}")
         return EXIT_BAD_INPUT
-    bar = _Bar(1, enabled=not args.quiet, unit="frame")
+    bar = Bar(1, enabled=not args.quiet, unit="frame")
     finished = None
     with stop_on_signals(stop):
         try:
             for event in itertools.chain([first], events):
                 if isinstance(event, Progress):
-                    left = f"{event.eta:.0f}s left" if event.eta is not None else ""
-                    bar.show(event.iteration, f"{event.iteration}/{event.total} frames | {left}",
-                             total=event.total)
+                    bar.show(event.iteration, f"{event.iteration}/{event.total} frames | "
+                             f"{time_left(event.eta)}", total=event.total)
                 elif isinstance(event, Note) and not args.quiet:
                     print(event.text, file=sys.stderr)
                 elif isinstance(event, Finished):
@@ -237,28 +197,25 @@ def _on_cluster(args, stop: threading.Event) -> int:
         finally:
             bar.close()
     result = finished.result if finished else None
-    code = {"done": EXIT_OK, "stopped": EXIT_INTERRUPTED}.get(
-        finished.status if finished else "failed", EXIT_FAILED)
+    code = exit_code(finished.status if finished else "failed")
     if finished and finished.message:
-        _error(finished.message)
+        error(finished.message)
     _record(args, result, job)
     if args.json:
-        print(json.dumps({"ok": code == EXIT_OK, "exit_code": code,
-                          "output": result.output if result else None,
-                          "status": result.status if result else "failed",
-                          "reason": result.reason if result else "",
-                          "frames": result.frames if result else 0}, indent=2))
+        report_json(code, output=result.output if result else None,
+                    status=result.status if result else "failed",
+                    reason=result.reason if result else "",
+                    frames=result.frames if result else 0)
     elif result is not None and code != EXIT_FAILED:
         print(f"{result.reason[:1].upper()}{result.reason[1:]}"
-              + (f"; {_printable(result.output)}" if result.output else ""))
+              + (f"; {printable(result.output)}" if result.output else ""))
     return code
 
 
 def _record(args, result, job) -> None:
     """List a written video in the app's history (a warning when it cannot be)."""
-    from .cli import _history
     from .runs import record
 
-    _, problem = record(_history(args), result, "cli", job)
+    _, problem = record(history_for(args), result, "cli", job)
     if problem:
-        print(f"warning: {problem}", file=sys.stderr)
+        warn(problem)

@@ -85,3 +85,13 @@ def test_every_package_folder_is_installed():
     found = {".".join(p.parent.relative_to(ROOT).parts)
              for top in ("nst_core", "nst_app", "nst_gui") for p in (ROOT / top).rglob("__init__.py")}
     assert found <= listed, sorted(found - listed)
+
+
+def test_main_and_the_installed_scripts_read_one_table_of_verbs():
+    import tomllib
+
+    from nst_app.command import VERBS
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert {f"nst-{name}": f"nst_app.{target}" for name, target in VERBS.items()} == scripts
+    assert "VERBS" in (ROOT / "main.py").read_text()

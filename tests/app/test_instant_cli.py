@@ -85,7 +85,7 @@ def test_apply_one_photo_and_many(tmp_path, tiny_model, photo_path, capsys):
     code = apply_main(["--model", tiny_model, "--content", str(photo_path), str(second),
                        str(tmp_path / "missing.png"), "-o", str(folder), "--strength", "0.5",
                        "--color", "keep", "-q"])
-    assert code == 2  # one photo was missing: the others are done
+    assert code == 1  # one photo was missing: it alone failed, the others are done
     assert sorted(p.name for p in folder.iterdir()) == ["photo__tiny.png", "second__tiny.png"]
     assert image_size(folder / "second__tiny.png") == (30, 20)
     assert "missing.png" in capsys.readouterr().err
@@ -137,3 +137,67 @@ def test_the_bundled_instant_styles_load_and_paint(photo_path):
         photo = read_rgb(photo_path)
         out = stylize(entry.model.network(), photo)
         assert out.shape == photo.shape and np.abs(out.astype(int) - photo).mean() > 10
+
+
+# ---- apply treats its inputs and outputs as every verb does ------------------------------------
+def _two_photos_and_a_damaged_one(tmp_path: Path) -> Path:
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    Image.fromarray(make_photo(48, 40, seed=1)).save(folder / "a.png")
+    Image.fromarray(make_photo(48, 40, seed=2)).save(folder / "b.jpg")
+    (folder / "c.png").write_bytes(b"\x89PNG\r\n\x1a\n damaged")
+    return folder
+
+
+def test_apply_takes_a_folder_and_a_damaged_photo_fails_only_itself(tmp_path, tiny_model,
+                                                                     capsys):
+    folder = _two_photos_and_a_damaged_one(tmp_path)
+    code = apply_main(["--model", tiny_model, "--content", str(folder), "-o",
+                       str(tmp_path / "out"), "--json", "-q"])
+    assert code == 1  # some items failed, as `batch` says it
+    summary = json.loads(capsys.readouterr().out)
+    assert [it["state"] for it in summary["items"]] == ["done", "done", "failed"]
+    assert "c.png" in summary["items"][2]["error"]
+    stem = Path(tiny_model).stem
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"a__{stem}.png",
+                                                                    f"b__{stem}.png"]
+
+
+def test_two_photos_of_one_name_keep_both_pictures_even_with_overwrite(tmp_path, tiny_model):
+    one, two = tmp_path / "x" / "a.png", tmp_path / "y" / "a.jpg"
+    for p, seed in ((one, 1), (two, 7)):
+        p.parent.mkdir()
+        Image.fromarray(make_photo(48, 40, seed=seed)).save(p)
+    out = tmp_path / "out"
+    assert apply_main(["--model", tiny_model, "--content", str(one), str(two), "-o", str(out),
+                       "--overwrite", "-q"]) == 0
+    stem = Path(tiny_model).stem
+    first, second = read_rgb(out / f"a__{stem}.png"), read_rgb(out / f"a__{stem}-2.png")
+    assert not np.array_equal(first, second)  # neither replaced the other
+
+
+@pytest.mark.parametrize("name, photos, words", [
+    ("result.tiff", 1, "cannot write a picture as .tiff"),
+    ("result.png", 2, "names one picture, but 2 photos"),
+])
+def test_an_output_name_that_cannot_be_written_is_refused_before_work(tmp_path, tiny_model,
+                                                                     capsys, name, photos,
+                                                                     words):
+    shots = [str(tmp_path / f"p{i}.png") for i in range(photos)]
+    for i, p in enumerate(shots):
+        Image.fromarray(make_photo(48, 40, seed=i)).save(p)
+    assert apply_main(["--model", tiny_model, "--content", *shots, "-o",
+                       str(tmp_path / name), "-q"]) == 2
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+
+
+def test_apply_into_its_photo_folder_does_not_feed_on_itself(tmp_path, tiny_model):
+    folder = tmp_path / "cats"
+    folder.mkdir()
+    Image.fromarray(make_photo(48, 40)).save(folder / "cat.png")
+    for _ in range(3):
+        assert apply_main(["--model", tiny_model, "--content", str(folder), "-o", str(folder),
+                           "--overwrite", "-q"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["cat.png",
+                                                        f"cat__{Path(tiny_model).stem}.png"]
