@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -82,6 +83,17 @@ def output_name(settings: TransferSettings) -> str:
     """`photo__painting.png`, or `photo__a+b.png` for a blend: a person sees which pair."""
     styles = "+".join(Path(p).stem[:60] for p in settings.styles)[:120]
     return f"{Path(settings.content).stem[:60]}__{styles}.png"
+
+
+def not_outputs(photos: Iterable[str], names: Iterable[str]) -> list[str]:
+    """`photos` without the pictures a run names `photo__<name>.png` (or `-2` ...) after one
+    of `names` (its paintings or model), and without any run's `.partial.png` pictures: a run
+    writing into its photo folder must not take its own pictures as photos the next time."""
+    names = [n for n in names if n]
+    own = re.compile(r"__(" + "|".join(re.escape(n) for n in names) + r")(-\d+)?$") \
+        if names else None
+    return [p for p in photos if not Path(p).name.endswith(".partial.png")
+            and not (own and own.search(Path(p).stem))]
 
 
 def expand_images(inputs: Iterable[str | Path]) -> list[str]:
@@ -162,6 +174,10 @@ def items_from_jobs_file(path: str | Path, outdir: str | Path, defaults: Transfe
             raise SettingsError("jobs", f"entry {i} of {p.name}: {e}") from None
         if output:
             output = str(Path(outdir) / output) if not Path(output).is_absolute() else output
+            earlier = next((k for k, it in enumerate(items, 1) if it.output == output), None)
+            if earlier is not None:
+                raise SettingsError("jobs", f"entries {earlier} and {i} of {p.name} both write "
+                                    f"{Path(output).name}; give each its own output")
         items.append(BatchItem(job, output))
     return name_outputs(items, Path(outdir))
 

@@ -246,7 +246,7 @@ def batch_main(argv: Sequence[str] | None = None) -> int:
     args = build_batch_parser().parse_args(argv)
     setup_logging(args)
     from .batch import (BatchQueue, ItemDone, QueueDone, expand_images, items_from_jobs_file,
-                        plan_items, run_queue)
+                        not_outputs, plan_items, run_queue)
     from .executors import ItemEvent, ItemRequeued, ItemStarted, LocalExecutor
 
     stop = threading.Event()
@@ -258,9 +258,12 @@ def batch_main(argv: Sequence[str] | None = None) -> int:
         if vars(args).get("jobs"):
             items = items_from_jobs_file(args.jobs, outdir, base)
         else:
-            contents = expand_images(vars(args).get("contents") or [])
             styles = expand_images([s for group in vars(args).get("style_inputs") or []
                                     for s in group])
+            paintings = [Path(s).stem[:60] for s in styles]
+            if args.blend_styles:
+                paintings.append("+".join(paintings)[:120])
+            contents = not_outputs(expand_images(vars(args).get("contents") or []), paintings)
             if not contents:
                 raise SettingsError("content", "give photos or folders of photos (--content), "
                                     "or a --jobs file")

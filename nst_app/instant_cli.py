@@ -28,7 +28,7 @@ from nst_core.networks.stylize import cached_model
 from nst_core.settings.training import TrainSettings
 
 from . import models
-from .batch import expand_images
+from .batch import expand_images, not_outputs
 from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Bar, absolute, common_flags,
                       dataclass_options, error, exit_code, given, interruptible, printable,
                       report_json, setup_logging, stop_on_signals, time_left)
@@ -159,8 +159,7 @@ def plan_targets(photos: Sequence[str], out: Path, model: str,
     this command's own pictures (or a run's .partial ones) are left out. Every target is
     checked before any work; SettingsError or OutputExistsError says why not."""
     stem = Path(model).stem
-    photos = [p for p in photos if not Path(p).stem.endswith(f"__{stem}")
-              and not Path(p).name.endswith(".partial.png")]
+    photos = not_outputs(photos, [stem[:60]])
     if not photos:
         raise SettingsError("content", "no photos: give image files or folders holding them")
     if out.suffix:

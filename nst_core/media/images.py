@@ -312,11 +312,14 @@ def check_output(path: str | os.PathLike, overwrite: bool = False, probe: bool =
             raise SettingsError("output", f"the folder {p.parent} does not exist")
         if p.is_dir():
             raise SettingsError("output", f"{p} is a folder; give a file name")
-        exists = p.exists()
+        # a link to nothing takes the name as much as a file: the save finds it taken too
+        dangling = p.is_symlink() and not p.exists()
+        exists = p.exists() or dangling
     except OSError as e:
         raise SettingsError("output", f"cannot save as {p} ({os_reason(e)})") from None
     if exists and not overwrite:
-        raise OutputExistsError(f"{p} already exists; choose another name or allow overwriting")
+        what = "is a link to a missing file" if dangling else "already exists"
+        raise OutputExistsError(f"{p} {what}; choose another name or allow overwriting")
     if probe:
         probe_writable(p)
     return fmt

@@ -287,3 +287,31 @@ def test_a_queue_keeps_each_kind_as_its_keeper_says(tmp_path, tiny_model, app_da
     assert read_settings_json(tmp_path / "instant.png") is None
     assert TransferSettings.from_json(read_settings_json(tmp_path / "still.png")) == still.settings
     assert [e.settings for e in history.entries()] == [still.settings]
+
+
+def test_a_batch_writing_into_its_photo_folder_does_not_feed_on_itself(tmp_path, folders,
+                                                                        capsys):
+    """Run three times into the photo folder: the second and third runs find the pictures
+    complete and skip them; none of the batch's own pictures is taken as a photo."""
+    photos, paintings = folders
+    args = ["--content", str(photos), "--style", str(paintings / "waves.png"), "-o",
+            str(photos), *BASE, "--no-history"]
+    for _ in range(3):
+        assert cli.batch_main(args) == 0
+    assert sorted(p.name for p in photos.glob("*.png")) == ["alpha.png", "alpha__waves.png",
+                                                           "beta__waves.png"]
+    assert sorted(p.name for p in photos.glob("*.jpg")) == ["beta.jpg"]
+    assert "0 done, 2 skipped" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_two_jobs_naming_one_output_are_refused_before_any_work(tmp_path, folders, capsys):
+    photos, paintings = folders
+    jobs = tmp_path / "jobs.json"
+    entry = {"content": str(photos / "alpha.png"), "styles": [str(paintings / "waves.png")],
+             "output": "same.png"}
+    jobs.write_text(json.dumps([entry, {**entry, "seed": 3}]))
+    for extra in ([], ["--overwrite"]):
+        assert cli.batch_main(["--jobs", str(jobs), "-o", str(tmp_path / "out"), *BASE,
+                               *extra]) == 2
+        assert "entries 1 and 2 of jobs.json both write same.png" in capsys.readouterr().err
+        assert not (tmp_path / "out" / "same.png").exists()

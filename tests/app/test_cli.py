@@ -127,6 +127,17 @@ def test_existing_output_needs_overwrite(tmp_path, capsys):
     assert image_size(tmp_path / "out.png") == (64, 48)
 
 
+def test_a_dangling_link_as_output_is_refused_before_the_run(tmp_path, capsys):
+    """The check before the run and the save at its end agree: a link to nothing is a taken
+    name (no render done for nothing); with --overwrite the picture replaces the link."""
+    (tmp_path / "out.png").symlink_to(tmp_path / "gone.png")
+    assert cli.main(["-o", "out.png", "--size", "64", "--iters", "1", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "out.png is a link to a missing file" in err and len(err.splitlines()) == 1
+    assert cli.main(["-o", "out.png", "--size", "64", "--iters", "1", "-q", "--overwrite"]) == 0
+    assert not (tmp_path / "out.png").is_symlink() and image_size(tmp_path / "out.png") == (64, 48)
+
+
 def test_bad_choice_is_an_argparse_error():
     with pytest.raises(SystemExit) as info:
         cli.main(["--optimizer", "sgd"])

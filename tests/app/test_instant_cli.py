@@ -164,8 +164,9 @@ def test_apply_takes_a_folder_and_a_damaged_photo_fails_only_itself(tmp_path, ti
 
 
 def test_two_photos_of_one_name_keep_both_pictures_even_with_overwrite(tmp_path, tiny_model):
-    one, two = tmp_path / "x" / "a.png", tmp_path / "y" / "a.jpg"
-    for p, seed in ((one, 1), (two, 7)):
+    assert not np.array_equal(make_photo(seed=1), make_photo(seed=3))  # two different photos
+    one, two = tmp_path / "x" / "a.png", tmp_path / "y" / "a.png"
+    for p, seed in ((one, 1), (two, 3)):
         p.parent.mkdir()
         Image.fromarray(make_photo(48, 40, seed=seed)).save(p)
     out = tmp_path / "out"
