@@ -71,7 +71,17 @@ def measure(executor, size: int, iters: int) -> dict:
             "overhead_s_max": round(max(overhead), 3)}
 
 
-def main() -> int:
+def quick_batch() -> int:
+    """Twelve tiny items (64 px, one iteration) in this process: the per-item overhead."""
+    from nst_app.executors import LocalExecutor
+
+    r = measure(LocalExecutor(), 64, 1)
+    print(f"12 tiny items in process: wall {r['wall_s']:.2f} s, overhead mean "
+          f"{r['overhead_s_per_item']:.3f} s/item")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--iters", type=int, default=60)
@@ -79,7 +89,11 @@ def main() -> int:
     ap.add_argument("--tiny-only", action="store_true",
                     help="only the tiny items: the per-item overhead, in a minute")
     ap.add_argument("--json", metavar="FILE")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="a tiny run of each part: the test suite's smoke test")
+    args = ap.parse_args(argv)
+    if args.quick:
+        # tiny items in this process only: Ray's start-up alone takes seconds
+        return quick_batch()
 
     import ray
     import torch

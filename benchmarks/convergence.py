@@ -58,7 +58,7 @@ def trace(settings, tuning, every: int) -> dict:
             "image": run.result.image}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256])
     ap.add_argument("--pairs", type=int, default=len(PAIRS), help="how many of the pairs")
@@ -67,7 +67,11 @@ def main() -> int:
     ap.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
                     help="the network's precision on the CPU")
     ap.add_argument("--json", metavar="FILE")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="a tiny run of each part: the test suite's smoke test")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.sizes, args.pairs, args.every = [64], 1, 2
+        args.set = [*args.set, "iterations=4", "multiscale=false"]
 
     from nst_app.samples import default_settings, samples_dir
     from nst_core import TransferSettings, Tuning

@@ -175,7 +175,7 @@ def _gpu_name() -> str | None:
     return torch.cuda.get_device_name() if torch.cuda.is_available() else None
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="what", required=True)
     f = sub.add_parser("finished")
@@ -195,7 +195,11 @@ def main() -> int:
     for p in (f, a, t):
         p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
         p.add_argument("--json", metavar="FILE")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="a tiny run of each part: the test suite's smoke test")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.what, args.repeat, args.pictures, args.device = "apply", 1, ["64x48"], "cpu"
+        args.json = None
     result = {"finished": finished, "apply": apply, "train": train}[args.what](args)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

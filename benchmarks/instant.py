@@ -59,6 +59,7 @@ def speed(args) -> dict:
     from nst_core.media.images import fit_long_side, load_image, resize
     from nst_core.kinds.train import TrainJob
     from nst_core.networks.stylize import stylize
+    from nst_core import Progress
     from nst_core.settings.training import TrainSettings
 
     entry = next(e for e in library() if e.bundled and e.model)
@@ -68,6 +69,8 @@ def speed(args) -> dict:
     pictures = {"512x512": rng.integers(0, 256, (512, 512, 3), dtype=np.uint8),
                 "Tübingen 512x384": resize(tub.rgb, fit_long_side(*tub.size, 512)),
                 "1920x1080": resize(tub.rgb, (1920, 1080))}
+    if args.quick:
+        pictures = {"Tübingen 128x96": resize(tub.rgb, fit_long_side(*tub.size, 128))}
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     out: dict = {"model": entry.path.name, "width": net.shape.width, "blocks": net.shape.blocks,
                  "threads": torch.get_num_threads(), "apply": {}}
@@ -86,10 +89,12 @@ def speed(args) -> dict:
                                   photos=training_photos(), output=f"{tmp}/m.nst",
                                   steps=args.train_steps + 5, device=dev, preview_every=10**5,
                                   checkpoint_seconds=3600)
+                if args.quick:  # a tiny network on tiny crops
+                    s = s.replace(crop=32, batch=1, width=4, blocks=1, style_size=64)
                 run = TrainJob(s).prepare()
                 stamps = []
                 for ev in run.events():
-                    if hasattr(ev, "rate"):
+                    if isinstance(ev, Progress):
                         stamps.append(time.perf_counter())
                 per_step = (stamps[-1] - stamps[4]) / (len(stamps) - 5)
                 rate = s.batch / per_step
@@ -171,7 +176,7 @@ def _fmt(q: dict) -> str:
             f"ssim {q['ssim']:.3f}")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="what", required=True)
     sp = sub.add_parser("speed")
@@ -185,7 +190,11 @@ def main() -> int:
     q.add_argument("--save", default="/tmp/nst-instant-bench")
     for p in (sp, q):
         p.add_argument("--json", metavar="FILE")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="a tiny run of each part: the test suite's smoke test")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.what, args.repeat, args.train_steps, args.no_train = "speed", 1, 1, False
+        args.json = None
     result = speed(args) if args.what == "speed" else quality(args)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))

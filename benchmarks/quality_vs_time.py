@@ -99,14 +99,14 @@ def trace(settings, tuning, every: int, label: str, evaluator=None) -> dict:
     final = ev(job.result.image)
     total = time.perf_counter() - t0 - eval_time
     points.append({"iteration": job.result.iterations, "seconds": round(total, 3),
-                   "scale": len(job.scales) - 1, "final": True,
+                   "scale": len(job.picture.scales) - 1, "final": True,
                    **{k: round(v, 5) for k, v in final.items()}})
     return {"label": label, "settings": settings.to_dict(), "points": points,
             "seconds": round(total, 2), "final_quality": round(final["quality"], 5),
             "iterations": job.result.iterations, "evaluator": ev}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", help="a bundled preset's name (default: the default settings)")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
@@ -127,7 +127,11 @@ def main() -> int:
                     '[0.031, 8]]" ([sigma as a fraction of the long side, weight], ...)')
     ap.add_argument("--carry-detail", choices=["on", "off"],
                     help="Tuning.carry_detail")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="a tiny run of each part: the test suite's smoke test")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.size, args.ref_iters, args.every = 64, 3, 1
+        args.set = [*args.set, "iterations=4"]
     from nst_core import Tuning
 
     changes_t = {}

@@ -102,7 +102,7 @@ def measure_one(size: int, device: str, iters: int, warmup: int, autocast: str,
     s = default_settings().replace(size=size, iterations=warmup + iters, multiscale=False,
                                    device=device, early_stop=0.0)
     job = StillJob(s, tuning).prepare(NONE)
-    dev = job.device
+    dev = job.picture.device
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     stamps = []
@@ -133,7 +133,7 @@ def measure_one(size: int, device: str, iters: int, warmup: int, autocast: str,
             "precision": "bf16" if dtype == torch.bfloat16 else "fp32"}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps", "auto"])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
@@ -149,8 +149,17 @@ def main() -> int:
                     help="keep: freed memory kept for reuse, as the engine's CPU runs do "
                          "(nst_core.runtime.memory); default: glibc's own behaviour, as before")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one size
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="a tiny run of each part: the test suite's smoke test")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.sizes, args.iters, args.warmup = [64], 2, 1
 
+    if args.quick:  # in this process: no clean slate for the memory figure, but quick
+        r = measure_one(args.sizes[0], args.device, args.iters, args.warmup, args.autocast,
+                        args.winograd == "on", args.malloc)
+        print(f"{r['device']:>4} {r['precision']} {r['width']}x{r['height']:<5} "
+              f"{r['s_per_it']:.3f} s/it  ratio {r['ratio']:.2f}")
+        return 0
     if args.one:
         print(json.dumps(measure_one(args.one, args.device, args.iters, args.warmup,
                                      args.autocast, args.winograd == "on", args.malloc)))

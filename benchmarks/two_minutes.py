@@ -267,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--device", default="cpu", help="where the runs compute (the judge "
                        "is always the CPU's float32)")
         p.add_argument("--json", metavar="FILE")
+    t.add_argument("--quick", action="store_true",
+                   help="a tiny trace of one pair: the test suite's smoke test")
     args = ap.parse_args(argv)
+    if args.command == "trace" and args.quick:
+        args.size, args.pairs, args.every, args.iterations = 64, 1, 2, 4
     rows = {"trace": cmd_trace, "compare": cmd_compare, "replay": cmd_replay}[args.command](args)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

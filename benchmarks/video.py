@@ -94,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps", "auto"])
     p.add_argument("--save", type=Path, default=None, help="keep the frames here")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--quick", action="store_true",
+                   help="two tiny frames of each method: the test suite's smoke test")
     args = p.parse_args(argv)
+    if args.quick:
+        args.size, args.seconds, args.fps, args.iterations = 64, 0.25, 8.0, 3
     from judge import Judge
 
     from nst_core.media.video import even_size, probe

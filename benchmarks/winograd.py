@@ -34,14 +34,17 @@ def _median_ms(fn, repeat: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=512, help="long side of the picture")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--malloc", choices=["keep", "default"], default="keep",
                     help="keep: freed memory kept for reuse, as the engine runs on a CPU "
                          "(nst_core.runtime.memory); default: glibc's own behaviour")
-    args = ap.parse_args()
+    ap.add_argument("--quick", action="store_true", help="a tiny run of each part: the test suite's smoke test")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.size, args.repeat = 64, 1
 
     import torch
     import torch.nn.functional as F

@@ -1,8 +1,13 @@
-"""The benchmarks that measure precision and time left still run (tiny `--quick` runs)."""
+"""Every benchmark still runs: each script's tiny `--quick` mode, in this process (the window's
+in a child process of its own, as it makes its own QApplication)."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -27,3 +32,27 @@ def test_eta_benchmark_compares_the_estimate_with_the_truth(capsys):
     out = capsys.readouterr().out
     assert out.count("worst error after the first tenth") == 2
     assert "truly left" in out
+
+
+@pytest.mark.parametrize("name, args, says", [
+    ("speed", ["--quick"], "s/it"),
+    ("winograd", ["--quick"], "as the engine runs them now"),
+    ("batch", ["--quick"], "12 tiny items in process"),
+    ("convergence", ["--quick"], "gram"),
+    ("quality_vs_time", ["--quick"], "the candidate reached it"),
+    ("two_minutes", ["trace", "--quick"], "gram"),
+    ("instant", ["--quick", "speed"], "samples/s"),
+    ("gpu", ["--quick", "apply"], "stylize"),
+    ("video", ["--quick"], "warping"),
+])
+def test_every_benchmark_runs_in_its_quick_mode(name, args, says, capsys):
+    assert _bench(name).main(args) == 0
+    assert says in capsys.readouterr().out
+
+
+def test_the_window_responsiveness_benchmark_runs(tmp_path):
+    proc = subprocess.run([sys.executable, str(BENCH / "gui_responsiveness.py"), "--quick"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert proc.returncode == 0, proc.stderr
+    assert "max_gap_ms" in proc.stdout and "first_preview_s" in proc.stdout
