@@ -75,14 +75,24 @@ def make_optimizer(x: torch.Tensor, settings: TransferSettings, tuning: Tuning,
                     gamma=gamma)
 
 
-def _expected_end(step: int, every: int, reference: float, moved: float, settle: float,
+#: Windows the picture rule's prediction measures the movement's decay over: the latest ones,
+#: as the first windows after the reference decay faster than the later (a prediction from the
+#: reference on ended scales 20-30% too soon, benchmarks/eta.py).
+DECAY_WINDOWS = 3
+
+
+def _expected_end(step: int, every: int, movements: list[float], settle: float,
                   windows_left: int, steps: int) -> int:
     """The step at which the picture rule should fire, if the picture's movement per window
-    keeps decaying at the geometric rate measured from the reference window to this one."""
-    windows = step // every - 2  # windows since the reference
+    (`movements`: the reference window's first, this one's last) keeps decaying at the
+    geometric rate of the latest windows."""
+    reference, moved = movements[0], movements[-1]
     if moved <= 0 or reference <= 0:
         return step
-    rate = (moved / reference) ** (1.0 / windows)
+    k = min(DECAY_WINDOWS, len(movements) - 1)
+    if movements[-1 - k] <= 0:
+        return step
+    rate = (moved / movements[-1 - k]) ** (1.0 / k)
     if rate >= 1.0:
         return steps
     below = moved <= settle * reference
@@ -123,6 +133,7 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
     window = min(window, steps)
     snapshot = x.detach().clone() if settle > 0 else None  # the picture settle_every ago
     reference: float | None = None  # the picture's movement in the second window
+    movements: list[float] = []  # the movement of every window from the reference on
     quiet = 0  # windows in a row that moved it by at most settle * reference
     expected: int | None = None  # when the rule will fire, from the movement's decay
 
@@ -163,10 +174,12 @@ def minimize(x: torch.Tensor, loss_terms: Callable[[torch.Tensor], dict[str, tor
                 snapshot = shown
             if i == 2 * settle_every:
                 reference = moved
+                movements.append(moved)
             elif reference is not None:
+                movements.append(moved)
                 quiet = quiet + 1 if moved <= settle * reference else 0
                 converged = converged or quiet >= settle_patience
-                expected = _expected_end(i, settle_every, reference, moved, settle,
+                expected = _expected_end(i, settle_every, movements, settle,
                                          settle_patience - quiet, steps)
         yield Iterate(i, dict(shown_terms), shown, best, dict(best_terms), converged,
                       rejected=not accepted, evaluated=last["total"],

@@ -116,6 +116,11 @@ def estimate_seconds(sizes: list[tuple[int, int]], iterations: list[int], ruled:
                zip(sizes, expected_iterations(iterations, ruled)))
 
 
+#: Iterations a scale times before its pace replaces the one carried from the scale before
+#: (the first ones after a change of size run slower: caches, the objective's targets).
+SETTLED = 3
+
+
 @dataclass
 class StillPace:
     """The time left of a running still picture (see the module's docstring)."""
@@ -126,7 +131,8 @@ class StillPace:
     cost: IterationCost = DEFAULT_COST
     _scale: int = -1
     _last: float = 0.0
-    _per_iter: float | None = None  # the moving average at the current scale
+    _per_iter: float | None = None  # the mean seconds an iteration at the current scale
+    _timed: int = 0  # iterations timed at the current scale
     _ratio: float = 1.0  # measured pace over the cost model's, carried from scale to scale
     _predictions: int = 0  # the picture rule's predictions seen at the current scale
     _expected: int | None = None  # the newest of them
@@ -138,15 +144,19 @@ class StillPace:
         now = time.perf_counter() if now is None else now
         if scale != self._scale:
             self._scale, self._per_iter, self._predictions, self._expected = scale, None, 0, None
+            self._timed = 0
         else:
             # (a scale's first iteration, which builds its objective and warms caches up,
-            # ends before its first call and is never timed)
+            # ends before its first call and is never timed). The mean of the scale's
+            # iterations: single ones vary by a third (a rejected step evaluates twice)
             dt = now - self._last
-            self._per_iter = dt if self._per_iter is None else 0.7 * self._per_iter + 0.3 * dt
+            self._timed += 1
+            self._per_iter = dt if self._per_iter is None else \
+                self._per_iter + (dt - self._per_iter) / self._timed
         self._last = now
         px = self.sizes[scale][0] * self.sizes[scale][1]
         model_here = self.cost(px)
-        if self._per_iter is not None and model_here > 0:
+        if self._timed >= SETTLED and model_here > 0:  # a scale's first ones run slow
             self._ratio = self._per_iter / model_here
         per_iter = model_here * self._ratio
         if not self.ruled[scale]:
