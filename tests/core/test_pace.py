@@ -27,6 +27,18 @@ def test_the_picture_rule_predicts_where_it_ends():
     assert seen[-1].step == 50 and seen[-1].converged
 
 
+def test_the_predicted_end_follows_the_latest_decay():
+    """Movements 1, 0.4, 0.2, 0.13, 0.1 of the reference at step 60: the last three windows
+    decay by (0.1 / 0.4) ** (1/3) = 0.63 a window, slower than the 0.56 measured from the
+    reference. Below 0.012 of the reference takes ceil(ln 0.12 / ln 0.63) = 5 more windows
+    (from the reference: ceil(3.7) = 4): the rule fires at step 110, not 100."""
+    from nst_core.painting.optimize import _expected_end
+
+    assert _expected_end(60, 10, [1.0, 0.4, 0.2, 0.13, 0.1], 0.012, 1, 400) == 110
+    assert _expected_end(60, 10, [1.0, 0.4, 0.2, 0.13, 0.1], 0.012, 1, 105) == 105  # capped
+    assert _expected_end(30, 10, [1.0, 1.2], 0.25, 2, 400) == 400  # no decay: all planned
+
+
 def test_the_still_pace_by_hand():
     """Scales of 10,000 and 40,000 px planned 10 and 30 iterations, the second ruled. The
     model says 0.01 + 1e-6 px s: 0.02 s and 0.05 s. The run measures 0.04 s at the first
