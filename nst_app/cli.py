@@ -245,8 +245,8 @@ def batch_main(argv: Sequence[str] | None = None) -> int:
     """`main.py batch`."""
     args = build_batch_parser().parse_args(argv)
     setup_logging(args)
-    from .batch import (BatchQueue, ItemDone, QueueDone, expand_images, items_from_jobs_file,
-                        not_outputs, plan_items, run_queue)
+    from .batch import (IMAGE_SUFFIXES, BatchQueue, ItemDone, QueueDone, expand_images,
+                        items_from_jobs_file, not_outputs, plan_items, run_queue)
     from .executors import ItemEvent, ItemRequeued, ItemStarted, LocalExecutor
 
     stop = threading.Event()
@@ -254,6 +254,9 @@ def batch_main(argv: Sequence[str] | None = None) -> int:
         outdir = Path(args.output).expanduser().absolute()
         if outdir.exists() and not outdir.is_dir():
             raise SettingsError("output", f"{outdir} is a file; give a folder")
+        if not outdir.exists() and outdir.suffix.lower() in IMAGE_SUFFIXES:
+            raise SettingsError("output", f"{outdir.name} names a picture, but a batch writes "
+                                "into a folder; give one")
         base = settings_from_args(args)
         if vars(args).get("jobs"):
             items = items_from_jobs_file(args.jobs, outdir, base)
