@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, get_args
 
 from nst_core.base.errors import SettingsError
 from nst_core.networks.layers import FEATURE_LAYERS
+from nst_core.settings.fields import Fields, check_field, coerce, meta, parse_json
 
 Init = Literal["content", "noise", "style", "image"]
 Optimizer = Literal["lbfgs", "adam"]
@@ -35,65 +35,60 @@ SETTINGS_FORMAT = 1  # bump when a field changes meaning
 _JSON_KEY = "nst_studio_settings"
 
 
-def _meta(help: str, *, range: tuple[float, float] | None = None, choices: tuple | None = None,
-          label: str | None = None, log: bool = False) -> dict[str, Any]:
-    return {"help": help, "range": range, "choices": choices, "label": label, "log": log}
-
-
 @dataclass(frozen=True)
-class TransferSettings:
+class TransferSettings(Fields):
     """What the person chose for one picture. Paths are strings so the value is plain JSON.
     The engine names no default images: front ends fill in their own (nst_app.samples)."""
 
-    content: str = field(default="", metadata=_meta(
+    content: str = field(default="", metadata=meta(
         "The photograph to repaint.", label="Content image"))
-    styles: tuple[str, ...] = field(default=(), metadata=_meta(
+    styles: tuple[str, ...] = field(default=(), metadata=meta(
         "One or more paintings whose style is taken.", label="Style images"))
-    style_blend: tuple[float, ...] = field(default=(), metadata=_meta(
+    style_blend: tuple[float, ...] = field(default=(), metadata=meta(
         "How much each style image counts, one number per style (normalized to sum to 1); "
         "empty means equal.", range=(0.0, 1e6), label="Style blend"))
-    size: int = field(default=512, metadata=_meta(
+    size: int = field(default=512, metadata=meta(
         "Long side of the output in pixels. Time grows with the square of it.",
         range=(32, 4096), label="Output size"))
-    content_weight: float = field(default=5.0, metadata=_meta(
+    content_weight: float = field(default=5.0, metadata=meta(
         "How strongly the picture keeps the photo's shapes.", range=(0.0, 1e6), log=True,
         label="Content weight"))
-    style_weight: float = field(default=100.0, metadata=_meta(
+    style_weight: float = field(default=100.0, metadata=meta(
         "How strongly the painting's textures and colours take over.", range=(0.0, 1e8),
         log=True, label="Style strength"))
-    tv_weight: float = field(default=1e-3, metadata=_meta(
+    tv_weight: float = field(default=1e-3, metadata=meta(
         "Smoothing: higher values remove speckles but soften brush strokes.", range=(0.0, 10.0),
         log=True, label="Smoothing (TV)"))
-    content_layers: tuple[str, ...] = field(default=("relu4_2",), metadata=_meta(
+    content_layers: tuple[str, ...] = field(default=("relu4_2",), metadata=meta(
         "VGG19 layers whose activations the picture must keep from the photo.",
         choices=FEATURE_LAYERS, label="Content layers"))
     style_layers: tuple[str, ...] = field(
-        default=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), metadata=_meta(
+        default=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"), metadata=meta(
             "VGG19 layers whose Gram matrices must match the painting's: shallow layers give "
             "fine texture, deep layers large strokes.", choices=FEATURE_LAYERS,
             label="Style layers"))
-    style_layer_weights: tuple[float, ...] = field(default=(), metadata=_meta(
+    style_layer_weights: tuple[float, ...] = field(default=(), metadata=meta(
         "One weight per style layer; empty means equal.", range=(0.0, 1e6),
         label="Style layer weights"))
-    init: Init = field(default="content", metadata=_meta(
+    init: Init = field(default="content", metadata=meta(
         "Where the painting starts: the photo, random noise, the (first) painting, or any image.",
         choices=get_args(Init), label="Start from"))
-    init_image: str = field(default="", metadata=_meta(
+    init_image: str = field(default="", metadata=meta(
         "The image to start from when init is 'image' (for example an earlier result).",
         label="Start image"))
-    optimizer: Optimizer = field(default="lbfgs", metadata=_meta(
+    optimizer: Optimizer = field(default="lbfgs", metadata=meta(
         "L-BFGS converges in fewer steps; Adam takes cheaper, steadier steps.",
         choices=get_args(Optimizer), label="Optimizer"))
-    learning_rate: float | None = field(default=None, metadata=_meta(
+    learning_rate: float | None = field(default=None, metadata=meta(
         "Step size; empty means the optimizer's default (L-BFGS 1.0, Adam 0.02).",
         range=(1e-6, 100.0), log=True, label="Learning rate"))
-    iterations: int = field(default=300, metadata=_meta(
+    iterations: int = field(default=300, metadata=meta(
         "Optimizer steps in all, over every scale.", range=(1, 100000), label="Iterations"))
-    early_stop: float = field(default=0.001, metadata=_meta(
+    early_stop: float = field(default=0.001, metadata=meta(
         "Move on when the picture stops changing: a scale ends once the loss improved by less "
         "than this fraction over its last 20 iterations (0 never stops early).",
         range=(0.0, 0.5), label="Early stop"))
-    settle: float = field(default=SETTLE, metadata=_meta(
+    settle: float = field(default=SETTLE, metadata=meta(
         "Finish once the picture has stopped changing visibly: a scale that refines a coarser "
         "picture ends when twice in a row 10 iterations move it by at most this fraction of "
         "what its second 10 iterations moved it (0 runs every iteration; higher ends sooner). "
@@ -101,32 +96,32 @@ class TransferSettings:
         "iterations.",
         range=(0.0, 1.0),
         label="Stop when still"))
-    multiscale: bool = field(default=True, metadata=_meta(
+    multiscale: bool = field(default=True, metadata=meta(
         "Paint coarse-to-fine: start small, upscale the result and refine it. Faster, and "
         "gives larger strokes.", label="Coarse-to-fine"))
-    scales: int = field(default=3, metadata=_meta(
+    scales: int = field(default=3, metadata=meta(
         "How many sizes the coarse-to-fine schedule uses (each half the next).",
         range=(2, 6), label="Scales"))
-    style_scale: float = field(default=1.0, metadata=_meta(
+    style_scale: float = field(default=1.0, metadata=meta(
         "Size of the painting relative to the output: larger values give larger strokes.",
         range=(0.1, 4.0), label="Style scale"))
-    color: ColorMode = field(default="none", metadata=_meta(
+    color: ColorMode = field(default="none", metadata=meta(
         "Keep the photo's colours: 'luminance' transfers only light and dark; 'histogram' "
         "recolours the painting to the photo's palette before the run.",
         choices=get_args(ColorMode), label="Preserve colours"))
-    pooling: Pooling = field(default="max", metadata=_meta(
+    pooling: Pooling = field(default="max", metadata=meta(
         "Pooling in the network: 'avg' gives softer, more flowing results.",
         choices=get_args(Pooling), label="Pooling"))
-    seed: int = field(default=0, metadata=_meta(
+    seed: int = field(default=0, metadata=meta(
         "Random seed: the same seed on the same device gives the same picture.",
         range=(0, 2**31 - 1), label="Seed"))
-    device: Device = field(default="auto", metadata=_meta(
+    device: Device = field(default="auto", metadata=meta(
         "Where to compute: auto picks CUDA, then Apple MPS, then the CPU.",
         choices=get_args(Device), label="Device"))
-    weights: WeightsSource = field(default="bundled", metadata=_meta(
+    weights: WeightsSource = field(default="bundled", metadata=meta(
         "VGG19 weights: the bundled original Caffe weights, or a torchvision checkpoint file.",
         choices=get_args(WeightsSource), label="Network weights"))
-    weights_path: str = field(default="", metadata=_meta(
+    weights_path: str = field(default="", metadata=meta(
         "Path of a torchvision VGG19 checkpoint (vgg19-dcbb9e9d.pth); empty looks in the "
         "torch hub cache.", label="Weights file"))
 
@@ -144,14 +139,10 @@ class TransferSettings:
     def layer_weights(self) -> tuple[float, ...]:
         return self.style_layer_weights or (1.0,) * len(self.style_layers)
 
-    def replace(self, **changes: Any) -> "TransferSettings":
-        return dataclasses.replace(self, **changes)
-
     # ---- validation -----------------------------------------------------------------------
     def validate(self) -> "TransferSettings":
         """Raise `SettingsError` for the first bad field; return self when all are good."""
-        for f in fields(self):
-            _check_field(f, getattr(self, f.name))
+        self.check_fields()
         if not self.content:
             raise SettingsError("content", "choose a content image")
         if not self.styles:
@@ -182,10 +173,6 @@ class TransferSettings:
         return self
 
     # ---- JSON -----------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps({_JSON_KEY: SETTINGS_FORMAT, **self.to_dict()}, indent=indent)
 
@@ -200,13 +187,7 @@ class TransferSettings:
         if fmt != SETTINGS_FORMAT:
             raise SettingsError(_JSON_KEY, f"unsupported settings format {fmt!r} "
                                 f"(this version reads {SETTINGS_FORMAT})")
-        known = {f.name: f for f in fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            if key not in known:
-                raise SettingsError(key, "unknown setting")
-            kwargs[key] = _coerce(known[key], value)
-        return cls(**kwargs)
+        return super().from_dict(data)
 
     @classmethod
     def from_json(cls, text: str) -> "TransferSettings":
@@ -216,24 +197,6 @@ class TransferSettings:
     def meta(name: str) -> dict[str, Any]:
         """Help text, range, choices and label of a field (for the CLI and the form)."""
         return dict(TransferSettings.__dataclass_fields__[name].metadata)
-
-
-def _parse_int(digits: str) -> int | float:
-    # Python refuses to convert integers of more than 4300 digits (a ValueError deep in json);
-    # an absurdly long number becomes a float (inf), which the field check then names.
-    return int(digits) if len(digits) <= 30 else float(digits)
-
-
-def parse_json(text: str) -> Any:
-    """JSON text -> a value, or `SettingsError` in one line (also for absurd numbers and
-    nesting)."""
-    try:
-        return json.loads(text, parse_int=_parse_int)
-    except json.JSONDecodeError as e:
-        raise SettingsError("settings", f"not valid JSON ({e.msg} at line {e.lineno} column "
-                            f"{e.colno})") from None
-    except (TypeError, ValueError, RecursionError) as e:
-        raise SettingsError("settings", f"not valid JSON ({type(e).__name__})") from None
 
 
 def salvage(data: Any, base: "TransferSettings | None" = None
@@ -253,104 +216,9 @@ def salvage(data: Any, base: "TransferSettings | None" = None
             problems.append(f"{key}: unknown setting")
             continue
         try:
-            v = _coerce(f, value)
-            _check_field(f, v)
+            v = coerce(f, value)
+            check_field(f, v)
             out = dataclasses.replace(out, **{key: v})
         except SettingsError as e:
             problems.append(str(e))
     return out, problems
-
-
-# ---- field checks ------------------------------------------------------------------------
-def _kind(f: dataclasses.Field) -> str:
-    t = str(f.type)
-    if t.startswith("tuple[str"):
-        return "strs"
-    if t.startswith("tuple[float"):
-        return "floats"
-    if t in ("bool",):
-        return "bool"
-    if t in ("int",):
-        return "int"
-    if t.startswith("float"):
-        return "float"
-    return "str"  # str and the Literal choices
-
-
-def _coerce(f: dataclasses.Field, value: Any) -> Any:
-    """Convert a JSON value to the field's type, or raise SettingsError."""
-    kind = _kind(f)
-    try:
-        if kind in ("strs", "floats"):
-            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-                raise TypeError
-            conv = str if kind == "strs" else float
-            if kind == "floats" and any(isinstance(v, bool) for v in value):
-                raise TypeError
-            return tuple(conv(v) for v in value)
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise TypeError
-            return value
-        if kind == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise TypeError
-            return int(value)
-        if kind == "float":
-            if value is None and "None" in str(f.type):
-                return None
-            if isinstance(value, bool):
-                raise TypeError
-            return float(value)
-        if not isinstance(value, str):
-            raise TypeError
-        return value
-    except (TypeError, ValueError):
-        wanted = {"strs": "a list of names", "floats": "a list of numbers",
-                  "bool": "true or false", "int": "a whole number"}.get(kind, kind)
-        raise SettingsError(f.name, f"expected {wanted}, got {value!r}") from None
-
-
-def _check_field(f: dataclasses.Field, value: Any) -> None:
-    meta = f.metadata
-    kind = _kind(f)
-    name = f.name
-    if kind == "strs":
-        if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
-            raise SettingsError(name, f"expected a list of names, got {value!r}")
-        if meta.get("choices"):
-            for v in value:
-                if v not in meta["choices"]:
-                    raise SettingsError(name, f"unknown layer {v!r}; choose from "
-                                        f"{', '.join(meta['choices'])}")
-        return
-    if kind == "floats":
-        if not isinstance(value, tuple):
-            raise SettingsError(name, f"expected a list of numbers, got {value!r}")
-        for v in value:
-            _check_number(name, v, meta["range"])
-        return
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise SettingsError(name, f"expected true or false, got {value!r}")
-        return
-    if kind in ("int", "float"):
-        if value is None and "None" in str(f.type):
-            return
-        if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-            raise SettingsError(name, f"expected a whole number, got {value!r}")
-        _check_number(name, value, meta["range"])
-        return
-    if not isinstance(value, str):
-        raise SettingsError(name, f"expected text, got {value!r}")
-    if meta.get("choices") and value not in meta["choices"]:
-        raise SettingsError(name, f"must be one of {', '.join(meta['choices'])} (got {value!r})")
-
-
-def _check_number(name: str, value: Any, rng: tuple[float, float] | None) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SettingsError(name, f"expected a number, got {value!r}")
-    if not math.isfinite(value):
-        raise SettingsError(name, f"must be a finite number (got {value!r})")
-    if rng is not None and not (rng[0] <= value <= rng[1]):
-        raise SettingsError(name, f"must be between {rng[0]:g} and {rng[1]:g} (got {value:g})")

@@ -1,69 +1,71 @@
 """What an instant style (Johnson, Alahi & Fei-Fei 2016) is trained from and how."""
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from nst_core.base.errors import SettingsError
 from nst_core.networks.transformer import NetShape
-from nst_core.settings.picture import TransferSettings, _check_field, _coerce, _meta
+from nst_core.settings.fields import Fields, meta
+from nst_core.settings.picture import TransferSettings
 
 _LOSS_DEFAULTS = TransferSettings()
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class TrainSettings(Fields):
     """What an instant style is trained from and how."""
 
-    style: str = field(default="", metadata=_meta(
+    _what: ClassVar[str] = "training setting"
+
+    style: str = field(default="", metadata=meta(
         "The painting whose style the network learns.", label="Painting"))
-    photos: tuple[str, ...] = field(default=(), metadata=_meta(
+    photos: tuple[str, ...] = field(default=(), metadata=meta(
         "Training photos (image files, or videos whose frames are used). More and more varied "
         "photos give a model that works on more kinds of picture.", label="Training photos"))
-    held_out: tuple[str, ...] = field(default=(), metadata=_meta(
+    held_out: tuple[str, ...] = field(default=(), metadata=meta(
         "Photos never trained on, repainted as the live preview (empty: taken from the "
         "training photos when there are five or more).", label="Preview photos"))
-    output: str = field(default="", metadata=_meta(
+    output: str = field(default="", metadata=meta(
         "The model file to write (and to resume from).", label="Model file"))
-    steps: int = field(default=1600, metadata=_meta(
+    steps: int = field(default=1600, metadata=meta(
         "Training steps in all (a resumed training counts the steps already done).",
         range=(1, 1_000_000), label="Steps"))
-    batch: int = field(default=4, metadata=_meta(
+    batch: int = field(default=4, metadata=meta(
         "Photos per step.", range=(1, 64), label="Batch size"))
-    crop: int = field(default=128, metadata=_meta(
+    crop: int = field(default=128, metadata=meta(
         "Side of the square crops the network trains on.", range=(32, 1024), label="Crop size"))
-    style_size: int = field(default=256, metadata=_meta(
+    style_size: int = field(default=256, metadata=meta(
         "Long side of the painting when its style is measured: larger gives larger strokes.",
         range=(64, 2048), label="Style size"))
-    width: int = field(default=8, metadata=_meta(
+    width: int = field(default=8, metadata=meta(
         "Base width of the network (Johnson's is 32): wider is slower and a little better.",
         range=(4, 128), label="Network width"))
-    blocks: int = field(default=5, metadata=_meta(
+    blocks: int = field(default=5, metadata=meta(
         "Residual blocks (Johnson's is 5).", range=(0, 16), label="Residual blocks"))
-    learning_rate: float = field(default=1e-3, metadata=_meta(
+    learning_rate: float = field(default=1e-3, metadata=meta(
         "Adam's step size.", range=(1e-6, 1.0), log=True, label="Learning rate"))
-    content_weight: float = field(default=20.0, metadata=_meta(
+    content_weight: float = field(default=20.0, metadata=meta(
         "How strongly pictures keep the photo's shapes (higher than the optimization's 5: a "
         "network that starts from nothing, unlike a picture that starts from the photo, "
         "otherwise keeps too little of it).", range=(0.0, 1e6), log=True,
         label="Content weight"))
-    style_weight: float = field(default=_LOSS_DEFAULTS.style_weight, metadata=_meta(
+    style_weight: float = field(default=_LOSS_DEFAULTS.style_weight, metadata=meta(
         "How strongly the painting's textures take over.", range=(0.0, 1e8), log=True,
         label="Style strength"))
-    tv_weight: float = field(default=_LOSS_DEFAULTS.tv_weight, metadata=_meta(
+    tv_weight: float = field(default=_LOSS_DEFAULTS.tv_weight, metadata=meta(
         "Smoothing.", range=(0.0, 10.0), log=True, label="Smoothing (TV)"))
-    checkpoint_seconds: float = field(default=60.0, metadata=_meta(
+    checkpoint_seconds: float = field(default=60.0, metadata=meta(
         "The model file is written at least this often while training.", range=(1.0, 3600.0),
         label="Checkpoint every (s)"))
-    preview_every: int = field(default=25, metadata=_meta(
+    preview_every: int = field(default=25, metadata=meta(
         "Steps between previews of the held-out photos.", range=(1, 100_000),
         label="Preview every"))
-    seed: int = field(default=0, metadata=_meta(
+    seed: int = field(default=0, metadata=meta(
         "Seed of the crops and the network's start.", range=(0, 2**31 - 1), label="Seed"))
-    device: str = field(default="auto", metadata=_meta(
+    device: str = field(default="auto", metadata=meta(
         "Where to compute.", choices=("auto", "cpu", "cuda", "mps"), label="Device"))
-    restart: bool = field(default=False, metadata=_meta(
+    restart: bool = field(default=False, metadata=meta(
         "Start afresh even when the model file holds a training of this painting.",
         label="Restart"))
 
@@ -77,12 +79,8 @@ class TrainSettings:
                                       style_weight=self.style_weight, tv_weight=self.tv_weight,
                                       styles=(self.style,))
 
-    def replace(self, **changes: Any) -> TrainSettings:
-        return dataclasses.replace(self, **changes)
-
     def validate(self) -> TrainSettings:
-        for f in fields(self):
-            _check_field(f, getattr(self, f.name))
+        self.check_fields()
         if not self.style:
             raise SettingsError("style", "choose the painting to learn")
         if not self.photos:
@@ -92,21 +90,3 @@ class TrainSettings:
         if self.content_weight == 0 and self.style_weight == 0:
             raise SettingsError("style_weight", "content and style weights are both 0")
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
-        if not isinstance(data, dict):
-            raise SettingsError("settings", "expected a JSON object")
-        known = {f.name: f for f in fields(cls)}
-        kwargs = {}
-        for key, value in data.items():
-            if key not in known:
-                raise SettingsError(key, "unknown training setting")
-            kwargs[key] = _coerce(known[key], value)
-        return cls(**kwargs)
-
-
