@@ -15,6 +15,8 @@ from nst_core.base.errors import SettingsError
 
 def meta(help: str, *, range: tuple[float, float] | None = None, choices: tuple | None = None,
           label: str | None = None, log: bool = False) -> dict[str, Any]:
+    """A field's metadata: its help text (the command line's and the window's), its range of
+    numbers, its choices, its label in the window, and whether a slider for it is logarithmic."""
     return {"help": help, "range": range, "choices": choices, "label": label, "log": log}
 
 
