@@ -152,6 +152,11 @@ def resolve_model(name: str) -> str:
                      f"(it has: {known})")
 
 
+def _names_a_picture(out: Path) -> bool:
+    """`-o` names one picture (it has a suffix and is no existing folder), else a folder."""
+    return bool(out.suffix) and not out.is_dir()
+
+
 def plan_targets(photos: Sequence[str], out: Path, model: str,
                  overwrite: bool) -> list[tuple[str, Path]]:
     """(photo, picture) pairs: into `out` itself when it names a picture file (one photo),
@@ -162,7 +167,7 @@ def plan_targets(photos: Sequence[str], out: Path, model: str,
     photos = not_outputs(photos, [stem[:60]])
     if not photos:
         raise SettingsError("content", "no photos: give image files or folders holding them")
-    if out.suffix:
+    if _names_a_picture(out):
         if out.suffix.lower() not in SAVE_FORMATS:
             raise SettingsError("output", f"cannot write a picture as {out.suffix}; use .png, "
                                 ".jpg or .webp, or a folder")
@@ -193,7 +198,7 @@ def apply_main(argv: Sequence[str] | None = None) -> int:
         model = absolute(resolve_model(args.model))
         cached_model(model)  # a damaged model is refused before anything is written
         pairs = plan_targets(expand_images(args.contents), out, model, args.overwrite)
-        if not out.suffix:
+        if not _names_a_picture(out):
             out.mkdir(parents=True, exist_ok=True)
             for _, target in pairs:
                 check_output(target, args.overwrite)

@@ -202,3 +202,12 @@ def test_apply_into_its_photo_folder_does_not_feed_on_itself(tmp_path, tiny_mode
                            "--overwrite", "-q"]) == 0
     assert sorted(p.name for p in folder.iterdir()) == ["cat.png",
                                                         f"cat__{Path(tiny_model).stem}.png"]
+
+
+def test_an_existing_folder_with_a_dot_in_its_name_is_a_folder(tmp_path, tiny_model):
+    out = tmp_path / "pictures.v2"
+    out.mkdir()
+    Image.fromarray(make_photo(48, 40)).save(tmp_path / "p.png")
+    assert apply_main(["--model", tiny_model, "--content", str(tmp_path / "p.png"), "-o",
+                       str(out), "-q"]) == 0
+    assert [p.name for p in out.iterdir()] == [f"p__{Path(tiny_model).stem}.png"]

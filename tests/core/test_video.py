@@ -219,16 +219,22 @@ def test_stability_reduces_the_warping_error(tmp_path, tiny_model):
     assert errors[0.6] < 0.6 * errors[0.0]
 
 
+def _stopped_after(settings: VideoSettings, frames: int):
+    """A render of `settings` stopped once `frames` frames are painted; its run."""
+    stop = threading.Event()
+    run = VideoJob(settings).prepare(stop=stop)
+    for event in run.events():
+        if isinstance(event, Preview) and event.iteration == frames:
+            stop.set()
+    return run
+
+
 def test_a_stopped_render_resumes_and_has_every_frame_once(tmp_path, tiny_model):
     clip = write_clip(tmp_path / "c.mp4", frames=7)
     whole = _instant(tmp_path, tiny_model, clip, "whole")
     VideoJob(whole).prepare().run()
     settings = _instant(tmp_path, tiny_model, clip, "parts")
-    stop = threading.Event()
-    run = VideoJob(settings).prepare(stop=stop)
-    for event in run.events():
-        if isinstance(event, Preview) and event.iteration == 3:
-            stop.set()
+    run = _stopped_after(settings, 3)
     assert run.result.status == "stopped" and run.result.frames == 3
     assert "run the same render again" in run.result.reason
     cache = cache_dir(tmp_path / "parts")
@@ -252,11 +258,7 @@ def test_a_damaged_kept_frame_is_painted_again_and_the_render_finishes(tmp_path,
     are painted again, said in one line, and the video is written."""
     clip = write_clip(tmp_path / "c.mp4", frames=5)
     settings = _instant(tmp_path, tiny_model, clip, "out.mp4")
-    stop = threading.Event()
-    run = VideoJob(settings).prepare(stop=stop)
-    for event in run.events():
-        if isinstance(event, Preview) and event.iteration == 3:
-            stop.set()
+    assert _stopped_after(settings, 3).result.frames == 3
     kept = cache_dir(tmp_path / "out.mp4") / "000001.png"
     kept.write_bytes(kept.read_bytes()[:60])  # truncated, as a full disk or a crash leaves it
     again = VideoJob(settings).prepare()
