@@ -191,10 +191,7 @@ class VideoRun(Run):
     @property
     def _later(self) -> int:
         """Iterations each frame after the first is planned to take (1 for the instant method)."""
-        s = self.settings
-        if s.method == "instant":
-            return 1
-        return s.later_iterations if s.temporal_weight > 0 else s.picture.iterations
+        return 1 if self.settings.method == "instant" else self.painter.steps(has_earlier=True)
 
     # ---- the run -----------------------------------------------------------------------------
     @released_after
