@@ -57,6 +57,12 @@ def _open(path: str | os.PathLike):
     return container
 
 
+#: Slice threads only. Frame threading ("AUTO", "FRAME") can hang the decoder for good when a
+#: read stops before the clip's end with torch loaded (PyAV #1849, #909): a stopped render, a
+#: scrub or a preview of one frame all stop early. Decoding is never the slow part here.
+DECODE_THREADS = "SLICE"
+
+
 def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
     """Every frame as (H, W, 3) uint8 RGB, turned upright. A damaged tail ends the clip early
     rather than failing it; a clip with no decodable frame raises ImageError."""
@@ -66,7 +72,7 @@ def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
     got = 0
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = DECODE_THREADS
         try:
             for frame in container.decode(stream):
                 rgb = frame.to_ndarray(format="rgb24")
@@ -254,7 +260,7 @@ def read_frames(path: str | os.PathLike, start: float = 0.0, end: float = 0.0,
     container = _open(path)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = DECODE_THREADS
         origin = _stream_start(stream)
         if start > 0:
             container.seek(int((start + origin) / stream.time_base), stream=stream,

@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 
 @pytest.fixture(autouse=True)
 def messages(monkeypatch):
-    """Every QMessageBox.warning/critical/information call, as (title, text), never blocking."""
+    """Every QMessageBox.warning/critical/information call, as (title, text), never blocking.
+    A modal dialog left unanswered would hold the test for good (offscreen, nobody clicks), so
+    questions are answered No, a message box's own exec() and the file dialogs Cancel, unless
+    a test answers them itself."""
     seen: list[tuple[str, str]] = []
 
     def record(parent, title, text, *args, **kwargs):
         seen.append((title, text))
         return QMessageBox.StandardButton.Ok
 
+    def refuse(parent, title, text, *args, **kwargs):
+        seen.append((title, text))
+        return QMessageBox.StandardButton.No
+
+    def box_exec(box):
+        seen.append((box.windowTitle(), box.text()))
+        return int(QMessageBox.StandardButton.Cancel.value)
+
     for name in ("warning", "critical", "information"):
         monkeypatch.setattr(QMessageBox, name, record)
+    monkeypatch.setattr(QMessageBox, "question", refuse)
+    monkeypatch.setattr(QMessageBox, "exec", box_exec)
+    for name in ("getOpenFileName", "getOpenFileNames", "getSaveFileName"):
+        monkeypatch.setattr(QFileDialog, name, lambda *a, **k: ("", ""))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: "")
     return seen
 
 
@@ -40,10 +56,9 @@ def make_window(qtbot, tmp_path):
         return w
 
     yield make
-    for w in windows:
-        w.controller.shutdown()
-        w.instant_controller.shutdown()
-        w.batch.controller.shutdown()
+    for w in windows:  # a worker that does not stop fails here instead of holding the run
+        for c in (w.controller, w.instant_controller, w.batch.controller):
+            assert c.shutdown(timeout_ms=120000), "a worker did not stop within 2 minutes"
 
 
 @pytest.fixture
