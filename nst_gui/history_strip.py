@@ -7,6 +7,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QMenu,
@@ -35,11 +36,11 @@ class HistoryStrip(QWidget):
         self.list.setViewMode(QListWidget.ViewMode.IconMode)
         self.list.setFlow(QListWidget.Flow.LeftToRight)
         self.list.setWrapping(False)
-        self.list.setIconSize(QSize(96, 72))
-        self.list.setGridSize(QSize(108, 98))
+        self.list.setIconSize(QSize(72, 54))
+        self.list.setGridSize(QSize(86, 76))
         self.list.setMovement(QListWidget.Movement.Static)
         self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
-        self.list.setFixedHeight(112)
+        self.list.setFixedHeight(86)
         self.list.setToolTip("Every run of this and earlier sessions, from the window and the "
                              "command line (▶: a video). Click to show it; right-click for "
                              "more, Delete to remove the selected ones.")
@@ -55,6 +56,9 @@ class HistoryStrip(QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.list, 1)
         buttons = QVBoxLayout()
+        title = QLabel("<b>History</b>")
+        title.setToolTip("View > History (Ctrl+Shift+H) hides or shows this strip")
+        buttons.addWidget(title)
         self.restore_button = QPushButton("Restore settings")
         self.restore_button.setToolTip("Load the selected run's settings and images into the "
                                        "panels")
@@ -67,7 +71,7 @@ class HistoryStrip(QWidget):
         buttons.addWidget(self.older_button)
         buttons.addStretch(1)
         lay.addLayout(buttons)
-        self.setMaximumHeight(126)
+        self.setMaximumHeight(96)
         self._older: list[HistoryEntry] = []
         self.list.itemClicked.connect(
             lambda item: self.entry_clicked.emit(item.data(Qt.ItemDataRole.UserRole)))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
                                QScrollArea, QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
@@ -42,6 +42,7 @@ from .video_panel import VideoPanel
 from .presets_bar import PresetsBar
 from .progress_area import ProgressArea, fmt_seconds
 from .qtimage import to_array, to_qimage
+from .side_area import SIDE_WIDTH, SideArea
 from .worker import JobController
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,14 @@ def _chain_one(first, rest):
     yield from rest
 
 
+def launch_size(free: QSize) -> QSize:
+    """The window's size at first launch on a screen with `free` room: most of a laptop's
+    screen (the picture needs the room), a comfortable 1600x1000 on a larger one."""
+    if free.width() <= 1440 or free.height() <= 900:
+        return QSize(free.width(), free.height())
+    return QSize(min(1600, free.width() * 9 // 10), min(1000, free.height() * 9 // 10))
+
+
 class MainWindow(QMainWindow):
     progressed = Signal(object)  # nst_core.Progress of the picture being painted
     finished = Signal(object)  # RunOutcome: done or stopped
@@ -123,6 +132,7 @@ class MainWindow(QMainWindow):
         self.current: RunOutcome | None = None  # the result on show, if any
         self.current_path: str = ""  # a file holding the current result (for "use as start")
         self._closing = False
+        self._shown = False
         self._build()
         self._connect()
         self.history_strip.load(self.history.entries())
@@ -137,65 +147,51 @@ class MainWindow(QMainWindow):
         self.canvas = PreviewCanvas()
         self.progress = ProgressArea()
         self.presets_bar = PresetsBar(load_presets())
+        self.batch = BatchPanel(BatchQueue.load(paths.queue_file(self.data_dir)), self.history,
+                                lambda: self.current_settings().validate(),
+                                str(self.store.value("batch_dir", str(Path.home() / "NST Studio"))))
+        self.instant = InstantPanel(self.data_dir)
+        self.video = VideoPanel(self.data_dir)
 
-        left = QScrollArea()
-        left.setWidget(self.inputs)
-        left.setWidgetResizable(True)
-        left.setMinimumWidth(310)
-        right = QScrollArea()
-        right.setWidget(self.params)
-        right.setWidgetResizable(True)
-        right.setMinimumWidth(330)
-        right_box = QWidget()
-        rl = QVBoxLayout(right_box)
-        rl.setContentsMargins(0, 0, 0, 0)
-        rl.addWidget(self.presets_bar)
-        rl.addWidget(right, 1)
+        paint = QWidget()
+        pl = QVBoxLayout(paint)
+        pl.setContentsMargins(0, 0, 0, 0)
+        pl.addWidget(self.presets_bar)
+        pl.addWidget(self.params, 1)
+        self.side = SideArea()
+        self.side.add("images", "Images", self.inputs, "The photo and the paintings: every kind "
+                      "of work uses them")
+        self.side.add("paint", "Paint", paint, "Repaint the photo: presets and settings")
+        self.side.add("instant", "Instant", self.instant, "Instant styles: a network per "
+                      "painting that repaints any photo at once")
+        self.side.add("video", "Video", self.video, "Repaint a clip, frame by frame")
+        self.side.add("batch", "Batch", self.batch, "Many photos and paintings, one after "
+                      "another")
 
         center = QWidget()
         cl = QVBoxLayout(center)
         cl.setContentsMargins(0, 0, 0, 0)
+        cl.setSpacing(2)
         cl.addWidget(self.canvas, 1)
         cl.addWidget(self.progress)
 
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(center)
-        split.addWidget(right_box)
-        split.setStretchFactor(1, 1)
-        split.setSizes([320, 760, 340])
-        self.setCentralWidget(split)
+        self.split = QSplitter()
+        self.split.setChildrenCollapsible(False)
+        self.split.addWidget(center)
+        self.split.addWidget(self.side)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 0)
+        self.split.setSizes([900, SIDE_WIDTH])
+        self.setCentralWidget(self.split)
 
         self.history_strip = HistoryStrip()
         self.history_list = self.history_strip.list
-        dock = QDockWidget("History")
-        dock.setObjectName("history")
-        dock.setWidget(self.history_strip)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        dock.setMaximumHeight(160)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-
-        self.batch = BatchPanel(BatchQueue.load(paths.queue_file(self.data_dir)), self.history,
-                                lambda: self.current_settings().validate(),
-                                str(self.store.value("batch_dir", str(Path.home() / "NST Studio"))))
-        self.batch_dock = QDockWidget("Batch queue")
-        self.batch_dock.setObjectName("batch")
-        self.batch_dock.setWidget(self.batch)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.batch_dock)
-        self.batch_dock.hide()  # View > Batch Queue shows it
-        self.instant = InstantPanel(self.data_dir)
-        self.instant_dock = QDockWidget("Instant styles")
-        self.instant_dock.setObjectName("instant")
-        self.instant_dock.setWidget(self.instant)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.instant_dock)
-        self.instant_dock.hide()  # View > Instant Styles shows it
-        self.video = VideoPanel(self.data_dir)
-        self.video_dock = QDockWidget("Video")
-        self.video_dock.setObjectName("video")
-        self.video_dock.setWidget(self.video)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.video_dock)
-        self.video_dock.hide()  # View > Video or File > Open Video… shows it
+        self.history_dock = QDockWidget("History")
+        self.history_dock.setObjectName("history")
+        self.history_dock.setWidget(self.history_strip)
+        self.history_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.history_dock.setTitleBarWidget(QWidget())  # no title row: View > History hides it
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
         self._player = None  # the frames of the video being played on the canvas
         self._player_timer = QTimer(self)
         self._player_timer.setSingleShot(True)
@@ -236,6 +232,18 @@ class MainWindow(QMainWindow):
         self.addAction(a)
         return a
 
+    def _page_action(self, name: str, text: str, shortcut: str) -> QAction:
+        return self._action(text, lambda: self.show_page(name), shortcut,
+                            f"Show {text} in the side panel")
+
+    def _toggle_side(self, on: bool) -> None:
+        self.side.setVisible(on)
+
+    def show_page(self, name: str) -> None:
+        """Bring a page of the side area to the front, showing the area if it was hidden."""
+        self.side.show_page(name)
+        self.side_action.setChecked(True)
+
     def _build_actions(self) -> None:
         SP = QStyle.StandardPixmap
         self.open_action = self._action("Open Photo…", self.open_content, QKeySequence.StandardKey.Open,
@@ -274,14 +282,22 @@ class MainWindow(QMainWindow):
         self.compare_action.setCheckable(True)
         self.reset_action = self._action("Reset to Defaults", self.reset_to_defaults)
         self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.batch_action = self.batch_dock.toggleViewAction()
-        self.batch_action.setText("Batch Queue")
-        self.batch_action.setShortcut(QKeySequence("Ctrl+Shift+B"))
-        self.instant_action = self.instant_dock.toggleViewAction()
-        self.instant_action.setText("Instant Styles")
-        self.instant_action.setShortcut(QKeySequence("Ctrl+Shift+I"))
-        self.video_action = self.video_dock.toggleViewAction()
-        self.video_action.setText("Video")
+        self.images_action = self._page_action("images", "Photo and Paintings", "Ctrl+Shift+P")
+        self.paint_action = self._page_action("paint", "Paint Settings", "Ctrl+Shift+T")
+        self.instant_action = self._page_action("instant", "Instant Styles", "Ctrl+Shift+I")
+        self.video_action = self._page_action("video", "Video", "Ctrl+Shift+V")
+        self.batch_action = self._page_action("batch", "Batch Queue", "Ctrl+Shift+B")
+        self.side_action = self._action("Side Panel", self._toggle_side, "Ctrl+\\",
+                                        "Show or hide the side panel: the picture takes the "
+                                        "whole window")
+        self.side_action.setCheckable(True)
+        self.side_action.setChecked(True)
+        self.history_action = self.history_dock.toggleViewAction()
+        self.history_action.setText("History")
+        self.history_action.setShortcut(QKeySequence("Ctrl+Shift+H"))
+        self.plot_action = self._action("Loss Plot", self.progress.set_plot_visible,
+                                        "Ctrl+Shift+L", "Show how the losses fall during a run")
+        self.plot_action.setCheckable(True)
         self.train_action = self._action(
             "Make an Instant Style from This Painting…", self.train_instant, None,
             "Train a network that repaints any photo in this painting's style at once")
@@ -309,8 +325,9 @@ class MainWindow(QMainWindow):
         m.addAction(self.reset_action)
         m = mb.addMenu("&View")
         for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action,
-                  None, self.compare_action, None, self.batch_action, self.instant_action,
-                  self.video_action):
+                  None, self.compare_action, None, self.images_action, self.paint_action,
+                  self.instant_action, self.video_action, self.batch_action, None,
+                  self.side_action, self.history_action, self.plot_action):
             m.addSeparator() if a is None else m.addAction(a)
 
         tb = QToolBar("Main")
@@ -693,7 +710,7 @@ class MainWindow(QMainWindow):
 
     def add_current_to_queue(self) -> None:
         if self.batch.add_current():
-            self.batch_dock.show()
+            self.show_page("batch")
 
     # ---- instant styles ------------------------------------------------------------------------
     def _instant_settings(self, painting: str = "") -> TransferSettings:
@@ -706,7 +723,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Instant mode off", 3000)
 
     def _inputs_changed_instant(self) -> None:
-        if self.instant.current_path() and self.instant_dock.isVisible():
+        if self.instant.current_path() and self.side.work == "instant":
             self.instant.request_apply()
 
     def apply_instant(self, model: str, strength: float, colors: str, size: int) -> None:
@@ -881,7 +898,7 @@ class MainWindow(QMainWindow):
 
         self._work = "train"
         self.progress.reset(settings.steps)
-        self.instant_dock.show()
+        self.show_page("instant")
         job = TrainJob(settings)
         self.controller.start(lambda stop: run_and_record(job, None, "window", LIVE, stop))
         self.statusBar().showMessage(f"Preparing to train on {len(settings.photos)} photos…")
@@ -929,7 +946,7 @@ class MainWindow(QMainWindow):
     def open_video(self) -> None:
         from nst_core.media.video import VIDEO_SUFFIXES
 
-        self.video_dock.show()
+        self.show_page("video")
         pattern = " ".join(f"*{x}" for x in sorted(VIDEO_SUFFIXES - {".gif"}))
         path, _ = QFileDialog.getOpenFileName(self, "Open a clip to repaint", self._last_dir(),
                                               f"Videos ({pattern});;All files (*)")
@@ -952,7 +969,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot use this clip", str(e))
             return False
         self._stop_playing()
-        self.video_dock.show()
+        self.show_page("video")
         self.video.set_clip(info, videos.describe(info))
         self.show_video_frame(0.0)
         self.statusBar().showMessage(f"Clip: {Path(path).name}; scrub to a frame and press "
@@ -1280,7 +1297,7 @@ class MainWindow(QMainWindow):
             return
         if self.controller.running and self._work == "video":
             return  # the panel follows the render under way
-        self.video_dock.show()
+        self.show_page("video")
         self.video.set_output(entry.video)
         self.video.status.setText(f"{name}: Play, or Open in Player")
         self.statusBar().showMessage(f"Video {name}: Play it in the Video panel", 6000)
@@ -1393,13 +1410,20 @@ class MainWindow(QMainWindow):
     # ---- persistence ---------------------------------------------------------------------------
     def _restore_state(self) -> None:
         geometry = self.store.value("geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
+        if not (isinstance(geometry, QByteArray) and not geometry.isEmpty()
+                and self.restoreGeometry(geometry)):
+            self.resize(launch_size(self.screen().availableGeometry().size()))
         state = self.store.value("window_state")
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state)
+        self.fit_to_screen()  # the screen may be smaller than the one it was closed on
+        page = str(self.store.value("side_page", "images"))
+        self.show_page(page if page in self.side.names else "images")
+        self.side.setVisible(self.store.value("side_visible", "true") in (True, "true"))
+        self.side_action.setChecked(self.side.isVisible())
+        plot = self.store.value("loss_plot", "false") in (True, "true")
+        self.progress.set_plot_visible(plot)
+        self.plot_action.setChecked(plot)
         settings = default_settings()
         text = self.store.value("last_settings")
         if text:  # a damaged value is skipped, field by field, never stops the app
@@ -1421,9 +1445,35 @@ class MainWindow(QMainWindow):
         self.canvas.set_before(self.inputs.content_image)
         self.canvas.set_image(self.inputs.content_image)
 
+    def fit_to_screen(self) -> None:
+        """Keep the whole window on the screen it is on: no larger than its free area, and
+        moved back onto it where it hangs over an edge."""
+        free = self.screen().availableGeometry()
+        frame = self.frameGeometry()
+        extra_w = frame.width() - self.width()  # the title bar and borders, where drawn
+        extra_h = frame.height() - self.height()
+        w = min(self.width(), free.width() - extra_w)
+        h = min(self.height(), free.height() - extra_h)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), free.x()), free.right() + 1 - frame.width())
+        y = min(max(frame.y(), free.y()), free.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._shown:  # the frame's size is known once it is shown: fit it again
+            self._shown = True
+            QTimer.singleShot(0, self.fit_to_screen)
+
     def save_state(self) -> None:
         self.store.setValue("geometry", self.saveGeometry())
         self.store.setValue("window_state", self.saveState())
+        self.store.setValue("side_page", self.side.current())
+        self.store.setValue("side_visible", "true" if self.side_action.isChecked() else "false")
+        self.store.setValue("loss_plot", "true" if self.progress.plot_visible() else "false")
         self.store.setValue("batch_dir", self.batch.output_edit.text())
         try:
             self.store.setValue("last_settings", self.current_settings().to_json())

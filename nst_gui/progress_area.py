@@ -1,11 +1,13 @@
-"""The progress area under the canvas: a bar, a line of figures, and the live loss plot."""
+"""The progress area under the canvas: a bar beside a line of figures, and the live loss plot
+(hidden until asked for)."""
 from __future__ import annotations
 
 import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QVBoxLayout,
+                               QWidget)
 
 from nst_core import Progress
 
@@ -27,19 +29,26 @@ class ProgressArea(QWidget):
         super().__init__(parent)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(1)
+        row = QHBoxLayout()  # the bar and its figures share one line: the picture needs it
+        row.setContentsMargins(0, 0, 0, 0)
         self.bar = QProgressBar()
         self.bar.setFormat("Ready")
         self.bar.setTextVisible(True)
-        lay.addWidget(self.bar)
+        self.bar.setMinimumWidth(200)
+        row.addWidget(self.bar, 2)
         self.figures = QLabel(" ")
-        lay.addWidget(self.figures)
+        # a long line is cut at the window's edge rather than widening the window
+        self.figures.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        row.addWidget(self.figures, 3)
+        lay.addLayout(row)
         pg.setConfigOptions(antialias=True)
         self.plot = pg.PlotWidget()
         self.plot.setLogMode(y=True)
         self.plot.setLabel("bottom", "iteration")
         self.plot.setLabel("left", "loss")
-        self.plot.setMinimumHeight(120)
-        self.plot.setMaximumHeight(200)
+        self.plot.setMinimumHeight(100)
+        self.plot.setMaximumHeight(150)
         legend = self.plot.addLegend(brush=pg.mkBrush(0, 0, 0, 170), colCount=4)
         legend.anchor(itemPos=(0, 0.5), parentPos=(0, 0.5), offset=(60, 0))  # clear of curves
         legend.setZValue(10)
@@ -51,6 +60,13 @@ class ProgressArea(QWidget):
         self._recent: list[float] = []
         self.frames = False  # a video: the bar counts frames
         lay.addWidget(self.plot)
+        self.plot.setVisible(False)  # View > Loss Plot shows it: the picture comes first
+
+    def set_plot_visible(self, on: bool) -> None:
+        self.plot.setVisible(bool(on))
+
+    def plot_visible(self) -> bool:
+        return not self.plot.isHidden()
 
     @property
     def rate(self) -> float:

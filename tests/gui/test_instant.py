@@ -19,7 +19,7 @@ def _with_model(window, tiny_model):
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "tiny.nst"
     shutil.copyfile(tiny_model, path)
-    window.instant_dock.show()
+    window.show_page("instant")
     window.instant.size.setValue(64)
     window.instant.reload()
     return str(path)

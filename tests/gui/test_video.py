@@ -24,7 +24,7 @@ def _open(window, tmp_path, frames=4, tone=0.0):
 
 def test_open_scrub_and_preview_a_frame(window, qtbot, tmp_path):
     _open(window, tmp_path, frames=6)
-    assert window.video_dock.isVisible()
+    assert window.side.is_shown("video")
     assert "64×48" in window.video.clip_label.text()
     shown = to_array(window.canvas.image())
     assert np.abs(shown.astype(int) - clip_frame(0, 64, 48)).mean() < 10
@@ -118,7 +118,7 @@ def test_a_dropped_clip_opens_in_the_video_panel(window, tmp_path):
     photo_before = window.inputs.content_path
     _drop(window, window.canvas, [clip])
     assert window.video.info is not None and window.video.info.path == str(clip)
-    assert window.video_dock.isVisible()
+    assert window.side.is_shown("video")
     assert window.inputs.content_path == photo_before  # the photo is not replaced
 
 
@@ -152,7 +152,7 @@ def test_a_video_in_the_history_plays_and_its_settings_restore(window, qtbot, tm
     window.history_list.setCurrentRow(0)
     window._history_clicked(window.history_strip.selected())
     assert np.array_equal(to_array(window.canvas.image()), poster)
-    assert window.video_dock.isVisible() and window.video.output == entry.video
+    assert window.side.is_shown("video") and window.video.output == entry.video
     suggested = []
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda parent, title, path, *a: suggested.append(path) or ("", ""))
