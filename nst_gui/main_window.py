@@ -432,7 +432,7 @@ class MainWindow(QMainWindow):
             text = f"<span style='color:#c03030'>{text}: too large</span>"
         else:  # what Start will take, from the engine's cost model of this computer
             seconds = estimated_seconds(s, self.inputs.content_size)
-            text += f" · takes about {fmt_seconds(seconds)} here"
+            text = f"<b>takes about {fmt_seconds(seconds)} here</b> · {text}"
         self.params.memory_label.setText(text)
 
     def apply_preset(self, name: str) -> None:

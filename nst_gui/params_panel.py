@@ -21,8 +21,8 @@ _CHOICE_LABELS = {
     "init": {"content": "The photo", "noise": "Random noise", "style": "The painting",
              "image": "An image…"},
     "optimizer": {"lbfgs": "L-BFGS (fewer steps)", "adam": "Adam (steadier)"},
-    "color": {"none": "No (painting's colours)", "luminance": "Yes: transfer light only",
-              "histogram": "Yes: recolour the painting"},
+    "color": {"none": "The painting's", "luminance": "Kept (light and dark painted)",
+              "histogram": "Kept (painting recoloured)"},
     "pooling": {"max": "Max (crisper)", "avg": "Average (softer)"},
     "device": {"auto": "Automatic", "cpu": "CPU", "cuda": "NVIDIA GPU (CUDA)",
                "mps": "Apple GPU (MPS)"},
@@ -111,17 +111,27 @@ class ParamsPanel(QWidget):
         self.style_weight = LogSlider(1.0, 1e5, decimals=2, maximum=1e8)
         self.content_weight = LogSlider(0.01, 1e3, decimals=3, maximum=1e6)
         self.tv_weight = LogSlider(1e-5, 10.0, decimals=5)
-        self._row(form, "style_weight", self.style_weight)
-        self._row(form, "content_weight", self.content_weight)
-        self._row(form, "tv_weight", self.tv_weight)
-        self.color = self._combo("color")
-        self._row(form, "color", self.color)
         self.style_scale = QDoubleSpinBox()
         self._number(self.style_scale, "style_scale", decimals=2, step=0.1)
+        self.style_scale.setSuffix("×")
+        self.color = self._combo("color")
+        self._row(form, "style_weight", self.style_weight)
         self._row(form, "style_scale", self.style_scale)
+        self._row(form, "color", self.color)
+        self._row(form, "content_weight", self.content_weight)
+        self._row(form, "tv_weight", self.tv_weight)
         lay.addWidget(look)
 
-        run = QGroupBox("Run")
+        # the researcher's knobs: one click away, below the artist's
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced = QGroupBox()
+        adv = QFormLayout(self.advanced)
+
+        run = QGroupBox("Picture")
         form = QFormLayout(run)
         self.size = QSpinBox()
         self._number(self.size, "size", step=64)
@@ -143,17 +153,17 @@ class ParamsPanel(QWidget):
         ms.addWidget(self.scales)
         self.multiscale.setToolTip(_tip("multiscale"))
         self.multiscale.toggled.connect(self.scales.setEnabled)
-        self._row(form, "multiscale", ms)
+        self._row(adv, "multiscale", ms)
         self.early_stop = QDoubleSpinBox()
         self._number(self.early_stop, "early_stop", decimals=4, step=0.001)
         self.early_stop.setSpecialValueText("never")
-        self._row(form, "early_stop", self.early_stop)
+        self._row(adv, "early_stop", self.early_stop)
         self.settle = QDoubleSpinBox()
         self._number(self.settle, "settle", decimals=2, step=0.05)
         self.settle.setSpecialValueText("never")
-        self._row(form, "settle", self.settle)
+        self._row(adv, "settle", self.settle)
         self.optimizer = self._combo("optimizer")
-        self._row(form, "optimizer", self.optimizer)
+        self._row(adv, "optimizer", self.optimizer)
         self.init = self._combo("init")
         self.init_image = QLineEdit()
         self.init_image.setPlaceholderText("image to start from")
@@ -168,7 +178,7 @@ class ParamsPanel(QWidget):
         init_row.addLayout(ii)
         self.init_image.setToolTip(_tip("init_image"))
         self.init.currentIndexChanged.connect(self._sync_enabled)
-        self._row(form, "init", init_row)
+        self._row(adv, "init", init_row)
         self.seed = QSpinBox()
         self._number(self.seed, "seed")
         dice = QToolButton()
@@ -178,19 +188,12 @@ class ParamsPanel(QWidget):
         sr = QHBoxLayout()
         sr.addWidget(self.seed, 1)
         sr.addWidget(dice)
-        self._row(form, "seed", sr)
+        self._row(adv, "seed", sr)
         self.device = self._combo("device", choices=devices)
-        self._row(form, "device", self.device)
+        self._row(adv, "device", self.device)
         lay.addWidget(run)
-
-        self.advanced_toggle = QToolButton()
-        self.advanced_toggle.setText("Advanced")
-        self.advanced_toggle.setCheckable(True)
-        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
         lay.addWidget(self.advanced_toggle)
-        self.advanced = QGroupBox()
-        form = QFormLayout(self.advanced)
+        form = adv
         self.lr_auto = QCheckBox("automatic")
         self.lr = QDoubleSpinBox()
         self._number(self.lr, "learning_rate", decimals=4, step=0.01)

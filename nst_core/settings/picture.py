@@ -51,14 +51,17 @@ class TransferSettings(Fields):
         "Long side of the output in pixels. Time grows with the square of it.",
         range=(32, 4096), label="Output size"))
     content_weight: float = field(default=5.0, metadata=meta(
-        "How strongly the picture keeps the photo's shapes.", range=(0.0, 1e6), log=True,
-        label="Content weight"))
+        "How strongly the picture keeps the photo's shapes (the content weight).",
+        range=(0.0, 1e6), log=True,
+        label="Photo's shapes"))
     style_weight: float = field(default=100.0, metadata=meta(
-        "How strongly the painting's textures and colours take over.", range=(0.0, 1e8),
-        log=True, label="Style strength"))
+        "How strongly the painting's textures and colours take over (the style weight).",
+        range=(0.0, 1e8),
+        log=True, label="Painting strength"))
     tv_weight: float = field(default=1e-3, metadata=meta(
-        "Smoothing: higher values remove speckles but soften brush strokes.", range=(0.0, 10.0),
-        log=True, label="Smoothing (TV)"))
+        "Smoothness: higher values remove speckles but soften brush strokes (the "
+        "total-variation weight).", range=(0.0, 10.0),
+        log=True, label="Smoothness"))
     content_layers: tuple[str, ...] = field(default=("relu4_2",), metadata=meta(
         "VGG19 layers whose activations the picture must keep from the photo.",
         choices=FEATURE_LAYERS, label="Content layers"))
@@ -83,7 +86,8 @@ class TransferSettings(Fields):
         "Step size; empty means the optimizer's default (L-BFGS 1.0, Adam 0.02).",
         range=(1e-6, 100.0), log=True, label="Learning rate"))
     iterations: int = field(default=300, metadata=meta(
-        "Optimizer steps in all, over every scale.", range=(1, 100000), label="Iterations"))
+        "Optimizer steps in all, over every scale (iterations): more steps, more finished, "
+        "longer.", range=(1, 100000), label="Steps"))
     early_stop: float = field(default=0.001, metadata=meta(
         "Move on when the picture stops changing: a scale ends once the loss improved by less "
         "than this fraction over its last 20 iterations (0 never stops early).",
@@ -98,17 +102,17 @@ class TransferSettings(Fields):
         label="Stop when still"))
     multiscale: bool = field(default=True, metadata=meta(
         "Paint coarse-to-fine: start small, upscale the result and refine it. Faster, and "
-        "gives larger strokes.", label="Coarse-to-fine"))
+        "gives larger strokes.", label="Coarse to fine"))
     scales: int = field(default=3, metadata=meta(
         "How many sizes the coarse-to-fine schedule uses (each half the next).",
         range=(2, 6), label="Scales"))
     style_scale: float = field(default=1.0, metadata=meta(
         "Size of the painting relative to the output: larger values give larger strokes.",
-        range=(0.1, 4.0), label="Style scale"))
+        range=(0.1, 4.0), label="Stroke size"))
     color: ColorMode = field(default="none", metadata=meta(
         "Keep the photo's colours: 'luminance' transfers only light and dark; 'histogram' "
         "recolours the painting to the photo's palette before the run.",
-        choices=get_args(ColorMode), label="Preserve colours"))
+        choices=get_args(ColorMode), label="Photo's colours"))
     pooling: Pooling = field(default="max", metadata=meta(
         "Pooling in the network: 'avg' gives softer, more flowing results.",
         choices=get_args(Pooling), label="Pooling"))

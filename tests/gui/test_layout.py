@@ -118,3 +118,22 @@ def test_choosing_a_photo_in_instant_mode_repaints_it_from_the_images_page(windo
     window.paint_action.trigger()  # painting now: a new photo waits for Start
     window._inputs_changed_instant()
     assert asked == [1]
+
+
+def test_the_paint_page_puts_the_artists_settings_first(window):
+    """Strength, stroke size, colours, shapes, smoothness, size and steps are in view; the
+    researcher's knobs wait under Advanced, one click away."""
+    p = window.params
+    window.paint_action.trigger()
+    first = (p.style_weight, p.style_scale, p.color, p.content_weight, p.tv_weight, p.size,
+             p.iterations)
+    later = (p.optimizer, p.early_stop, p.settle, p.seed, p.device, p.init, p.scales, p.layers)
+    assert all(w.isVisibleTo(p) for w in first)
+    assert not any(w.isVisibleTo(p) for w in later)
+    p.advanced_toggle.click()
+    assert all(w.isVisibleTo(p) for w in later)
+    labels = {p.style_weight: "Painting strength", p.style_scale: "Stroke size",
+              p.color: "Photo's colours", p.tv_weight: "Smoothness"}
+    for widget, text in labels.items():
+        form = widget.parentWidget().layout()
+        assert form.labelForField(widget).text() == text
