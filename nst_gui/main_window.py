@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
-                               QScrollArea, QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
+                               QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
 
 from nst_app import paths
 from nst_app.batch import BatchQueue
@@ -24,7 +24,6 @@ from nst_app.runs import Finished, run_and_record
 from nst_app.samples import default_settings
 from nst_core import (LIVE, ImageError, Note, NSTError, OutputExistsError, Progress,
                       SettingsError, TransferSettings)
-from nst_core.base.errors import OtherRenderKeptError
 from nst_core.kinds.still import StillJob
 from nst_core.media.images import load_image, read_settings_json, save_image, unique_path
 from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_needed
@@ -39,6 +38,7 @@ from .instant_panel import InstantPanel
 from .inputs_panel import InputsPanel
 from .params_panel import ParamsPanel
 from .video_panel import VideoPanel
+from .video_work import VideoWork
 from .presets_bar import PresetsBar
 from .progress_area import ProgressArea, fmt_seconds
 from .qtimage import to_array, to_qimage
@@ -95,12 +95,6 @@ def scale_status(p: Progress) -> str:
     return f"Painting the {which} scale, {p.scale + 1} of {p.scales} ({w}×{h} px)…"
 
 
-def _chain_one(first, rest):
-    """An iterator of `first`, then `rest` (a frame put back until it is due)."""
-    yield first
-    yield from rest
-
-
 def launch_size(free: QSize) -> QSize:
     """The window's size at first launch on a screen with `free` room: most of a laptop's
     screen (the picture needs the room), a comfortable 1600x1000 on a larger one."""
@@ -125,7 +119,6 @@ class MainWindow(QMainWindow):
         self.controller = JobController(self)  # the long work: a painting, a training
         self.instant_controller = JobController(self)  # instant pictures and the camera
         self._work = "still"  # what `controller` runs: "still", "train" or "video"
-        self._video_settings = None  # the settings of the latest video started
         self._scale_shown: tuple | None = None  # (scale, size) the status line names
         self._pending_apply = None  # the latest instant request while one is being made
         self.camera_source = "0"  # the camera number (a video file stands in for it in tests)
@@ -192,10 +185,7 @@ class MainWindow(QMainWindow):
         self.history_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.history_dock.setTitleBarWidget(QWidget())  # no title row: View > History hides it
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
-        self._player = None  # the frames of the video being played on the canvas
-        self._player_timer = QTimer(self)
-        self._player_timer.setSingleShot(True)
-        self._player_timer.timeout.connect(self._play_next)
+        self.videos = VideoWork(self)  # the Video page's work: clips, renders, the player
         self._build_actions()
         self.statusBar().showMessage("Ready: press Start (Ctrl+Enter) to paint")
         self._paced.connect(self._update_memory_label)
@@ -253,7 +243,8 @@ class MainWindow(QMainWindow):
         self.paste_action = self._action("Paste Photo", self.paste_content,
                                          QKeySequence.StandardKey.Paste,
                                          "Use the clipboard's image as the photo")
-        self.open_video_action = self._action("Open Video…", self.open_video, "Ctrl+Shift+M",
+        self.open_video_action = self._action("Open Video…", self.videos.open_video,
+                                              "Ctrl+Shift+M",
                                               "Open a clip to repaint (View > Video)")
         self.open_result_action = self._action("Open Result…", self.open_result, "Ctrl+Shift+R",
                                                "Open a PNG saved by NST Studio and restore its "
@@ -376,14 +367,14 @@ class MainWindow(QMainWindow):
         self.instant.camera_requested.connect(self.camera)
         self.inputs.changed.connect(self._inputs_changed_instant)
         v = self.video
-        v.open_requested.connect(self.open_video)
-        v.sample_button.clicked.connect(self._open_sample_clip)
-        v.frame_requested.connect(self.show_video_frame)
-        v.preview_requested.connect(self.preview_video_frame)
-        v.render_requested.connect(self.render_video)
+        v.open_requested.connect(self.videos.open_video)
+        v.sample_button.clicked.connect(self.videos.open_sample_clip)
+        v.frame_requested.connect(self.videos.show_video_frame)
+        v.preview_requested.connect(self.videos.preview_video_frame)
+        v.render_requested.connect(self.videos.render_video)
         v.stop_requested.connect(self.stop)
-        v.play_requested.connect(self.play_video)
-        v.play_button.toggled.connect(lambda on: on or self._stop_playing())
+        v.play_requested.connect(self.videos.play_video)
+        v.play_button.toggled.connect(lambda on: on or self.videos.stop_playing())
         v.open_output_requested.connect(
             lambda: v.output and QDesktopServices.openUrl(QUrl.fromLocalFile(v.output)))
 
@@ -541,7 +532,7 @@ class MainWindow(QMainWindow):
         from nst_core.media.video import is_video
 
         if is_video(files[0]):  # a clip: the Video panel
-            self.load_video(files[0])
+            self.videos.load_video(files[0])
             event.acceptProposedAction()
             return
         pos = event.position().toPoint()
@@ -595,7 +586,7 @@ class MainWindow(QMainWindow):
 
     def _on_event(self, ev) -> None:
         if self._work == "video":
-            self._on_video_event(ev)
+            self.videos.on_event(ev)
             return
         if isinstance(ev, Progress):
             if self._work == "train":
@@ -658,7 +649,7 @@ class MainWindow(QMainWindow):
     def _on_refused(self, error: NSTError) -> None:
         """The job could not start (bad input): nothing was made."""
         if self._work == "video":
-            self._on_video_refused(error)
+            self.videos.on_refused(error)
             return
         message = str(error)
         self.progress.finish("Could not start")
@@ -942,240 +933,6 @@ class MainWindow(QMainWindow):
         ParamsPanel._select(self.params.init, "image")
         return self.start()
 
-    # ---- video ---------------------------------------------------------------------------------
-    def open_video(self) -> None:
-        from nst_core.media.video import VIDEO_SUFFIXES
-
-        self.show_page("video")
-        pattern = " ".join(f"*{x}" for x in sorted(VIDEO_SUFFIXES - {".gif"}))
-        path, _ = QFileDialog.getOpenFileName(self, "Open a clip to repaint", self._last_dir(),
-                                              f"Videos ({pattern});;All files (*)")
-        if path:
-            self._remember_dir(path)
-            self.load_video(path)
-
-    def _open_sample_clip(self) -> None:
-        from nst_app.samples import default_clip
-
-        self.load_video(str(default_clip()))
-
-    def load_video(self, path: str) -> bool:
-        """Make `path` the clip of the Video panel and show its first frame."""
-        from nst_app import videos
-
-        try:
-            info = videos.clip_info(path)
-        except NSTError as e:
-            self.show_error("Cannot use this clip", str(e))
-            return False
-        self._stop_playing()
-        self.show_page("video")
-        self.video.set_clip(info, videos.describe(info))
-        self.show_video_frame(0.0)
-        self.statusBar().showMessage(f"Clip: {Path(path).name}; scrub to a frame and press "
-                                     "Preview This Frame, or Render Video", 6000)
-        return True
-
-    @Slot(float)
-    def show_video_frame(self, seconds: float) -> None:
-        from nst_app import videos
-
-        info = self.video.info
-        if info is None:
-            return
-        self._stop_playing()
-        try:
-            frame = videos.frame(info.path, seconds, self.video.size.value())
-        except NSTError as e:
-            self.statusBar().showMessage(str(e), 6000)
-            return
-        image = to_qimage(frame.rgb)
-        self.canvas.set_before(image)
-        self.canvas.set_image(image)
-
-    @Slot(float)
-    def preview_video_frame(self, seconds: float) -> bool:
-        """Repaint the frame at `seconds` with the current settings (a still picture of it, at
-        the video's size; the instant style when that is the method)."""
-        from nst_app import videos
-        from nst_core.kinds.apply import ApplyJob
-
-        info = self.video.info
-        if info is None:
-            return False
-        if self.controller.running or self.batch.running:
-            self.show_error("Busy", "Stop the current work first.")
-            return False
-        try:
-            photo = str(videos.frame_as_photo(info.path, seconds, self.video.size.value(),
-                                              self.data_dir))
-        except (NSTError, OSError) as e:
-            self.show_error("Cannot read this frame", str(e))
-            return False
-        self._stop_playing()
-        if self.video.method.currentData() == "instant":
-            model = self.video.model.currentData()
-            if not model:
-                self.show_error("No instant style", "Choose an instant style for the video, "
-                                "or the Optimize method.")
-                return False
-            self.canvas.set_before(to_qimage(load_image(photo).rgb))
-            self._start_instant(ApplyJob(model, photo, self.video.size.value()))
-            return True
-        settings = self.current_settings().replace(content=photo, size=self.video.size.value())
-        return self.start(settings)
-
-    def render_video(self, output: str | None = None, overwrite: bool = False) -> bool:
-        """Repaint the whole clip into a video (asks where, unless `output` is given). A render
-        stopped earlier continues where it stopped."""
-        from nst_app.videos import default_output
-        from nst_core.kinds.video import VideoJob
-
-        info = self.video.info
-        if info is None or self.controller.running:
-            return False
-        if self.batch.running:
-            self.show_error("The batch queue is running", "Stop the queue first.")
-            return False
-        instant = self.video.method.currentData() == "instant"
-        if instant and not self.video.model.currentData():
-            self.show_error("No instant style", "Choose an instant style for the video, or the "
-                            "Optimize method.")
-            return False
-        if output is None:
-            what = self.video.model.currentData() if instant else \
-                (self.inputs.style_paths() or ["video"])[0]
-            suggested = self.video.output if self.video.output and not \
-                Path(self.video.output).exists() else str(default_output(info.path, what))
-            output, _ = QFileDialog.getSaveFileName(
-                self, "Render the video to", suggested,
-                "MP4 video (*.mp4);;QuickTime (*.mov);;Matroska (*.mkv)")
-            if not output:
-                return False
-            if not Path(output).suffix:
-                output += ".mp4"
-            overwrite = overwrite or Path(output).exists()  # the dialog asked already
-        try:
-            settings = self.video.video_settings(self.current_settings(), output,
-                                                 overwrite).validate()
-        except SettingsError as e:
-            self.show_error("Check the settings", str(e))
-            return False
-        self._stop_playing()
-        self._work = "video"
-        self._video_settings = settings
-        self.video.set_output(output)
-        self.progress.reset(1, frames=True)
-        job, history = VideoJob(settings), self.history
-        address = self.video.ray_address_or_none()
-        if address is None:
-            self.controller.start(lambda stop: run_and_record(job, history, "window", LIVE,
-                                                              stop))
-        else:
-            from nst_app.ray_executor import RayExecutor, connect
-            from nst_app.runs import recorded
-            from nst_app.video_cluster import render_chunks
-            from nst_core import SPARSE
-
-            def on_cluster(stop):
-                connect(address)  # in the worker's thread: joining takes a few seconds
-                yield from recorded(render_chunks(job, RayExecutor(address), stop, SPARSE),
-                                    job, history, "window")
-
-            self.controller.start(on_cluster)
-        self.video.status.setText("Preparing…")
-        self.statusBar().showMessage(f"Rendering {Path(output).name}…")
-        return True
-
-    def _on_video_event(self, ev) -> None:
-        if isinstance(ev, Progress):
-            self.progress.update_progress(ev)
-            left = f" · {fmt_seconds(ev.eta)} left" if ev.eta is not None else ""
-            self.video.status.setText(f"Frame {ev.scale + 1} of {ev.scales}{left}")
-            self.progressed.emit(ev)
-        elif isinstance(ev, Note):
-            self.video.status.setText(ev.text)
-            self.statusBar().showMessage(ev.text, 6000)
-        elif isinstance(ev, Finished):
-            self._on_video_finished(ev)
-
-    def _on_video_finished(self, f: Finished) -> None:
-        r = f.result
-        if f.status == "failed" or r is None:
-            self.progress.finish("Failed")
-            self.video.status.setText(f.message or "Failed")
-            self.show_error("The video could not be finished", f.message or "Failed")
-            return
-        if r.status == "stopped":
-            text = (f"Stopped after {r.frames} of {r.planned} frames; Render Video with the "
-                    "same file continues")
-        else:
-            text = f"Done: {r.frames} frames in {Path(r.output).name}" + (
-                f", {r.seconds_per_frame:.2f} s a frame" if r.seconds_per_frame else "")
-            self.video.set_output(r.output)
-            if f.entry is not None:
-                self.history_strip.add(f.entry, None, select=True)
-            elif f.history_error:
-                text += f". {f.history_error}"
-        self.progress.finish(text)
-        self.video.status.setText(text)
-        self.statusBar().showMessage(text)
-
-    def _on_video_refused(self, error: NSTError) -> None:
-        message = str(error)
-        self.progress.finish("Could not start")
-        self.video.status.setText(message)
-        settings = self._video_settings
-        if isinstance(error, OtherRenderKeptError) and settings is not None \
-                and not settings.overwrite:
-            answer = QMessageBox.question(
-                self, "Frames of another render", message + "\n\nDiscard those frames and "
-                "start afresh?")
-            if answer == QMessageBox.StandardButton.Yes:
-                self._work = "still"
-                QTimer.singleShot(0, lambda: self.render_video(settings.output, True))
-            return
-        self.show_error("The video could not start", message)
-
-    def play_video(self) -> None:
-        """Play the repainted video on the canvas at its own pace (without sound)."""
-        from nst_app.videos import playback
-
-        path = self.video.output
-        if not path or not Path(path).exists():
-            self.video.play_button.setChecked(False)
-            return
-        self._player = playback(path)
-        self._player_start = time.perf_counter()
-        self._play_next()
-
-    def _play_next(self) -> None:
-        """Show the next frame, then wait until the one after it is due."""
-        if self._player is None:
-            return
-        try:
-            t, rgb = next(self._player)
-        except (StopIteration, NSTError):
-            self._stop_playing()
-            return
-        wait = t - (time.perf_counter() - self._player_start)
-        if wait > 0.005:  # too early: come back when it is due
-            self._player = _chain_one((t, rgb), self._player)
-            self._player_timer.start(int(wait * 1000))
-            return
-        self.canvas.set_image(to_qimage(rgb))
-        self._player_timer.start(1)
-
-    def _stop_playing(self) -> None:
-        self._player_timer.stop()
-        if self._player is not None:
-            self._player.close()
-            self._player = None
-        if self.video.play_button.isChecked():
-            self.video.play_button.blockSignals(True)
-            self.video.play_button.setChecked(False)
-            self.video.play_button.blockSignals(False)
-
     # ---- results -------------------------------------------------------------------------------
     @Slot()
     def save_as(self) -> None:
@@ -1280,27 +1037,12 @@ class MainWindow(QMainWindow):
             return
         if settings is None:
             settings = self.current_settings()
-        self._stop_playing()
+        self.videos.stop_playing()
         self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, entry.iterations,
                                      entry.seconds, entry.status, entry.reason, entry=entry),
                           entry.image_path)
         if entry.kind == "video":
-            self._show_history_video(entry)
-
-    def _show_history_video(self, entry: HistoryEntry) -> None:
-        """A video of the history: its poster is on the canvas; Play and Open in Player play
-        the video, when it is still where it was rendered."""
-        name = Path(entry.video).name
-        if not Path(entry.video).exists():
-            self.statusBar().showMessage(f"{name} is no longer at {entry.video}; its poster "
-                                         "frame is shown", 8000)
-            return
-        if self.controller.running and self._work == "video":
-            return  # the panel follows the render under way
-        self.show_page("video")
-        self.video.set_output(entry.video)
-        self.video.status.setText(f"{name}: Play, or Open in Player")
-        self.statusBar().showMessage(f"Video {name}: Play it in the Video panel", 6000)
+            self.videos.show_history_entry(entry)
 
     @Slot()
     def restore_selected_settings(self) -> None:
@@ -1311,7 +1053,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select a run in the history first", 3000)
             return
         if entry.kind == "video":
-            self._restore_video_settings(entry)
+            self.videos.restore_settings(entry)
             return
         settings = entry.settings
         if settings is None:
@@ -1363,44 +1105,6 @@ class MainWindow(QMainWindow):
     def open_history_folder(self) -> None:
         self.history.folder.mkdir(parents=True, exist_ok=True)
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.history.folder)))
-
-    def _restore_video_settings(self, entry: HistoryEntry) -> None:
-        """A video's settings: its clip and how it was rendered into the Video panel, its
-        paintings and picture settings into the panels (the photo and the still's size stay)."""
-        v = entry.video_settings
-        if v is None:
-            self.show_error("Cannot restore", "This video's settings cannot be read.")
-            return
-        try:
-            v.validate().picture.replace(content=v.content).validate()
-        except SettingsError as e:
-            self.show_error("Cannot restore these settings",
-                            f"{e}\n\nThe current settings are kept.")
-            return
-        if self.controller.running and self._work == "video":
-            self.show_error("A video is rendering", "Stop it first.")
-            return
-        from nst_app.videos import clip_info
-
-        problems = []
-        try:
-            clip_info(v.content)
-        except NSTError as e:
-            problems.append(str(e))
-        else:
-            self.load_video(v.content)
-            problems += self.video.apply(v)
-            if Path(entry.video).exists():  # still playable
-                self.video.set_output(entry.video)
-        self.params.set_values(v.picture.replace(size=self.params.values()["size"]))
-        try:
-            self.inputs.set_styles(list(v.picture.styles), list(v.picture.style_blend) or None)
-        except ImageError as e:
-            problems.append(str(e))
-        if problems:
-            self.show_error("Some files of this video are missing",
-                            "\n".join(problems) + "\n\nThe current ones are kept.")
-        self.statusBar().showMessage("Video settings restored from the history", 4000)
 
     # ---- messages ------------------------------------------------------------------------------
     def show_error(self, title: str, text: str) -> None:

@@ -37,7 +37,7 @@ def test_a_batch_then_a_video_run_on_one_ray_cluster_from_the_window(
         w.video.model.setCurrentIndex(w.video.model.findData(model))
         w.video.ray_check.setChecked(True)
         w.video.ray_address.setText("local")
-        assert w.render_video(str(out))
+        assert w.videos.render_video(str(out))
         wait_idle(qtbot, w, timeout=120000)
     finally:
         ray.shutdown()

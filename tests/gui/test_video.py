@@ -18,7 +18,7 @@ from tests.gui.test_instant import _with_model
 def _open(window, tmp_path, frames=4, tone=0.0):
     clip = write_clip(tmp_path / "clip.mp4", frames=frames, w=64, h=48, tone=tone)
     window.video.size.setValue(64)
-    assert window.load_video(str(clip))
+    assert window.videos.load_video(str(clip))
     return clip
 
 
@@ -49,7 +49,7 @@ def test_render_optimized_video_with_sound_and_play_it(window, qtbot, tmp_path):
     frames_seen: list[int] = []
     window.progressed.connect(lambda p: isinstance(p, Progress) and frames_seen.append(p.scale))
     out = tmp_path / "out.mp4"
-    assert window.render_video(str(out))
+    assert window.videos.render_video(str(out))
     assert window.video.stop_button.isEnabled() and not window.video.render_button.isEnabled()
     wait_idle(qtbot, window, timeout=120000)
     assert out.is_file()
@@ -89,14 +89,14 @@ def test_stop_then_render_again_continues(window, qtbot, tmp_path, tiny_model):
             window.video.stop_button.click()
 
     window.progressed.connect(stop_at_third)
-    assert window.render_video(str(out))
+    assert window.videos.render_video(str(out))
     wait_idle(qtbot, window)
     window.progressed.disconnect(stop_at_third)
     assert not out.exists()
     kept = sorted(cache_dir(out).glob("*.png"))
     assert 3 <= len(kept) < 6
     assert "Stopped after" in window.video.status.text()
-    assert window.render_video(str(out))  # the same file: it continues
+    assert window.videos.render_video(str(out))  # the same file: it continues
     wait_idle(qtbot, window)
     assert probe(out).frames == 6
     assert "Done: 6 frames" in window.video.status.text()
@@ -106,7 +106,7 @@ def test_a_clip_that_cannot_be_read_is_refused(window, tmp_path, messages):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00" * 1000)
     before = window.video.info
-    assert not window.load_video(str(bad))
+    assert not window.videos.load_video(str(bad))
     assert messages and "broken.mp4" in messages[-1][1]
     assert window.video.info is before  # the panel keeps what it had
 
@@ -245,7 +245,7 @@ def test_frames_kept_from_another_render_are_offered_to_be_discarded(window, qtb
         return QMessageBox.StandardButton.Yes
 
     monkeypatch.setattr(QMessageBox, "question", question)
-    window.render_video(str(out))
+    window.videos.render_video(str(out))
     qtbot.waitUntil(lambda: out.is_file(), timeout=120000)
     wait_idle(qtbot, window, timeout=120000)
     assert asked == ["Frames of another render"]
