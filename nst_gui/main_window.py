@@ -7,10 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
@@ -38,9 +36,11 @@ from .instant_panel import InstantPanel
 from .inputs_panel import InputsPanel
 from .params_panel import ParamsPanel
 from .video_panel import VideoPanel
+from .instant_work import InstantWork
 from .video_work import VideoWork
 from .presets_bar import PresetsBar
 from .progress_area import ProgressArea, fmt_seconds
+from .outcome import RunOutcome
 from .qtimage import to_array, to_qimage
 from .side_area import SIDE_WIDTH, SideArea
 from .worker import JobController
@@ -53,36 +53,6 @@ SAVE_FILTER = "PNG with settings (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
 
 def default_data_dir() -> Path:
     return paths.data_dir()
-
-
-@dataclass
-class RunOutcome:
-    """A picture on show: its pixels (and as a QImage) and how its run went."""
-
-    rgb: np.ndarray
-    image: QImage
-    settings: TransferSettings
-    iterations: int
-    seconds: float
-    status: str = "done"  # done, stopped, failed
-    reason: str = ""
-    losses: list[dict[str, float]] = field(default_factory=list)
-    entry: HistoryEntry | None = None  # where the history keeps it
-    final_losses: dict[str, float] = field(default_factory=dict)  # the kept picture's
-    kind: str = "still"  # what made it: "still" (optimized) or "instant" (a style's network)
-
-    @property
-    def stopped(self) -> bool:
-        return self.status == "stopped"
-
-    @classmethod
-    def from_finished(cls, f: Finished) -> "RunOutcome | None":
-        r = f.result
-        if r is None:
-            return None
-        return cls(r.image, to_qimage(r.image), r.settings, r.iterations,
-                   float(r.timings.get("total", 0.0)), r.status, r.reason, list(r.losses),
-                   f.entry, dict(r.final_losses))
 
 
 def scale_status(p: Progress) -> str:
@@ -120,8 +90,6 @@ class MainWindow(QMainWindow):
         self.instant_controller = JobController(self)  # instant pictures and the camera
         self._work = "still"  # what `controller` runs: "still", "train" or "video"
         self._scale_shown: tuple | None = None  # (scale, size) the status line names
-        self._pending_apply = None  # the latest instant request while one is being made
-        self.camera_source = "0"  # the camera number (a video file stands in for it in tests)
         self.current: RunOutcome | None = None  # the result on show, if any
         self.current_path: str = ""  # a file holding the current result (for "use as start")
         self._closing = False
@@ -186,6 +154,7 @@ class MainWindow(QMainWindow):
         self.history_dock.setTitleBarWidget(QWidget())  # no title row: View > History hides it
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
         self.videos = VideoWork(self)  # the Video page's work: clips, renders, the player
+        self.instants = InstantWork(self)  # instant pictures, the camera, training a style
         self._build_actions()
         self.statusBar().showMessage("Ready: press Start (Ctrl+Enter) to paint")
         self._paced.connect(self._update_memory_label)
@@ -290,7 +259,7 @@ class MainWindow(QMainWindow):
                                         "Ctrl+Shift+L", "Show how the losses fall during a run")
         self.plot_action.setCheckable(True)
         self.train_action = self._action(
-            "Make an Instant Style from This Painting…", self.train_instant, None,
+            "Make an Instant Style from This Painting…", self.instants.train, None,
             "Train a network that repaints any photo in this painting's style at once")
         self.add_to_queue_action = self._action(
             "Add to Batch Queue", self.add_current_to_queue, "Ctrl+Shift+A",
@@ -354,18 +323,18 @@ class MainWindow(QMainWindow):
         self.batch.picture_clicked.connect(self.show_picture)
         self.batch.controller.running_changed.connect(self._on_running_changed)
         ic = self.instant_controller
-        ic.event.connect(self._on_instant_event)
-        ic.preview.connect(self._on_instant_preview)
-        ic.failed.connect(self._on_instant_refused)
+        ic.event.connect(self.instants.on_event)
+        ic.preview.connect(self.instants.on_preview)
+        ic.failed.connect(self.instants.on_refused)
         ic.crashed.connect(self._on_crashed)
-        ic.running_changed.connect(self._on_instant_running)
-        self.instant.apply_requested.connect(self.apply_instant)
-        self.instant.mode_changed.connect(self._instant_mode_changed)
-        self.instant.train_requested.connect(self.train_instant)
-        self.instant.resume_requested.connect(self.resume_training)
-        self.instant.refine_requested.connect(self.refine_instant)
-        self.instant.camera_requested.connect(self.camera)
-        self.inputs.changed.connect(self._inputs_changed_instant)
+        ic.running_changed.connect(self.instants.on_running)
+        self.instant.apply_requested.connect(self.instants.apply)
+        self.instant.mode_changed.connect(self.instants.mode_changed)
+        self.instant.train_requested.connect(self.instants.train)
+        self.instant.resume_requested.connect(self.instants.resume_training)
+        self.instant.refine_requested.connect(self.instants.refine)
+        self.instant.camera_requested.connect(self.instants.camera)
+        self.inputs.changed.connect(self.instants.inputs_changed)
         v = self.video
         v.open_requested.connect(self.videos.open_video)
         v.sample_button.clicked.connect(self.videos.open_sample_clip)
@@ -601,7 +570,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(ev.text, 4000)
         elif isinstance(ev, Finished):
             if self._work == "train":
-                self._on_training_finished(ev)
+                self.instants.on_training_finished(ev)
             else:
                 self._on_finished(ev)
 
@@ -702,236 +671,6 @@ class MainWindow(QMainWindow):
     def add_current_to_queue(self) -> None:
         if self.batch.add_current():
             self.show_page("batch")
-
-    # ---- instant styles ------------------------------------------------------------------------
-    def _instant_settings(self, painting: str = "") -> TransferSettings:
-        """Settings an instant picture is saved with (its painting, when the file is here)."""
-        s = self.current_settings()
-        return s.replace(styles=(painting,)) if painting and Path(painting).is_file() else s
-
-    def _instant_mode_changed(self, on: bool) -> None:
-        if not on:
-            self.statusBar().showMessage("Instant mode off", 3000)
-
-    def _inputs_changed_instant(self) -> None:
-        if self.instant.current_path() and self.side.work == "instant":
-            self.instant.request_apply()
-
-    def apply_instant(self, model: str, strength: float, colors: str, size: int) -> None:
-        """Repaint the photo with an instant style now (or as soon as the one being made is
-        done: only the latest request is kept)."""
-        from nst_core.kinds.apply import ApplyJob
-
-        if not self.inputs.content_path or self.instant.camera_button.isChecked():
-            return
-        if self.controller.running:  # the canvas shows the painting or training under way
-            self.instant.status.setText("Instant pictures wait until the painting or training "
-                                        "under way ends")
-            return
-        self.instant.status.setText("Repainting…")
-        self._start_instant(ApplyJob(model, self.inputs.content_path, size, strength, colors))
-
-    def _on_instant_event(self, ev) -> None:
-        if not isinstance(ev, Finished):
-            if isinstance(ev, Progress) and ev.rate is not None:  # the camera
-                self.instant.status.setText(f"Camera: {ev.rate:.1f} frames per second")
-            return
-        r = ev.result
-        if ev.status == "failed" or r is None:
-            self.instant.status.setText(ev.message or "Failed")
-            return
-        if ev.kind == "camera":
-            self.instant.status.setText(f"Camera stopped: {r.reason}")
-            self.instant.camera_button.setChecked(False)
-            return
-        from nst_app.models import painting_of
-        from nst_core.networks.stylize import cached_model
-
-        try:
-            painting = painting_of(cached_model(r.model))
-        except NSTError:
-            painting = ""
-        seconds = float(r.timings.get("total", 0.0))
-        outcome = RunOutcome(r.image, to_qimage(r.image), self._instant_settings(painting), 0,
-                             seconds, "done", f"instant style: {r.painting}", kind="instant")
-        self.canvas.set_before(self.inputs.content_image)
-        self._set_current(outcome, "")
-        h, w = r.image.shape[:2]
-        name = r.painting.replace("_", " ")
-        text = f"Instant: {name[:1].upper()}{name[1:]}, {w}×{h} px in {seconds:.2f} s"
-        self.instant.status.setText(text)
-        self.statusBar().showMessage(text, 4000)
-
-    @Slot(QImage, int, str)
-    def _on_instant_preview(self, image: QImage, iteration: int, item_id: str) -> None:
-        if self.instant.camera_button.isChecked():
-            self.canvas.set_image(image)
-
-    def _on_instant_refused(self, error: NSTError) -> None:
-        message = str(error)
-        self.instant.status.setText(message)
-        if self.instant.camera_button.isChecked():
-            self.instant.camera_button.blockSignals(True)
-            self.instant.camera_button.setChecked(False)
-            self.instant.camera_button.blockSignals(False)
-            self.show_error("The camera could not start", message)
-        else:
-            self.statusBar().showMessage(message, 6000)
-
-    def _on_instant_running(self, running: bool) -> None:
-        if not running and self._pending_apply is not None:
-            job, self._pending_apply = self._pending_apply, None
-            self._start_instant(job)
-        if self._closing and not running:
-            self._on_running_changed(running)
-
-    def _start_instant(self, job) -> None:
-        """Run an instant job (a picture or the camera) now, or next if one is going."""
-        if self.instant_controller.running:
-            self._pending_apply = job
-            return
-        self.instant_controller.start(lambda stop: run_and_record(job, None, "window", LIVE,
-                                                                  stop))
-
-    def camera(self, on: bool) -> None:
-        """Start or stop the live camera (the chosen model on the camera's feed)."""
-        from nst_core.kinds.camera import CameraJob
-
-        if not on:
-            self.instant_controller.stop()
-            return
-        model = self.instant.current_path()
-        if not model:
-            self.instant.camera_button.setChecked(False)
-            return
-        s = self.instant
-        job = CameraJob(model, self.camera_source, min(s.size.value(), 1024),
-                        s.strength.value() / 100.0,
-                        "keep" if s.keep_colors.isChecked() else "style")
-        self._pending_apply = None
-        self.instant_controller.stop()  # an instant picture being made
-        self._start_instant(job)
-        self.instant.status.setText("Camera starting…")
-
-    def _photos_for_training(self) -> tuple[str, ...] | None:
-        """Ask where the training photos come from; None if the person cancels."""
-        from nst_app.models import training_photos
-
-        box = QMessageBox(self)
-        box.setWindowTitle("Training photos")
-        box.setText("Which photos should the instant style learn from?")
-        box.setInformativeText("The bundled sample photos are enough to start; a folder of "
-                               "your own photos (or videos) gives a more general model.")
-        folder = box.addButton("Choose a Folder…", QMessageBox.ButtonRole.AcceptRole)
-        samples = box.addButton("Use the Sample Photos", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        try:
-            if box.clickedButton() is samples:
-                return training_photos()
-            if box.clickedButton() is folder:
-                path = QFileDialog.getExistingDirectory(self, "Folder of training photos",
-                                                        self._last_dir())
-                return training_photos([path]) if path else None
-        except SettingsError as e:
-            self.show_error("Cannot train on this folder", str(e))
-        return None
-
-    def train_instant(self, photos: tuple[str, ...] | None = None) -> bool:
-        """Make an instant style from the first painting: asks for the photos (unless given),
-        then trains in the background with live previews."""
-        from nst_app.models import user_models_dir
-        from nst_core.settings.training import TrainSettings
-        from nst_core.networks.model_file import SUFFIX
-
-        styles = self.inputs.style_paths()
-        if not styles:
-            self.show_error("No painting", "Add the painting to learn first.")
-            return False
-        if self.controller.running or self.batch.running:
-            self.show_error("Busy", "Stop the current work first: training needs the whole "
-                            "machine.")
-            return False
-        photos = photos if photos else self._photos_for_training()
-        if not photos:
-            return False
-        out = user_models_dir(self.data_dir) / f"{Path(styles[0]).stem}{SUFFIX}"
-        if out.exists():  # resume an unfinished training of this painting, else a new file
-            from nst_core.networks.model_file import load_model
-
-            try:
-                resumable = not load_model(out).finished
-            except NSTError:
-                resumable = False
-            if not resumable:
-                out = unique_path(out)
-        settings = TrainSettings(style=styles[0], photos=tuple(photos), output=str(out))
-        return self._start_training(settings)
-
-    def resume_training(self, model_path: str) -> bool:
-        from nst_core.settings.training import TrainSettings
-        from nst_core.networks.model_file import load_model
-
-        if self.controller.running or self.batch.running:
-            self.show_error("Busy", "Stop the current work first.")
-            return False
-        try:
-            saved = dict(load_model(model_path).meta.get("settings", {}))
-            saved.update(output=model_path, restart=False)
-            settings = TrainSettings.from_dict(saved)
-        except NSTError as e:
-            self.show_error("Cannot resume this training", str(e))
-            return False
-        return self._start_training(settings)
-
-    def _start_training(self, settings) -> bool:
-        from nst_core.kinds.train import TrainJob
-
-        self._work = "train"
-        self.progress.reset(settings.steps)
-        self.show_page("instant")
-        job = TrainJob(settings)
-        self.controller.start(lambda stop: run_and_record(job, None, "window", LIVE, stop))
-        self.statusBar().showMessage(f"Preparing to train on {len(settings.photos)} photos…")
-        self.instant.status.setText(
-            f"Training {Path(settings.output).name}: Stop keeps what it learned; Resume "
-            "training continues." + ("" if len(settings.photos) > 5 else
-                                     " More photos give a more general model."))
-        return True
-
-    def _on_training_finished(self, f: Finished) -> None:
-        r = f.result
-        self.instant.reload(select=r.path if r is not None else None)
-        if f.status == "failed":
-            self.progress.finish("Training failed")
-            self.show_error("The training stopped", f.message)
-            return
-        if r is None:
-            return
-        text = {"done": f"Instant style ready: {r.steps_done} steps",
-                "stopped": f"Training stopped at step {r.steps_done}; Resume training goes "
-                           "on from there"}[r.status]
-        self.progress.finish(text)
-        self.statusBar().showMessage(text)
-        self.instant.status.setText(text)
-
-    def refine_instant(self) -> bool:
-        """Start the full optimization from the instant picture on show."""
-        if self.current is None or self.current.kind != "instant":
-            self.show_error("Nothing to refine", "Choose an instant style first: its picture "
-                            "is where the optimization starts.")
-            return False
-        path = self._store_pasted(self.current.image)
-        painting = self.current.settings.styles[0] if self.current.settings.styles else ""
-        if painting and painting not in self.inputs.style_paths():
-            try:
-                self.inputs.set_styles([painting])
-            except ImageError as e:
-                self.show_error("The painting of this style is missing", str(e))
-                return False
-        self.params.init_image.setText(path)
-        ParamsPanel._select(self.params.init, "image")
-        return self.start()
 
     # ---- results -------------------------------------------------------------------------------
     @Slot()

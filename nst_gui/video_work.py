@@ -121,7 +121,7 @@ class VideoWork(QObject):
                                 "or the Optimize method.")
                 return False
             self.w.canvas.set_before(to_qimage(load_image(photo).rgb))
-            self.w._start_instant(ApplyJob(model, photo, self.w.video.size.value()))
+            self.w.instants.start(ApplyJob(model, photo, self.w.video.size.value()))
             return True
         settings = self.w.current_settings().replace(content=photo, size=self.w.video.size.value())
         return self.w.start(settings)

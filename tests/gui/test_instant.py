@@ -58,7 +58,7 @@ def test_train_in_the_window_stop_and_resume(window, qtbot, tmp_path):
     steps: list[int] = []
     window.controller.event.connect(
         lambda ev: isinstance(ev, Progress) and steps.append(ev.iteration))
-    assert window.train_instant(photos=tuple(photos))  # the bundled painting
+    assert window.instants.train(photos=tuple(photos))  # the bundled painting
     qtbot.waitUntil(lambda: len(steps) >= 1, timeout=60000)
     assert "samples/s" in window.progress.figures.text()
     window.stop()
@@ -81,7 +81,7 @@ def test_train_in_the_window_stop_and_resume(window, qtbot, tmp_path):
 def test_the_camera_with_a_video_standing_in(window, qtbot, tiny_model, tmp_path):
     clip = tmp_path / "cam.mp4"
     write_video(clip, frames=8)
-    window.camera_source = str(clip)
+    window.instants.camera_source = str(clip)
     path = _with_model(window, tiny_model)
     window.instant.select(path)
     qtbot.waitUntil(lambda: _instant_shown(window), timeout=20000)
@@ -95,7 +95,7 @@ def test_the_camera_with_a_video_standing_in(window, qtbot, tiny_model, tmp_path
 
 
 def test_a_missing_camera_says_so(window, qtbot, tiny_model, messages):
-    window.camera_source = "97"
+    window.instants.camera_source = "97"
     path = _with_model(window, tiny_model)
     window.instant.select(path)
     qtbot.waitUntil(lambda: _instant_shown(window), timeout=20000)
@@ -111,7 +111,7 @@ def test_refine_starts_the_optimization_from_the_instant_picture(window, qtbot, 
     qtbot.waitUntil(lambda: _instant_shown(window), timeout=20000)
     instant = window.current.rgb.copy()
     with qtbot.waitSignal(window.finished, timeout=60000) as blocker:
-        assert window.refine_instant()
+        assert window.instants.refine()
     s = blocker.args[0].settings
     assert s.init == "image"
     assert np.array_equal(np.asarray(Image.open(s.init_image).convert("RGB")), instant)

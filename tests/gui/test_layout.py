@@ -113,10 +113,10 @@ def test_choosing_a_photo_in_instant_mode_repaints_it_from_the_images_page(windo
     monkeypatch.setattr(window.instant, "request_apply", lambda: asked.append(1))
     window.instant_action.trigger()
     window.images_action.trigger()
-    window._inputs_changed_instant()
+    window.instants.inputs_changed()
     assert asked == [1]
     window.paint_action.trigger()  # painting now: a new photo waits for Start
-    window._inputs_changed_instant()
+    window.instants.inputs_changed()
     assert asked == [1]
 
 
