@@ -47,6 +47,8 @@ class BatchPanel(QWidget):
         self.history = history
         self.settings_provider = settings_provider
         self.controller = JobController(self)
+        #: why the queue may not start now ("" when it may): the window's gate says
+        self.may_start: Callable[[], str] = lambda: ""
         self._rows: dict[str, QListWidgetItem] = {}
 
         lay = QVBoxLayout(self)
@@ -254,6 +256,10 @@ class BatchPanel(QWidget):
         return LocalExecutor()
 
     def start(self) -> bool:
+        why = self.may_start()
+        if why and not self.controller.running:
+            self.message.emit(why)
+            return False
         if self.controller.running or not self.queue.to_do():
             if not self.queue.to_do():
                 self.message.emit("Nothing to render: add pictures to the queue first")

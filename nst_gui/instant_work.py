@@ -12,13 +12,14 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from nst_app.runs import Finished, run_and_record
-from nst_core import (LIVE, ImageError, NSTError, Progress, SettingsError,
+from nst_core import (LIVE, ImageError, Note, NSTError, Progress, SettingsError,
                       TransferSettings)
 from nst_core.media.images import unique_path
 
 from .outcome import RunOutcome
 from .params_panel import ParamsPanel
 from .qtimage import to_qimage
+from .worker import JobController
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -32,6 +33,11 @@ class InstantWork(QObject):
         self.w = w
         self._pending_apply = None  # the latest instant request while one is being made
         self.camera_source = "0"  # the camera number (a video file stands in for it in tests)
+        self.trainer = JobController(self)  # training a style (its running_changed: the window)
+        self.trainer.event.connect(self.on_training_event)
+        self.trainer.preview.connect(w._on_preview)
+        self.trainer.failed.connect(w._on_refused)
+        self.trainer.crashed.connect(w._on_crashed)
 
     def _settings_for(self, painting: str = "") -> TransferSettings:
         """Settings an instant picture is saved with (its painting, when the file is here)."""
@@ -53,9 +59,9 @@ class InstantWork(QObject):
 
         if not self.w.inputs.content_path or self.w.instant.camera_button.isChecked():
             return
-        if self.w.controller.running:  # the canvas shows the painting or training under way
-            self.w.instant.status.setText("Instant pictures wait until the painting or training "
-                                        "under way ends")
+        why = self.w.gate.refusal("instant")
+        if why:  # the canvas shows the long work under way
+            self.w.instant.status.setText(why)
             return
         self.w.instant.status.setText("Repainting…")
         self.start(ApplyJob(model, self.w.inputs.content_path, size, strength, colors))
@@ -177,9 +183,9 @@ class InstantWork(QObject):
         if not styles:
             self.w.show_error("No painting", "Add the painting to learn first.")
             return False
-        if self.w.controller.running or self.w.batch.running:
-            self.w.show_error("Busy", "Stop the current work first: training needs the whole "
-                            "machine.")
+        why = self.w.gate.refusal("train")
+        if why:
+            self.w.show_error("Not now", why)
             return False
         photos = photos if photos else self._photos_for_training()
         if not photos:
@@ -201,8 +207,9 @@ class InstantWork(QObject):
         from nst_core.settings.training import TrainSettings
         from nst_core.networks.model_file import load_model
 
-        if self.w.controller.running or self.w.batch.running:
-            self.w.show_error("Busy", "Stop the current work first.")
+        why = self.w.gate.refusal("train")
+        if why:
+            self.w.show_error("Not now", why)
             return False
         try:
             saved = dict(load_model(model_path).meta.get("settings", {}))
@@ -216,17 +223,27 @@ class InstantWork(QObject):
     def _start_training(self, settings) -> bool:
         from nst_core.kinds.train import TrainJob
 
-        self.w._work = "train"
         self.w.progress.reset(settings.steps)
         self.w.show_page("instant")
         job = TrainJob(settings)
-        self.w.controller.start(lambda stop: run_and_record(job, None, "window", LIVE, stop))
+        self.trainer.start(lambda stop: run_and_record(job, None, "window", LIVE, stop))
         self.w.statusBar().showMessage(f"Preparing to train on {len(settings.photos)} photos…")
         self.w.instant.status.setText(
             f"Training {Path(settings.output).name}: Stop keeps what it learned; Resume "
             "training continues." + ("" if len(settings.photos) > 5 else
                                      " More photos give a more general model."))
         return True
+
+    def on_training_event(self, ev) -> None:
+        if isinstance(ev, Progress):
+            self.w.statusBar().showMessage("Training the instant style… (the previews are "
+                                           "photos it never trains on)")
+            self.w.progress.update_progress(ev)
+            self.w.progressed.emit(ev)
+        elif isinstance(ev, Note):
+            self.w.statusBar().showMessage(ev.text, 4000)
+        elif isinstance(ev, Finished):
+            self.on_training_finished(ev)
 
     def on_training_finished(self, f: Finished) -> None:
         r = f.result

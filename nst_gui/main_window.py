@@ -37,6 +37,7 @@ from .inputs_panel import InputsPanel
 from .params_panel import ParamsPanel
 from .video_panel import VideoPanel
 from .instant_work import InstantWork
+from .gate import WorkGate
 from .video_work import VideoWork
 from .presets_bar import PresetsBar
 from .progress_area import ProgressArea, fmt_seconds
@@ -86,9 +87,8 @@ class MainWindow(QMainWindow):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.store = store if store is not None else QSettings()
         self.history = HistoryStore(paths.history_dir(self.data_dir))
-        self.controller = JobController(self)  # the long work: a painting, a training
+        self.controller = JobController(self)  # painting a picture
         self.instant_controller = JobController(self)  # instant pictures and the camera
-        self._work = "still"  # what `controller` runs: "still", "train" or "video"
         self._scale_shown: tuple | None = None  # (scale, size) the status line names
         self.current: RunOutcome | None = None  # the result on show, if any
         self.current_path: str = ""  # a file holding the current result (for "use as start")
@@ -155,6 +155,12 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
         self.videos = VideoWork(self)  # the Video page's work: clips, renders, the player
         self.instants = InstantWork(self)  # instant pictures, the camera, training a style
+        self.gate = WorkGate()  # whether a kind of work may start now
+        self.gate.add("paint", self.controller, "a painting")
+        self.gate.add("train", self.instants.trainer, "a training")
+        self.gate.add("video", self.videos.controller, "a video render")
+        self.gate.add("batch", self.batch.controller, "the batch queue")
+        self.gate.add("instant", self.instant_controller, "an instant picture")
         self._build_actions()
         self.statusBar().showMessage("Ready: press Start (Ctrl+Enter) to paint")
         self._paced.connect(self._update_memory_label)
@@ -321,7 +327,9 @@ class MainWindow(QMainWindow):
         self.batch.error.connect(self.show_error)
         self.batch.item_finished.connect(self._batch_item_done)
         self.batch.picture_clicked.connect(self.show_picture)
-        self.batch.controller.running_changed.connect(self._on_running_changed)
+        for kind in ("batch", "train", "video"):
+            self.gate.controller(kind).running_changed.connect(self._on_running_changed)
+        self.batch.may_start = lambda: self.gate.refusal("batch")
         ic = self.instant_controller
         ic.event.connect(self.instants.on_event)
         ic.preview.connect(self.instants.on_preview)
@@ -518,7 +526,7 @@ class MainWindow(QMainWindow):
     # ---- running -------------------------------------------------------------------------------
     @Slot()
     def start_or_stop(self) -> None:
-        if self.controller.running:
+        if self.gate.long_running():
             self.stop()
         else:
             self.start()
@@ -527,9 +535,9 @@ class MainWindow(QMainWindow):
         """Paint the current photo with the current settings (or `settings`)."""
         if self.controller.running:
             return False
-        if self.batch.running:
-            self.show_error("The batch queue is running", "Stop the queue first, or wait for "
-                            "it: both at once would halve the speed of each.")
+        why = self.gate.refusal("paint")
+        if why:
+            self.show_error("Not now", why)
             return False
         try:
             settings = (settings or self.current_settings()).validate()
@@ -542,26 +550,22 @@ class MainWindow(QMainWindow):
                                else self.inputs.content_image)
         self.progress.reset(settings.iterations)
         self._scale_shown = None
-        self._work = "still"
         job, history = StillJob(settings), self.history
         self.controller.start(lambda stop: run_and_record(job, history, "window", LIVE, stop))
         self.statusBar().showMessage("Preparing…")
         return True
 
     def stop(self) -> None:
-        if self.controller.running:
-            self.controller.stop()
-            self.statusBar().showMessage("Stopping after this iteration…")
+        """Stop the long work under way (a painting, a training or a video), keeping what it
+        made."""
+        kind = self.gate.long_running()
+        if kind:
+            self.gate.controller(kind).stop()
+            self.statusBar().showMessage("Stopping after this step…")
 
     def _on_event(self, ev) -> None:
-        if self._work == "video":
-            self.videos.on_event(ev)
-            return
         if isinstance(ev, Progress):
-            if self._work == "train":
-                self.statusBar().showMessage("Training the instant style… (the previews are "
-                                             "photos it never trains on)")
-            elif ev.iteration == 1 or (ev.scale, ev.size) != self._scale_shown:
+            if ev.iteration == 1 or (ev.scale, ev.size) != self._scale_shown:
                 self.statusBar().showMessage(scale_status(ev))
             self._scale_shown = (ev.scale, ev.size)
             self.progress.update_progress(ev)
@@ -569,10 +573,7 @@ class MainWindow(QMainWindow):
         elif isinstance(ev, Note):
             self.statusBar().showMessage(ev.text, 4000)
         elif isinstance(ev, Finished):
-            if self._work == "train":
-                self.instants.on_training_finished(ev)
-            else:
-                self._on_finished(ev)
+            self._on_finished(ev)
 
     @Slot(QImage, int, str)
     def _on_preview(self, image: QImage, iteration: int, item_id: str) -> None:
@@ -617,9 +618,6 @@ class MainWindow(QMainWindow):
 
     def _on_refused(self, error: NSTError) -> None:
         """The job could not start (bad input): nothing was made."""
-        if self._work == "video":
-            self.videos.on_refused(error)
-            return
         message = str(error)
         self.progress.finish("Could not start")
         self.statusBar().showMessage("The run could not start")
@@ -648,7 +646,7 @@ class MainWindow(QMainWindow):
 
     def _on_running_changed(self, running: bool) -> None:
         SP = QStyle.StandardPixmap
-        busy = self.controller.running
+        busy = bool(self.gate.long_running())
         self.start_action.setText("Stop" if busy else "Start")
         self.start_action.setIcon(self.style().standardIcon(SP.SP_MediaStop if busy
                                                             else SP.SP_MediaPlay))
@@ -656,11 +654,10 @@ class MainWindow(QMainWindow):
                                      else "Start painting (Ctrl+Enter)")
         # one kind of work at a time: both at once would halve the speed of each
         self.start_action.setEnabled(busy or not self.batch.running)
-        self.video.set_running(busy and self._work == "video")
+        self.video.set_running(self.videos.controller.running)
         self.batch.start_button.setEnabled(self.batch.running or not busy)
         self._update_actions()
-        if self._closing and not self.controller.running and not self.batch.running \
-                and not self.instant_controller.running:
+        if self._closing and not self.gate.busy():
             self.close()  # the close that waited for the work to stop
 
     def _update_actions(self) -> None:
@@ -927,11 +924,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         """A close during a run asks the run (and the queue) to stop and closes once they
         have, however long their current step takes; the picture so far reaches the history."""
-        if self.controller.running or self.batch.running or self.instant_controller.running:
+        if self.gate.busy():
             self._closing = True
-            self.controller.stop()
-            self.instant_controller.stop()
-            self.batch.stop()
+            for c in self.gate.controllers():
+                c.stop()
             self.statusBar().showMessage("Stopping the run; the window closes when it has "
                                          "kept the picture so far…")
             event.ignore()

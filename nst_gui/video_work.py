@@ -18,6 +18,7 @@ from nst_core.base.errors import OtherRenderKeptError
 from nst_core.media.images import load_image
 
 from .progress_area import fmt_seconds
+from .worker import JobController
 from .qtimage import to_qimage
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ class VideoWork(QObject):
         self._player_timer = QTimer(self)
         self._player_timer.setSingleShot(True)
         self._player_timer.timeout.connect(self._play_next)
+        self.controller = JobController(self)  # the render (its running_changed: the window)
+        self.controller.event.connect(self.on_event)
+        self.controller.preview.connect(w._on_preview)
+        self.controller.failed.connect(self.on_refused)
+        self.controller.crashed.connect(w._on_crashed)
 
     def open_video(self) -> None:
         from nst_core.media.video import VIDEO_SUFFIXES
@@ -104,8 +110,9 @@ class VideoWork(QObject):
         info = self.w.video.info
         if info is None:
             return False
-        if self.w.controller.running or self.w.batch.running:
-            self.w.show_error("Busy", "Stop the current work first.")
+        why = self.w.gate.refusal("paint")
+        if why:
+            self.w.show_error("Not now", why)
             return False
         try:
             photo = str(videos.frame_as_photo(info.path, seconds, self.w.video.size.value(),
@@ -133,10 +140,11 @@ class VideoWork(QObject):
         from nst_core.kinds.video import VideoJob
 
         info = self.w.video.info
-        if info is None or self.w.controller.running:
+        if info is None or self.controller.running:
             return False
-        if self.w.batch.running:
-            self.w.show_error("The batch queue is running", "Stop the queue first.")
+        why = self.w.gate.refusal("video")
+        if why:
+            self.w.show_error("Not now", why)
             return False
         instant = self.w.video.method.currentData() == "instant"
         if instant and not self.w.video.model.currentData():
@@ -163,14 +171,13 @@ class VideoWork(QObject):
             self.w.show_error("Check the settings", str(e))
             return False
         self.stop_playing()
-        self.w._work = "video"
         self._video_settings = settings
         self.w.video.set_output(output)
         self.w.progress.reset(1, frames=True)
         job, history = VideoJob(settings), self.w.history
         address = self.w.video.ray_address_or_none()
         if address is None:
-            self.w.controller.start(lambda stop: run_and_record(job, history, "window", LIVE,
+            self.controller.start(lambda stop: run_and_record(job, history, "window", LIVE,
                                                               stop))
         else:
             from nst_app.ray_executor import RayExecutor, connect
@@ -183,7 +190,7 @@ class VideoWork(QObject):
                 yield from recorded(render_chunks(job, RayExecutor(address), stop, SPARSE),
                                     job, history, "window")
 
-            self.w.controller.start(on_cluster)
+            self.controller.start(on_cluster)
         self.w.video.status.setText("Preparing…")
         self.w.statusBar().showMessage(f"Rendering {Path(output).name}…")
         return True
@@ -233,7 +240,6 @@ class VideoWork(QObject):
                 self, "Frames of another render", message + "\n\nDiscard those frames and "
                 "start afresh?")
             if answer == QMessageBox.StandardButton.Yes:
-                self.w._work = "still"
                 QTimer.singleShot(0, lambda: self.render_video(settings.output, True))
             return
         self.w.show_error("The video could not start", message)
@@ -286,7 +292,7 @@ class VideoWork(QObject):
             self.w.statusBar().showMessage(f"{name} is no longer at {entry.video}; its poster "
                                          "frame is shown", 8000)
             return
-        if self.w.controller.running and self.w._work == "video":
+        if self.controller.running:
             return  # the panel follows the render under way
         self.w.show_page("video")
         self.w.video.set_output(entry.video)
@@ -306,7 +312,7 @@ class VideoWork(QObject):
             self.w.show_error("Cannot restore these settings",
                             f"{e}\n\nThe current settings are kept.")
             return
-        if self.w.controller.running and self.w._work == "video":
+        if self.controller.running:
             self.w.show_error("A video is rendering", "Stop it first.")
             return
         from nst_app.videos import clip_info

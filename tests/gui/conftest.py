@@ -57,7 +57,7 @@ def make_window(qtbot, tmp_path):
 
     yield make
     for w in windows:  # a worker that does not stop fails here instead of holding the run
-        for c in (w.controller, w.instant_controller, w.batch.controller):
+        for c in w.gate.controllers():
             assert c.shutdown(timeout_ms=120000), "a worker did not stop within 2 minutes"
 
 
@@ -82,4 +82,5 @@ def batch_window(window, tmp_path, painting_path):
 
 
 def wait_idle(qtbot, window, timeout=60000):
-    qtbot.waitUntil(lambda: not window.controller.running, timeout=timeout)
+    """Until no painting, training or video render is under way."""
+    qtbot.waitUntil(lambda: not window.gate.long_running(), timeout=timeout)

@@ -38,7 +38,7 @@ def test_added_photos_render_and_show_their_state(batch_window, qtbot, photo_pat
     w.batch.list.itemClicked.emit(w.batch.list.item(1))  # a click shows that picture
     assert w.current_path == w.batch.queue.items[1].output
     assert np.array_equal(to_array(w.canvas.image()), load_image(w.current_path).rgb)
-    assert [title for title, _ in messages] == ["The batch queue is running"]  # Start refused
+    assert len(messages) == 1 and "batch queue is running" in messages[0][1]  # Start refused
 
 
 def test_a_failed_item_says_why_and_the_rest_go_on(batch_window, qtbot, photo_path, tmp_path):

@@ -56,7 +56,7 @@ def test_train_in_the_window_stop_and_resume(window, qtbot, tmp_path):
         Image.fromarray(make_photo(160, 140, seed=i)).save(p)
         photos.append(str(p))
     steps: list[int] = []
-    window.controller.event.connect(
+    window.instants.trainer.event.connect(
         lambda ev: isinstance(ev, Progress) and steps.append(ev.iteration))
     assert window.instants.train(photos=tuple(photos))  # the bundled painting
     qtbot.waitUntil(lambda: len(steps) >= 1, timeout=60000)
