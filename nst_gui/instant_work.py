@@ -90,10 +90,10 @@ class InstantWork(QObject):
         outcome = RunOutcome(r.image, to_qimage(r.image), self._settings_for(painting), 0,
                              seconds, "done", f"instant style: {r.painting}", kind="instant")
         self.w.canvas.set_before(self.w.inputs.content_image)
-        self.w._set_current(outcome, "")
         h, w = r.image.shape[:2]
         name = r.painting.replace("_", " ")
         text = f"Instant: {name[:1].upper()}{name[1:]}, {w}×{h} px in {seconds:.2f} s"
+        self.w._set_current(outcome, "", text)
         self.w.instant.status.setText(text)
         self.w.statusBar().showMessage(text, 4000)
 

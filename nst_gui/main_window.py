@@ -20,8 +20,8 @@ from nst_app.history import HistoryEntry, HistoryStore
 from nst_app.presets import load_presets
 from nst_app.runs import Finished, run_and_record
 from nst_app.samples import default_settings
-from nst_core import (LIVE, ImageError, Note, NSTError, OutputExistsError, Progress,
-                      SettingsError, TransferSettings)
+from nst_core import (LIVE, ImageError, Note, NSTError, OutOfMemoryError, OutputExistsError,
+                      Progress, SettingsError, TransferSettings)
 from nst_core.kinds.still import StillJob
 from nst_core.media.images import load_image, read_settings_json, save_image, unique_path
 from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_needed
@@ -38,6 +38,7 @@ from .params_panel import ParamsPanel
 from .video_panel import VideoPanel
 from .instant_work import InstantWork
 from .gate import WorkGate
+from .help import show_about, show_getting_started, show_shortcuts
 from .video_work import VideoWork
 from .presets_bar import PresetsBar
 from .progress_area import ProgressArea, fmt_seconds
@@ -54,6 +55,15 @@ SAVE_FILTER = "PNG with settings (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
 
 def default_data_dir() -> Path:
     return paths.data_dir()
+
+
+def history_caption(entry: HistoryEntry) -> str:
+    """What the progress area says under a picture of the history."""
+    when = time.strftime("%d %b %H:%M", time.localtime(entry.created))
+    if entry.kind == "video":
+        return f"From the history: the poster of {Path(entry.video).name}, {when}"
+    how = f", {entry.iterations} iterations" if entry.iterations else ""
+    return f"From the history: {entry.status}{how}, {when}"
 
 
 def scale_status(p: Progress) -> str:
@@ -230,6 +240,9 @@ class MainWindow(QMainWindow):
                                         SP.SP_DialogSaveButton)
         self.copy_action = self._action("Copy", self.copy_result, QKeySequence.StandardKey.Copy,
                                         "Copy the picture to the clipboard")
+        self.keep_action = self._action("Keep in History", self.keep_in_history, "Ctrl+K",
+                                        "Keep the picture on show (an instant picture) in the "
+                                        "history")
         self.start_action = self._action("Start", self.start_or_stop, ["Ctrl+Return", "F5"],
                                          "Start painting (Ctrl+Enter); press again to stop",
                                          SP.SP_MediaPlay)
@@ -275,7 +288,7 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&File")
         for a in (self.open_action, self.add_style_action, self.paste_action,
                   self.open_video_action, self.open_result_action, None, self.save_action,
-                  self.copy_action, None,
+                  self.copy_action, self.keep_action, None,
                   self.quit_action):
             m.addSeparator() if a is None else m.addAction(a)
         m = mb.addMenu("&Run")
@@ -294,6 +307,15 @@ class MainWindow(QMainWindow):
                   None, self.compare_action, None, self.images_action, self.paint_action,
                   self.instant_action, self.video_action, self.batch_action, None,
                   self.side_action, self.history_action, self.plot_action):
+            m.addSeparator() if a is None else m.addAction(a)
+
+        m = mb.addMenu("&Help")
+        self.help_action = self._action("Getting Started", lambda: show_getting_started(self),
+                                        QKeySequence.StandardKey.HelpContents)
+        self.shortcuts_action = self._action(
+            "Keyboard Shortcuts", lambda: show_shortcuts(self, self.actions()), "Ctrl+/")
+        self.about_action = self._action("About NST Studio", lambda: show_about(self))
+        for a in (self.help_action, self.shortcuts_action, None, self.about_action):
             m.addSeparator() if a is None else m.addAction(a)
 
         tb = QToolBar("Main")
@@ -316,6 +338,7 @@ class MainWindow(QMainWindow):
         self.inputs.paste_content_requested.connect(self.paste_content)
         self.inputs.add_style_requested.connect(self.add_style_dialog)
         self.params.changed.connect(self._params_changed)
+        self.params.refused.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.inputs.changed.connect(self._update_memory_label)
         self.presets_bar.preset_chosen.connect(self.apply_preset)
         self.presets_bar.reset_requested.connect(self.reset_to_defaults)
@@ -329,6 +352,7 @@ class MainWindow(QMainWindow):
         self.batch.picture_clicked.connect(self.show_picture)
         for kind in ("batch", "train", "video"):
             self.gate.controller(kind).running_changed.connect(self._on_running_changed)
+        self.batch.controller.running_changed.connect(self._on_batch_running)
         self.batch.may_start = lambda: self.gate.refusal("batch")
         ic = self.instant_controller
         ic.event.connect(self.instants.on_event)
@@ -618,11 +642,31 @@ class MainWindow(QMainWindow):
 
     def _on_refused(self, error: NSTError) -> None:
         """The job could not start (bad input): nothing was made."""
+        if isinstance(error, OutOfMemoryError) and error.fits and self.offer_size(error):
+            return
         message = str(error)
         self.progress.finish("Could not start")
         self.statusBar().showMessage("The run could not start")
         self.show_error("The run could not start", message)
         self.failed.emit(message, None)
+
+    def offer_size(self, error: OutOfMemoryError) -> bool:
+        """The picture is too large for the memory free: offer the largest size that fits and
+        start again with it. True if the person took it."""
+        self.progress.finish("Too large for the memory free")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Not enough memory", str(error),
+                          parent=self)
+        use = box.addButton(f"Use {error.fits} px", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is not use:
+            self.failed.emit(str(error), None)
+            return True
+        self.params.size.setValue(int(error.fits))
+        self.statusBar().showMessage(f"Output size set to {error.fits} px, the largest that "
+                                     "fits", 6000)
+        QTimer.singleShot(0, self.start)
+        return True
 
     def _on_crashed(self, summary: str, details: str) -> None:
         self.progress.finish("Failed")
@@ -637,9 +681,12 @@ class MainWindow(QMainWindow):
         if outcome.entry is not None:
             self.history_strip.add(outcome.entry, outcome.image, select=True)
 
-    def _set_current(self, outcome: RunOutcome, path: str) -> None:
+    def _set_current(self, outcome: RunOutcome, path: str, caption: str = "") -> None:
         """Make `outcome` the picture on show (what Save As, Copy and Use as Start use);
-        `path` is a file holding it, or ""."""
+        `path` is a file holding it, or "". A `caption` replaces what the progress area said
+        about an earlier run."""
+        if caption:
+            self.progress.show_text(caption)
         self.current, self.current_path = outcome, str(path)
         self.canvas.set_image(outcome.image)
         self._update_actions()
@@ -660,10 +707,18 @@ class MainWindow(QMainWindow):
         if self._closing and not self.gate.busy():
             self.close()  # the close that waited for the work to stop
 
+    def _on_batch_running(self, running: bool) -> None:
+        """The progress area speaks of the queue while it runs, and of how it ended."""
+        self.progress.show_text("The batch queue is running: each picture's progress is on "
+                                "the Batch page" if running else
+                                f"Batch queue: {self.batch.status.text().strip()}")
+
     def _update_actions(self) -> None:
         has = self.current is not None
         for a in (self.save_action, self.copy_action, self.use_init_action):
             a.setEnabled(has)
+        self.keep_action.setEnabled(has and self.current.entry is None
+                                    and not self.current_path)
 
     def add_current_to_queue(self) -> None:
         if self.batch.add_current():
@@ -701,6 +756,26 @@ class MainWindow(QMainWindow):
         return True
 
     @Slot()
+    def keep_in_history(self) -> bool:
+        """Put the picture on show, when the history does not hold it yet (an instant
+        picture), into the history."""
+        c = self.current
+        if c is None or c.entry is not None or self.current_path:
+            return False
+        try:
+            entry = self.history.add_image(c.rgb, c.settings, c.iterations, c.seconds,
+                                           c.status, c.reason, "window")
+        except (OSError, NSTError) as e:
+            self.show_error("The picture is not in the history",
+                            f"{getattr(e, 'strerror', None) or e}; save it with Save As.")
+            return False
+        c.entry = entry
+        self.current_path = entry.image_path
+        self.history_strip.add(entry, c.image, select=True)
+        self._update_actions()
+        self.statusBar().showMessage("Kept in the history", 4000)
+        return True
+
     def copy_result(self) -> None:
         if self.current is not None:
             QGuiApplication.clipboard().setImage(self.current.image)
@@ -739,7 +814,8 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open this result", f"{e}\n\nThe current settings are kept.")
             return False
         problems = self.apply_settings(settings)
-        self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0), path)
+        self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0), path,
+                          f"Opened {Path(path).name}")
         if problems:
             self.show_error("Some images of these settings are missing",
                             "\n".join(problems) + "\n\nThe current images are kept.")
@@ -754,7 +830,8 @@ class MainWindow(QMainWindow):
         except NSTError as e:
             self.show_error("Cannot show this picture", str(e))
             return False
-        self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0), path)
+        self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0), path,
+                          f"Showing {Path(path).name}")
         self.statusBar().showMessage(f"Showing {Path(path).name}", 4000)
         return True
 
@@ -776,7 +853,7 @@ class MainWindow(QMainWindow):
         self.videos.stop_playing()
         self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, entry.iterations,
                                      entry.seconds, entry.status, entry.reason, entry=entry),
-                          entry.image_path)
+                          entry.image_path, history_caption(entry))
         if entry.kind == "video":
             self.videos.show_history_entry(entry)
 

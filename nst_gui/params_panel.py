@@ -9,11 +9,13 @@ import random
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QLabel, QLineEdit, QSlider,
-                               QSpinBox, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
+                               QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout,
                                QWidget, QHeaderView, QAbstractItemView)
 
 from nst_core import TransferSettings
 from nst_core.networks.layers import FEATURE_LAYERS
+
+from .spinboxes import DoubleSpinBox, SpinBox
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ class LogSlider(QWidget):
         self.lo, self.hi = lo, hi
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, self.STEPS)
-        self.spin = QDoubleSpinBox()
+        self.spin = DoubleSpinBox()
         self.spin.setDecimals(decimals)
         self.spin.setRange(0.0, maximum if maximum is not None else hi)
         self.spin.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
@@ -99,6 +101,7 @@ class ParamsPanel(QWidget):
     """Every engine setting except the images. `values()` gives the fields it controls."""
 
     changed = Signal()
+    refused = Signal(str)  # a typed number out of range, in one line
 
     def __init__(self, devices: list[str], parent: QWidget | None = None):
         super().__init__(parent)
@@ -111,7 +114,7 @@ class ParamsPanel(QWidget):
         self.style_weight = LogSlider(1.0, 1e5, decimals=2, maximum=1e8)
         self.content_weight = LogSlider(0.01, 1e3, decimals=3, maximum=1e6)
         self.tv_weight = LogSlider(1e-5, 10.0, decimals=5)
-        self.style_scale = QDoubleSpinBox()
+        self.style_scale = DoubleSpinBox()
         self._number(self.style_scale, "style_scale", decimals=2, step=0.1)
         self.style_scale.setSuffix("×")
         self.color = self._combo("color")
@@ -133,7 +136,7 @@ class ParamsPanel(QWidget):
 
         run = QGroupBox("Picture")
         form = QFormLayout(run)
-        self.size = QSpinBox()
+        self.size = SpinBox()
         self._number(self.size, "size", step=64)
         self.size.setSuffix(" px")
         self._row(form, "size", self.size)
@@ -141,11 +144,11 @@ class ParamsPanel(QWidget):
         self.memory_label.setToolTip("Memory this size needs, and what is free now. A size that "
                                      "cannot fit is refused before the run starts.")
         form.addRow("", self.memory_label)
-        self.iterations = QSpinBox()
+        self.iterations = SpinBox()
         self._number(self.iterations, "iterations", step=50)
         self._row(form, "iterations", self.iterations)
         self.multiscale = QCheckBox("Paint coarse-to-fine")
-        self.scales = QSpinBox()
+        self.scales = SpinBox()
         self._number(self.scales, "scales")
         self.scales.setPrefix("scales: ")
         ms = QHBoxLayout()
@@ -154,11 +157,11 @@ class ParamsPanel(QWidget):
         self.multiscale.setToolTip(_tip("multiscale"))
         self.multiscale.toggled.connect(self.scales.setEnabled)
         self._row(adv, "multiscale", ms)
-        self.early_stop = QDoubleSpinBox()
+        self.early_stop = DoubleSpinBox()
         self._number(self.early_stop, "early_stop", decimals=4, step=0.001)
         self.early_stop.setSpecialValueText("never")
         self._row(adv, "early_stop", self.early_stop)
-        self.settle = QDoubleSpinBox()
+        self.settle = DoubleSpinBox()
         self._number(self.settle, "settle", decimals=2, step=0.05)
         self.settle.setSpecialValueText("never")
         self._row(adv, "settle", self.settle)
@@ -179,7 +182,7 @@ class ParamsPanel(QWidget):
         self.init_image.setToolTip(_tip("init_image"))
         self.init.currentIndexChanged.connect(self._sync_enabled)
         self._row(adv, "init", init_row)
-        self.seed = QSpinBox()
+        self.seed = SpinBox()
         self._number(self.seed, "seed")
         dice = QToolButton()
         dice.setText("Random")
@@ -195,7 +198,7 @@ class ParamsPanel(QWidget):
         lay.addWidget(self.advanced_toggle)
         form = adv
         self.lr_auto = QCheckBox("automatic")
-        self.lr = QDoubleSpinBox()
+        self.lr = DoubleSpinBox()
         self._number(self.lr, "learning_rate", decimals=4, step=0.01)
         lr_row = QHBoxLayout()
         lr_row.addWidget(self.lr_auto)
@@ -275,6 +278,8 @@ class ParamsPanel(QWidget):
 
     def _number(self, spin, name: str, decimals: int | None = None, step: float = 1) -> None:
         lo, hi = TransferSettings.meta(name)["range"]
+        spin.setAccessibleName(_label(name))
+        spin.refused.connect(self.refused)
         if decimals is not None:
             spin.setDecimals(decimals)
         spin.setRange(lo, hi)

@@ -130,3 +130,9 @@ class ProgressArea(QWidget):
 
     def finish(self, text: str) -> None:
         self.bar.setFormat(text)
+
+    def show_text(self, text: str) -> None:
+        """Describe what the canvas shows now (not a run of this area's): the last run's bar,
+        figures and curves go, so nothing stale stays under another picture."""
+        self.reset(1)
+        self.bar.setFormat(text or " ")

@@ -54,7 +54,12 @@ class RunFailedError(NSTError):
 
 
 class OutOfMemoryError(RunFailedError, MemoryError):
-    """The run needs more memory than the device has. `result` as for `RunFailedError`."""
+    """The run needs more memory than the device has. `result` as for `RunFailedError`;
+    `fits`: the largest output size (px) that fits, when it was worked out, else None."""
+
+    def __init__(self, message: str, result=None, fits: int | None = None):
+        super().__init__(message, result)
+        self.fits = fits
 
 
 class ModelError(NSTError):

@@ -76,10 +76,13 @@ def min_side_for(settings: TransferSettings) -> int:
 
 def largest_size_that_fits(settings: TransferSettings, content_size: tuple[int, int], free: int,
                            device: str = "cpu", tuning: Tuning = Tuning()) -> int:
-    """The largest output size (a multiple of 64, at least 64) whose estimate fits in `free`."""
-    size = 64
-    for candidate in range(128, settings.size + 1, 64):
+    """The largest output size below the one asked for (a multiple of 32) that the network can
+    paint and whose estimate fits in `free`; 0 when none does."""
+    size, need = 0, min_side_for(settings)
+    for candidate in range(32, settings.size, 32):
         final = fit_long_side(*content_size, candidate)
+        if min(final) < need:  # too small for the network: never offered
+            continue
         if estimate_memory(settings.replace(size=candidate), final, device, tuning) > free:
             break
         size = candidate
@@ -147,10 +150,13 @@ class Picture:
             w, h = self.output_size
             fits = largest_size_that_fits(s, self.content.size, free, self.device.type,
                                           self.tuning)
+            smaller = (f"choose a smaller output size (up to about {fits} px fits) or close "
+                       "other programs" if fits else "close other programs: even the smallest "
+                       "size does not fit")
             raise OutOfMemoryError(
                 f"A {w}x{h} picture needs about {self.memory_needed / 2**30:.1f} GB of memory "
-                f"but only {free / 2**30:.1f} GB is free on {self.device.type}; choose a smaller "
-                f"output size (up to about {fits} px fits) or close other programs.")
+                f"but only {free / 2**30:.1f} GB is free on {self.device.type}; {smaller}.",
+                fits=fits or None)
 
     @property
     def output_size(self) -> tuple[int, int]:

@@ -298,6 +298,18 @@ def test_size_that_cannot_fit_is_refused_up_front(tiny_settings, monkeypatch):
     StillJob(s.replace(size=256)).prepare()  # fits
 
 
+def test_the_size_offered_is_smaller_paintable_and_none_when_nothing_fits(tiny_settings):
+    from nst_core.painting.picture import largest_size_that_fits, memory_needed
+
+    s = tiny_settings.replace(size=256)
+    need_128 = memory_needed(s.replace(size=128), (48, 40))
+    assert largest_size_that_fits(s, (48, 40), need_128 + 1) == 128
+    assert largest_size_that_fits(s, (48, 40), 10**15) == 224  # below the size asked for
+    assert largest_size_that_fits(s, (48, 40), 1) == 0  # not even the network fits
+    # a wide photo: 32 px long would leave a short side the network cannot paint
+    assert largest_size_that_fits(s.replace(size=64), (400, 100), 10**15) == 0
+
+
 def test_autocast_path_runs_with_float32_losses(tiny_settings):
     """The CUDA path's autocast, exercised on the CPU (bfloat16 autocast exists there too)."""
     r = run_transfer(tiny_settings.replace(iterations=8), tuning=BF16)
