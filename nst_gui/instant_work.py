@@ -18,6 +18,7 @@ from nst_core.media.images import unique_path
 
 from .outcome import RunOutcome
 from .params_panel import ParamsPanel
+from .progress_area import fmt_seconds
 from .qtimage import to_qimage
 from .worker import JobController
 
@@ -148,15 +149,17 @@ class InstantWork(QObject):
         self.start(job)
         self.w.instant.status.setText("Camera starting…")
 
-    def _photos_for_training(self) -> tuple[str, ...] | None:
-        """Ask where the training photos come from; None if the person cancels."""
+    def _photos_for_training(self, about: str) -> tuple[str, ...] | None:
+        """Ask where the training photos come from, saying what the training will do
+        (`about`); None if the person cancels."""
         from nst_app.models import training_photos
 
-        box = QMessageBox(self)
-        box.setWindowTitle("Training photos")
-        box.setText("Which photos should the instant style learn from?")
-        box.setInformativeText("The bundled sample photos are enough to start; a folder of "
-                               "your own photos (or videos) gives a more general model.")
+        box = QMessageBox(self.w)
+        box.setWindowTitle("Make an instant style")
+        box.setText(about)
+        box.setInformativeText("Which photos should it learn from? The bundled sample photos "
+                               "are enough to start; a folder of your own photos (or videos) "
+                               "gives a more general style.")
         folder = box.addButton("Choose a Folder…", QMessageBox.ButtonRole.AcceptRole)
         samples = box.addButton("Use the Sample Photos", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
@@ -172,12 +175,51 @@ class InstantWork(QObject):
             self.w.show_error("Cannot train on this folder", str(e))
         return None
 
-    def train(self, photos: tuple[str, ...] | None = None) -> bool:
-        """Make an instant style from the first painting: asks for the photos (unless given),
-        then trains in the background with live previews."""
-        from nst_app.models import user_models_dir
+    def training_plan(self, painting: str) -> tuple[Path, str]:
+        """Where a new instant style of `painting` goes, and what the person is told before
+        it starts: the painting, the time on this computer, that it keeps the processor busy,
+        and a style of the same name it would stand beside or continue."""
+        from nst_app.models import library, user_models_dir
+        from nst_core.kinds.train import estimated_seconds
+        from nst_core.networks.model_file import SUFFIX, load_model
         from nst_core.settings.training import TrainSettings
-        from nst_core.networks.model_file import SUFFIX
+
+        name = Path(painting).stem
+        title = name.replace("_", " ").replace("-", " ")
+        title = title[:1].upper() + title[1:]
+        out = user_models_dir(self.w.data_dir) / f"{name}{SUFFIX}"
+        done, note = 0, ""
+        if out.exists():  # resume an unfinished training of this painting, else a new file
+            try:
+                model = load_model(out)
+                done = 0 if model.finished else model.steps_done
+            except NSTError:
+                model = None
+            if model is not None and not model.finished:
+                note = (f" It continues the unfinished training in {out.name} (step {done} "
+                        f"of {model.steps_planned}).")
+            else:
+                first = out
+                out = unique_path(out)
+                note = (f" You already have a style of this painting ({first.name}): the new "
+                        f"one is saved beside it as {out.name}.")
+        shipped = [e for e in library(self.w.data_dir) if e.bundled and e.name == name]
+        if shipped and not note:
+            note = (" An instant style of this painting ships with the app: the new one is "
+                    "listed beside it (the shipped one is marked so).")
+        plan = TrainSettings(style=painting, photos=("",), output=str(out))
+        seconds = estimated_seconds(plan, done)
+        about = (f"Train an instant style of {title} ({Path(painting).name}): {plan.steps} steps,"
+                 f" about {fmt_seconds(seconds)} on this computer. It keeps the processor busy "
+                 "meanwhile; Stop keeps what it learned and Resume training goes on later. The "
+                 "first previews are blotches of the painting's colours; its strokes show after "
+                 f"a few hundred steps.{note}")
+        return out, about
+
+    def train(self, photos: tuple[str, ...] | None = None) -> bool:
+        """Make an instant style from the first painting: says what it will take and asks
+        for the photos (unless given), then trains in the background with live previews."""
+        from nst_core.settings.training import TrainSettings
 
         styles = self.w.inputs.style_paths()
         if not styles:
@@ -187,19 +229,10 @@ class InstantWork(QObject):
         if why:
             self.w.show_error("Not now", why)
             return False
-        photos = photos if photos else self._photos_for_training()
+        out, about = self.training_plan(styles[0])
+        photos = photos if photos else self._photos_for_training(about)
         if not photos:
             return False
-        out = user_models_dir(self.w.data_dir) / f"{Path(styles[0]).stem}{SUFFIX}"
-        if out.exists():  # resume an unfinished training of this painting, else a new file
-            from nst_core.networks.model_file import load_model
-
-            try:
-                resumable = not load_model(out).finished
-            except NSTError:
-                resumable = False
-            if not resumable:
-                out = unique_path(out)
         settings = TrainSettings(style=styles[0], photos=tuple(photos), output=str(out))
         return self._start_training(settings)
 
@@ -228,10 +261,14 @@ class InstantWork(QObject):
         job = TrainJob(settings)
         self.trainer.start(lambda stop: run_and_record(job, None, "window", LIVE, stop))
         self.w.statusBar().showMessage(f"Preparing to train on {len(settings.photos)} photos…")
+        from nst_core.kinds.train import estimated_seconds
+
+        title = Path(settings.style).stem.replace("_", " ")
         self.w.instant.status.setText(
-            f"Training {Path(settings.output).name}: Stop keeps what it learned; Resume "
-            "training continues." + ("" if len(settings.photos) > 5 else
-                                     " More photos give a more general model."))
+            f"Training an instant style of {title} into {Path(settings.output).name}, about "
+            f"{fmt_seconds(estimated_seconds(settings))} here at most: Stop keeps what it "
+            "learned; Resume training continues." + ("" if len(settings.photos) > 5 else
+                                                     " More photos give a more general style."))
         return True
 
     def on_training_event(self, ev) -> None:

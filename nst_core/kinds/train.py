@@ -44,11 +44,17 @@ from nst_core.networks.stylize import stylize
 from nst_core.networks.transformer import TransformerNet
 from nst_core.networks.vgg import shared_features
 from nst_core.objective.perceptual import Objective
+from nst_core.painting import pace
 from nst_core.runtime.devices import configure, is_oom, resolve_device
 from nst_core.runtime.memory import released_after
 from nst_core.settings.training import TrainSettings
 
 log = logging.getLogger(__name__)
+
+#: A training step against an optimization iteration over as many pixels (the step's batch of
+#: crops): the loss network runs on the photos and on the network's pictures, and the transformer
+#: forward and back. Measured 1.44 on a 2-core AMD EPYC (AVX2, float32), benchmarks/RESULTS.md.
+TRAIN_STEP_COST = 1.45
 
 #: Frames taken from each training video.
 FRAMES_PER_VIDEO = 120
@@ -110,6 +116,16 @@ class TrainJob(Job):
     def input_files(self) -> list[str]:
         s = self.settings
         return [s.style, *s.photos, *s.held_out]
+
+
+def estimated_seconds(settings: TrainSettings, steps_done: int = 0) -> float:
+    """Seconds the training's steps still to come are expected to take on this machine (the
+    engine's cost model, calibrated where this process has timed it; see
+    `nst_core.painting.picture.calibrate_pace`). Loads nothing and never measures."""
+    device = resolve_device(settings.device)
+    cost = pace.known_cost(device.type)
+    step = TRAIN_STEP_COST * cost(settings.batch * settings.crop * settings.crop)
+    return max(0, settings.steps - steps_done) * step
 
 
 def _load_photos(paths: tuple[str, ...]) -> list[np.ndarray]:

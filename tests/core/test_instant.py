@@ -319,3 +319,18 @@ def test_a_camera_job_round_trips_and_refuses_what_it_does_not_know(tiny_model):
         with pytest.raises(SettingsError) as e:
             job_from_json(json.dumps(bad))
         assert e.value.field == field_name
+
+
+def test_a_trainings_time_is_its_steps_at_the_engines_pace(monkeypatch, tmp_path):
+    """Each step costs TRAIN_STEP_COST optimization iterations over the batch's pixels."""
+    from nst_core.kinds import train
+    from nst_core.settings.training import TrainSettings
+
+    monkeypatch.setattr(train.pace, "known_cost", lambda device, precision="float32":
+                        (lambda pixels: pixels * 1e-6))
+    s = TrainSettings(style="s.jpg", photos=("p.jpg",), output=str(tmp_path / "m.nst"),
+                      steps=1600, batch=4, crop=128, device="cpu")
+    step = 1.45 * 4 * 128 * 128 * 1e-6
+    assert train.estimated_seconds(s) == pytest.approx(1600 * step)
+    assert train.estimated_seconds(s, steps_done=1500) == pytest.approx(100 * step)
+    assert train.estimated_seconds(s, steps_done=2000) == 0

@@ -136,3 +136,29 @@ def test_instant_pictures_wait_while_a_painting_runs(window, qtbot, tiny_model):
     with qtbot.waitSignal(window.finished, timeout=60000):
         pass
     assert not _instant_shown(window)  # the painting's picture stays on show
+
+
+def test_training_says_what_it_will_take_before_it_starts(window, messages):
+    """Asked from the window, a training names the painting, its time on this computer and
+    that it keeps the processor busy; the person can still say no."""
+    assert window.inputs.style_paths()[0].endswith("starry_night.jpg")
+    assert not window.instants.train()  # the dialog is answered Cancel
+    title, text = messages[-1]
+    assert title == "Make an instant style"
+    assert text.startswith("Train an instant style of Starry night (starry_night.jpg): 1600 "
+                           "steps, about ")
+    assert "on this computer" in text and "keeps the processor busy" in text
+    assert "ships with the app" in text  # the shipped Starry Night stays, the new one beside it
+    assert not window.instants.trainer.running
+
+
+def test_training_a_painting_you_already_have_a_style_of_keeps_both(window, tiny_model):
+    from nst_app.models import user_models_dir
+
+    mine = user_models_dir(window.data_dir) / "starry_night.nst"
+    mine.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(tiny_model, mine)  # finished: a new training does not continue it
+    out, about = window.instants.training_plan(window.inputs.style_paths()[0])
+    assert out.name == "starry_night-2.nst" and mine.is_file()
+    assert "You already have a style of this painting (starry_night.nst)" in about
+    assert "starry_night-2.nst" in about
