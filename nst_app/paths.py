@@ -24,3 +24,9 @@ def history_dir(base: Path | None = None) -> Path:
 
 def queue_file(base: Path | None = None) -> Path:
     return (base or data_dir()) / "queue.json"
+
+
+def videos_dir() -> Path:
+    """Where a repainted video goes when its clip's own folder will not do: the person's
+    videos folder, in a folder of the app's."""
+    return Path(platformdirs.user_videos_dir()) / APP_NAME

@@ -14,6 +14,7 @@ from nst_core.media.images import save_image, unique_path
 from nst_core.media.video import Frame, VideoInfo, even_size, frame_at, probe, read_frames
 
 from . import paths
+from .samples import resources_dir
 
 
 def clip_info(path: str | os.PathLike) -> VideoInfo:
@@ -53,12 +54,22 @@ def frame_as_photo(path: str | os.PathLike, seconds: float, long_side: int = 0,
 
 
 def default_output(clip: str | os.PathLike, what: str, folder: str | os.PathLike = "") -> Path:
-    """A free `<clip>_<painting or model>.mp4` in `folder` (default: beside the clip)."""
-    where = Path(folder) if folder else Path(clip).parent
+    """A free `<clip>_<painting or model>.mp4` in `folder`; by default beside the clip, or in
+    the person's videos folder when the clip is one of the app's own samples (never inside
+    the installed app) or its folder cannot be written."""
+    where = Path(folder) if folder else _beside(Path(clip))
     return unique_path(where / f"{Path(clip).stem[:60]}_{Path(what).stem[:60]}.mp4")
 
 
-def playback(path: str | os.PathLike) -> Iterator[tuple[float, np.ndarray]]:
-    """A written video's frames with their times, for playing it in the window."""
-    for f in read_frames(path):
+def _beside(clip: Path) -> Path:
+    folder = clip.parent.resolve()
+    if folder.is_relative_to(resources_dir().resolve()) or not os.access(folder, os.W_OK):
+        return paths.videos_dir()
+    return folder
+
+
+def playback(path: str | os.PathLike, start: float = 0.0) -> Iterator[tuple[float, np.ndarray]]:
+    """A written video's frames from `start` seconds with their times, for playing it in the
+    window."""
+    for f in read_frames(path, start=start):
         yield f.time, f.rgb

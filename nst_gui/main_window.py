@@ -375,7 +375,8 @@ class MainWindow(QMainWindow):
         v.render_requested.connect(self.videos.render_video)
         v.stop_requested.connect(self.stop)
         v.play_requested.connect(self.videos.play_video)
-        v.play_button.toggled.connect(lambda on: on or self.videos.stop_playing())
+        v.pause_requested.connect(self.videos.stop_playing)
+        v.seek_requested.connect(self.videos.seek)
         v.open_output_requested.connect(
             lambda: v.output and QDesktopServices.openUrl(QUrl.fromLocalFile(v.output)))
 

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -35,7 +36,9 @@ class VideoPanel(QWidget):
     preview_requested = Signal(float)  # repaint the frame at this time with the settings
     render_requested = Signal()
     stop_requested = Signal()
-    play_requested = Signal()
+    play_requested = Signal()  # play (or go on playing) the written video on the canvas
+    pause_requested = Signal()
+    seek_requested = Signal(float)  # show the written video's frame at this time
     open_output_requested = Signal()  # in the system's player (with its sound)
 
     def __init__(self, data_dir: Path | None = None, parent: QWidget | None = None):
@@ -125,16 +128,31 @@ class VideoPanel(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         lay.addWidget(self.status)
+        player = QGroupBox("The repainted video")
+        pl = QVBoxLayout(player)
         row = QHBoxLayout()
         self.play_button = QPushButton("Play")
         self.play_button.setCheckable(True)
-        self.play_button.setToolTip("Play the repainted video on the canvas (without sound)")
+        self.play_button.setToolTip("Play the repainted video on the canvas (without sound); "
+                                    "press again to pause")
         row.addWidget(self.play_button)
+        self.loop_check = QCheckBox("Loop")
+        self.loop_check.setToolTip("Start again from the beginning at the end")
+        row.addWidget(self.loop_check)
         self.open_output_button = QPushButton("Open in Player")
         self.open_output_button.setToolTip("Open the repainted video in the system's player, "
                                            "with its sound")
         row.addWidget(self.open_output_button)
-        lay.addLayout(row)
+        pl.addLayout(row)
+        row = QHBoxLayout()
+        self.position = QSlider(Qt.Orientation.Horizontal)
+        self.position.setToolTip("Where the video plays from: drag to show a frame")
+        self.position.setRange(0, 0)
+        row.addWidget(self.position, 1)
+        self.position_label = QLabel("0.00 s")
+        row.addWidget(self.position_label)
+        pl.addLayout(row)
+        lay.addWidget(player)
         lay.addStretch(1)
 
         self._settle = QTimer(self)  # a scrub drag: show the frame once it settles
@@ -147,7 +165,10 @@ class VideoPanel(QWidget):
         self.preview_button.clicked.connect(lambda: self.preview_requested.emit(self.seconds()))
         self.render_button.clicked.connect(self.render_requested)
         self.stop_button.clicked.connect(self.stop_requested)
-        self.play_button.toggled.connect(lambda on: on and self.play_requested.emit())
+        self.play_button.toggled.connect(
+            lambda on: self.play_requested.emit() if on else self.pause_requested.emit())
+        self.position.sliderMoved.connect(
+            lambda v: self.seek_requested.emit(v / 100.0))
         self.open_output_button.clicked.connect(self.open_output_requested)
         self.method.currentIndexChanged.connect(lambda _: self._update())
         self.reload_models()
@@ -208,9 +229,27 @@ class VideoPanel(QWidget):
         self._update()
         return problems
 
-    def set_output(self, path: str) -> None:
+    def set_output(self, path: str, duration: float = 0.0) -> None:
+        """The written video the player plays (`duration` seconds long, when known)."""
+        if path != self.output:
+            self.show_position(0.0)
         self.output = path
+        self.position.setRange(0, max(0, round(duration * 100)))
         self._update()
+
+    def show_position(self, seconds: float) -> None:
+        """Where the player is (without asking for that frame)."""
+        self.position.blockSignals(True)
+        self.position.setValue(round(seconds * 100))
+        self.position.blockSignals(False)
+        self.position_label.setText(f"{seconds:.2f} s")
+
+    def set_playing(self, on: bool) -> None:
+        """The Play button says whether the video plays (without asking for anything)."""
+        self.play_button.blockSignals(True)
+        self.play_button.setChecked(on)
+        self.play_button.setText("Pause" if on else "Play")
+        self.play_button.blockSignals(False)
 
     def _update(self) -> None:
         has = self.info is not None
@@ -225,8 +264,8 @@ class VideoPanel(QWidget):
         self.stability.setEnabled(instant)
         self.long_term.setEnabled(not instant)
         done = bool(self.output) and Path(self.output).exists() and not running
-        self.play_button.setEnabled(done)
-        self.open_output_button.setEnabled(done)
+        for w in (self.play_button, self.open_output_button, self.position):
+            w.setEnabled(done)
 
     def ray_address_or_none(self) -> str | None:
         """The Ray cluster to share the frames with, or None for this computer."""

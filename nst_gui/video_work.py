@@ -156,6 +156,10 @@ class VideoWork(QObject):
                 (self.w.inputs.style_paths() or ["video"])[0]
             suggested = self.w.video.output if self.w.video.output and not \
                 Path(self.w.video.output).exists() else str(default_output(info.path, what))
+            try:  # the person's videos folder may not exist yet
+                Path(suggested).parent.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                pass
             output, _ = QFileDialog.getSaveFileName(
                 self, "Render the video to", suggested,
                 "MP4 video (*.mp4);;QuickTime (*.mov);;Matroska (*.mkv)")
@@ -172,7 +176,7 @@ class VideoWork(QObject):
             return False
         self.stop_playing()
         self._video_settings = settings
-        self.w.video.set_output(output)
+        self.set_output(output)
         self.w.progress.reset(1, frames=True)
         job, history = VideoJob(settings), self.w.history
         address = self.w.video.ray_address_or_none()
@@ -220,7 +224,7 @@ class VideoWork(QObject):
         else:
             text = f"Done: {r.frames} frames in {Path(r.output).name}" + (
                 f", {r.seconds_per_frame:.2f} s a frame" if r.seconds_per_frame else "")
-            self.w.video.set_output(r.output)
+            self.set_output(r.output)
             if f.entry is not None:
                 self.w.history_strip.add(f.entry, None, select=True)
             elif f.history_error:
@@ -244,16 +248,36 @@ class VideoWork(QObject):
             return
         self.w.show_error("The video could not start", message)
 
+    def set_output(self, path: str) -> None:
+        """The video the panel's player plays: its length sets the position slider."""
+        from nst_core.media.video import probe
+
+        duration = 0.0
+        if path and Path(path).is_file():
+            try:
+                duration = probe(path).duration
+            except NSTError:
+                pass
+        self.w.video.set_output(path, duration)
+
     def play_video(self) -> None:
-        """Play the repainted video on the canvas at its own pace (without sound)."""
+        """Play the repainted video on the canvas at its own pace (without sound), from the
+        player's position; at the end it stops, or starts again with Loop."""
         from nst_app.videos import playback
 
         path = self.w.video.output
         if not path or not Path(path).exists():
-            self.w.video.play_button.setChecked(False)
+            self.w.video.set_playing(False)
             return
-        self._player = playback(path)
-        self._player_start = time.perf_counter()
+        self._player_timer.stop()
+        if self._player is not None:
+            self._player.close()
+        start = self.w.video.position.value() / 100.0
+        if start >= self.w.video.position.maximum() / 100.0 - 0.01:
+            start = 0.0  # at the end: play from the beginning
+        self._player = playback(path, start)
+        self._player_start = time.perf_counter() - start
+        self.w.video.set_playing(True)
         self._play_next()
 
     def _play_next(self) -> None:
@@ -263,7 +287,11 @@ class VideoWork(QObject):
         try:
             t, rgb = next(self._player)
         except (StopIteration, NSTError):
-            self.stop_playing()
+            if self.w.video.loop_check.isChecked() and self.w.video.position.value() > 0:
+                self.w.video.show_position(0.0)
+                self.play_video()
+            else:
+                self.stop_playing()
             return
         wait = t - (time.perf_counter() - self._player_start)
         if wait > 0.005:  # too early: come back when it is due
@@ -271,18 +299,36 @@ class VideoWork(QObject):
             self._player_timer.start(int(wait * 1000))
             return
         self.w.canvas.set_image(to_qimage(rgb))
+        self.w.video.show_position(t)
         self._player_timer.start(1)
 
     def stop_playing(self) -> None:
+        """Pause: the frame on show and the position stay."""
         self._player_timer.stop()
         if self._player is not None:
             self._player.close()
             self._player = None
-        if self.w.video.play_button.isChecked():
-            self.w.video.play_button.blockSignals(True)
-            self.w.video.play_button.setChecked(False)
-            self.w.video.play_button.blockSignals(False)
+        self.w.video.set_playing(False)
 
+    @Slot(float)
+    def seek(self, seconds: float) -> None:
+        """Show the written video's frame at `seconds`; a playing video goes on from there."""
+        from nst_app import videos
+
+        path = self.w.video.output
+        if not path or not Path(path).exists():
+            return
+        playing = self._player is not None
+        self.stop_playing()
+        self.w.video.show_position(seconds)
+        try:
+            frame = videos.frame(path, seconds)
+        except NSTError as e:
+            self.w.statusBar().showMessage(str(e), 6000)
+            return
+        self.w.canvas.set_image(to_qimage(frame.rgb))
+        if playing:
+            self.play_video()
 
     def show_history_entry(self, entry: HistoryEntry) -> None:
         """A video of the history: its poster is on the canvas; Play and Open in Player play
@@ -295,7 +341,7 @@ class VideoWork(QObject):
         if self.controller.running:
             return  # the panel follows the render under way
         self.w.show_page("video")
-        self.w.video.set_output(entry.video)
+        self.set_output(entry.video)
         self.w.video.status.setText(f"{name}: Play, or Open in Player")
         self.w.statusBar().showMessage(f"Video {name}: Play it in the Video panel", 6000)
 
@@ -326,7 +372,7 @@ class VideoWork(QObject):
             self.load_video(v.content)
             problems += self.w.video.apply(v)
             if Path(entry.video).exists():  # still playable
-                self.w.video.set_output(entry.video)
+                self.set_output(entry.video)
         self.w.params.set_values(v.picture.replace(size=self.w.params.values()["size"]))
         try:
             self.w.inputs.set_styles(list(v.picture.styles), list(v.picture.style_blend) or None)

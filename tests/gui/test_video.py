@@ -250,3 +250,59 @@ def test_frames_kept_from_another_render_are_offered_to_be_discarded(window, qtb
     wait_idle(qtbot, window, timeout=120000)
     assert asked == ["Frames of another render"]
     assert probe(out).frames == 3 and not kept.exists()
+
+
+def test_the_player_pauses_seeks_and_loops(window, qtbot, tmp_path, painting_path):
+    """Play and pause keep the position; dragging the position shows that frame; Loop starts
+    again at the end."""
+    out = write_clip(tmp_path / "written.mp4", frames=20, w=64, h=48)  # 2 s at 10 fps
+    entry, _, _ = _history_video(window, tmp_path, painting_path)
+    window._history_clicked(entry)
+    v = window.video
+    window.videos.set_output(str(out))
+    assert v.position.isEnabled() and 180 <= v.position.maximum() <= 200
+    v.seek_requested.emit(1.25)  # as a drag of the position does
+    assert v.position_label.text() == "1.25 s"
+    shown = to_array(window.canvas.image()).astype(int)
+    assert np.abs(shown - clip_frame(12, 64, 48)).mean() < 8  # the frame on show at 1.25 s
+
+    v.play_button.click()
+    assert v.play_button.text() == "Pause"
+    qtbot.waitUntil(lambda: v.position.value() >= 150, timeout=5000)  # from 1.25 s on
+    v.play_button.click()  # pause
+    assert not v.play_button.isChecked() and v.play_button.text() == "Play"
+    paused = v.position.value()
+    qtbot.wait(300)
+    assert v.position.value() == paused  # the position stays
+
+    v.loop_check.setChecked(True)
+    v.play_button.click()
+    qtbot.waitUntil(lambda: v.position.value() < paused, timeout=5000)  # round again
+    assert v.play_button.isChecked()
+    v.play_button.click()
+    v.loop_check.setChecked(False)
+    v.play_button.click()  # without Loop it plays to the end and stops there
+    qtbot.waitUntil(lambda: not v.play_button.isChecked(), timeout=5000)
+    assert v.position.value() >= 180
+
+
+def test_a_render_of_the_sample_clip_is_offered_outside_the_app(window, monkeypatch, tmp_path):
+    """Beside the clip, unless the clip is one of the app's own: then the person's videos
+    folder, never inside the installed app."""
+    import platformdirs
+    from PySide6.QtWidgets import QFileDialog
+
+    from nst_app.samples import default_clip, resources_dir
+
+    monkeypatch.setattr(platformdirs, "user_videos_dir", lambda: str(tmp_path / "Videos"))
+    offered = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, title, path, *a: offered.append(path) or ("", ""))
+    assert window.videos.load_video(str(default_clip()))
+    assert not window.videos.render_video()  # the dialog is cancelled
+    assert Path(offered[-1]).parent == tmp_path / "Videos" / "NST Studio"
+    assert not Path(offered[-1]).resolve().is_relative_to(resources_dir().resolve())
+    assert (tmp_path / "Videos" / "NST Studio").is_dir()  # made, so the dialog opens there
+    _open(window, tmp_path)  # a clip of the person's own: beside it
+    assert not window.videos.render_video()
+    assert Path(offered[-1]).parent == tmp_path
