@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -133,8 +133,8 @@ class HistoryStrip(QWidget):
     def add(self, entry: HistoryEntry, image: QImage | None, select: bool = False) -> None:
         item = self._item(entry, image)
         self.list.insertItem(0, item)  # newest first
-        if select:
-            self.list.setCurrentItem(item)
+        if select:  # the new one alone: earlier selections go
+            self.list.setCurrentItem(item, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
     def _item(self, entry: HistoryEntry, image: QImage | None) -> QListWidgetItem:
         if image is None:  # from disk: read at thumbnail size, not the whole picture

@@ -109,3 +109,17 @@ def test_the_context_menu_offers_delete_and_the_folder(window, three, answer, mo
     strip._menu(QPoint(-50, -50))  # on no item: only the folder
     assert [a.text() for a in strip.context_menu.actions()] == ["Open History Folder"]
     strip.context_menu.close()
+
+
+def test_a_new_picture_is_the_only_one_selected(window):
+    """Each finished picture is selected alone: the earlier ones do not stay highlighted."""
+    from nst_app.history import HistoryEntry
+    from PySide6.QtGui import QImage
+
+    image = QImage(8, 8, QImage.Format.Format_RGB888)
+    image.fill(0)
+    for i in range(3):
+        window.history_strip.add(HistoryEntry(f"x{i}.png", 0.0, 1, 1.0, "done"), image,
+                                 select=True)
+        assert len(window.history_list.selectedItems()) == 1
+    assert window.history_list.selectedItems()[0] is window.history_list.item(0)
