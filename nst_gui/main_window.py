@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
-                               QSplitter, QStyle, QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QMainWindow, QMessageBox,
+                               QSplitter, QStyle, QVBoxLayout, QWidget)
 
 from nst_app import paths
 from nst_app.batch import BatchQueue
@@ -37,6 +37,7 @@ from .inputs_panel import InputsPanel
 from .params_panel import ParamsPanel
 from .video_panel import VideoPanel
 from .instant_work import InstantWork
+from .actions import build as build_actions
 from .gate import WorkGate
 from .help import show_about, show_getting_started, show_shortcuts
 from .video_work import VideoWork
@@ -193,139 +194,27 @@ class MainWindow(QMainWindow):
         except RuntimeError:  # the window was closed meanwhile
             pass
 
-    def _action(self, text: str, slot, shortcut=None, tip: str = "", icon=None) -> QAction:
-        a = QAction(text, self)
-        if icon is not None:
-            a.setIcon(self.style().standardIcon(icon))
-        if shortcut is not None:
-            keys = shortcut if isinstance(shortcut, list) else [shortcut]
-            a.setShortcuts([QKeySequence(k) for k in keys])
-        if tip:
-            a.setToolTip(tip)
-            a.setStatusTip(tip)
-        a.triggered.connect(slot)
-        self.addAction(a)
-        return a
-
-    def _page_action(self, name: str, text: str, shortcut: str) -> QAction:
-        return self._action(text, lambda: self.show_page(name), shortcut,
-                            f"Show {text} in the side panel")
-
-    def _toggle_side(self, on: bool) -> None:
-        self.side.setVisible(on)
-
     def show_page(self, name: str) -> None:
         """Bring a page of the side area to the front, showing the area if it was hidden."""
         self.side.show_page(name)
         self.side_action.setChecked(True)
 
-    def _build_actions(self) -> None:
-        SP = QStyle.StandardPixmap
-        self.open_action = self._action("Open Photo…", self.open_content, QKeySequence.StandardKey.Open,
-                                        "Choose the photograph to repaint", SP.SP_DialogOpenButton)
-        self.add_style_action = self._action("Add Painting…", self.add_style_dialog,
-                                             "Ctrl+Shift+O", "Add a painting whose style to use")
-        self.paste_action = self._action("Paste Photo", self.paste_content,
-                                         QKeySequence.StandardKey.Paste,
-                                         "Use the clipboard's image as the photo")
-        self.open_video_action = self._action("Open Video…", self.videos.open_video,
-                                              "Ctrl+Shift+M",
-                                              "Open a clip to repaint (View > Video)")
-        self.open_result_action = self._action("Open Result…", self.open_result, "Ctrl+Shift+R",
-                                               "Open a PNG saved by NST Studio and restore its "
-                                               "settings")
-        self.save_action = self._action("Save As…", self.save_as,
-                                        [QKeySequence.StandardKey.Save, "Ctrl+Shift+S"],
-                                        "Save the picture (PNG keeps the settings)",
-                                        SP.SP_DialogSaveButton)
-        self.copy_action = self._action("Copy", self.copy_result, QKeySequence.StandardKey.Copy,
-                                        "Copy the picture to the clipboard")
-        self.keep_action = self._action("Keep in History", self.keep_in_history, "Ctrl+K",
-                                        "Keep the picture on show (an instant picture) in the "
-                                        "history")
-        self.start_action = self._action("Start", self.start_or_stop, ["Ctrl+Return", "F5"],
-                                         "Start painting (Ctrl+Enter); press again to stop",
-                                         SP.SP_MediaPlay)
-        self.use_init_action = self._action("Use Result as Start", self.use_result_as_init,
-                                            "Ctrl+I", "Continue from the picture shown: the next "
-                                            "run starts from it")
-        self.fit_action = self._action("Fit", self.canvas.fit, "Ctrl+0", "Fit the picture in view")
-        self.actual_action = self._action("1:1", self.canvas.actual_size, "Ctrl+1",
-                                          "Show actual pixels")
-        self.zoom_in_action = self._action("Zoom In", lambda: self.canvas.zoom_by(1.25),
-                                           [QKeySequence.StandardKey.ZoomIn, "Ctrl+="])
-        self.zoom_out_action = self._action("Zoom Out", lambda: self.canvas.zoom_by(0.8),
-                                            QKeySequence.StandardKey.ZoomOut)
-        self.compare_action = self._action("Before/After", self.canvas.set_compare, "Ctrl+B",
-                                           "Compare with the photo: drag the split line")
-        self.compare_action.setCheckable(True)
-        self.reset_action = self._action("Reset to Defaults", self.reset_to_defaults)
-        self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.images_action = self._page_action("images", "Photo and Paintings", "Ctrl+Shift+P")
-        self.paint_action = self._page_action("paint", "Paint Settings", "Ctrl+Shift+T")
-        self.instant_action = self._page_action("instant", "Instant Styles", "Ctrl+Shift+I")
-        self.video_action = self._page_action("video", "Video", "Ctrl+Shift+V")
-        self.batch_action = self._page_action("batch", "Batch Queue", "Ctrl+Shift+B")
-        self.side_action = self._action("Side Panel", self._toggle_side, "Ctrl+\\",
-                                        "Show or hide the side panel: the picture takes the "
-                                        "whole window")
-        self.side_action.setCheckable(True)
-        self.side_action.setChecked(True)
-        self.history_action = self.history_dock.toggleViewAction()
-        self.history_action.setText("History")
-        self.history_action.setShortcut(QKeySequence("Ctrl+Shift+H"))
-        self.plot_action = self._action("Loss Plot", self.progress.set_plot_visible,
-                                        "Ctrl+Shift+L", "Show how the losses fall during a run")
-        self.plot_action.setCheckable(True)
-        self.train_action = self._action(
-            "Make an Instant Style from This Painting…", self.instants.train, None,
-            "Train a network that repaints any photo in this painting's style at once")
-        self.add_to_queue_action = self._action(
-            "Add to Batch Queue", self.add_current_to_queue, "Ctrl+Shift+A",
-            "Add the current photo, paintings and settings to the batch queue")
+    def show_help(self, page: str) -> QDialog:
+        """A page of the Help menu: "start", "shortcuts" or "about"."""
+        if page == "shortcuts":
+            return show_shortcuts(self, self.actions())
+        return show_about(self) if page == "about" else show_getting_started(self)
 
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        for a in (self.open_action, self.add_style_action, self.paste_action,
-                  self.open_video_action, self.open_result_action, None, self.save_action,
-                  self.copy_action, self.keep_action, None,
-                  self.quit_action):
-            m.addSeparator() if a is None else m.addAction(a)
-        m = mb.addMenu("&Run")
-        m.addAction(self.start_action)
-        m.addAction(self.use_init_action)
-        m.addAction(self.add_to_queue_action)
-        m.addAction(self.train_action)
-        pm = m.addMenu("Presets")
+    def _build_actions(self) -> None:
+        history = self.history_dock.toggleViewAction()
+        history.setText("History")
+        history.setShortcut(QKeySequence("Ctrl+Shift+H"))
+        build_actions(self, {"history": history})  # nst_gui/actions.py declares them
+        self.side_action.setChecked(True)
         for p in self.presets_bar.presets:
-            a = pm.addAction(p.name)
+            a = self.presets_menu.addAction(p.name)
             a.setToolTip(p.description)
             a.triggered.connect(lambda checked=False, name=p.name: self.apply_preset(name))
-        m.addAction(self.reset_action)
-        m = mb.addMenu("&View")
-        for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action,
-                  None, self.compare_action, None, self.images_action, self.paint_action,
-                  self.instant_action, self.video_action, self.batch_action, None,
-                  self.side_action, self.history_action, self.plot_action):
-            m.addSeparator() if a is None else m.addAction(a)
-
-        m = mb.addMenu("&Help")
-        self.help_action = self._action("Getting Started", lambda: show_getting_started(self),
-                                        QKeySequence.StandardKey.HelpContents)
-        self.shortcuts_action = self._action(
-            "Keyboard Shortcuts", lambda: show_shortcuts(self, self.actions()), "Ctrl+/")
-        self.about_action = self._action("About NST Studio", lambda: show_about(self))
-        for a in (self.help_action, self.shortcuts_action, None, self.about_action):
-            m.addSeparator() if a is None else m.addAction(a)
-
-        tb = QToolBar("Main")
-        tb.setObjectName("main-toolbar")
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        for a in (self.start_action, None, self.open_action, self.save_action, self.copy_action,
-                  self.use_init_action, None, self.fit_action, self.actual_action,
-                  self.compare_action):
-            tb.addSeparator() if a is None else tb.addAction(a)
-        self.addToolBar(tb)
 
     def _connect(self) -> None:
         c = self.controller

@@ -137,3 +137,30 @@ def test_the_paint_page_puts_the_artists_settings_first(window):
     for widget, text in labels.items():
         form = widget.parentWidget().layout()
         assert form.labelForField(widget).text() == text
+
+
+def test_every_command_is_declared_once_and_reaches_the_menus(window):
+    """The table in nst_gui/actions.py is the only place a command is described: each one is
+    an action of the window with its keys, each menu entry is one of them, and the shortcuts
+    page lists every key."""
+    from PySide6.QtGui import QKeySequence
+
+    from nst_gui.actions import COMMANDS, MENUS
+    from nst_gui.help import shortcuts_html
+
+    names = [c.name for c in COMMANDS]
+    assert len(names) == len(set(names))
+    for c in COMMANDS:
+        a = getattr(window, f"{c.name}_action")
+        assert a.text() == c.text
+        assert [k.toString() for k in a.shortcuts()] == \
+            [QKeySequence(k).toString() for k in c.keys]
+    in_menus = {a.text() for m in window.menuBar().actions() for a in m.menu().actions()}
+    for _, items in MENUS:
+        for item in items:
+            if item not in (None, "@presets"):
+                assert getattr(window, f"{item}_action").text() in in_menus
+    page = shortcuts_html(window.actions())
+    for c in COMMANDS:
+        for k in c.keys:
+            assert QKeySequence(k).toString(QKeySequence.SequenceFormat.NativeText) in page
