@@ -37,7 +37,7 @@ class InstantWork(QObject):
         self.trainer = JobController(self)  # training a style (its running_changed: the window)
         self.trainer.event.connect(self.on_training_event)
         self.trainer.preview.connect(w._on_preview)
-        self.trainer.failed.connect(w._on_refused)
+        self.trainer.failed.connect(lambda e: w.paint.on_refused(e))
         self.trainer.crashed.connect(w._on_crashed)
 
     def _settings_for(self, painting: str = "") -> TransferSettings:

@@ -18,11 +18,8 @@ from nst_app import paths
 from nst_app.batch import BatchQueue
 from nst_app.history import HistoryEntry, HistoryStore
 from nst_app.presets import load_presets
-from nst_app.runs import Finished, run_and_record
 from nst_app.samples import default_settings
-from nst_core import (LIVE, ImageError, Note, NSTError, OutOfMemoryError, OutputExistsError,
-                      Progress, SettingsError, TransferSettings)
-from nst_core.kinds.still import StillJob
+from nst_core import ImageError, NSTError, OutputExistsError, SettingsError, TransferSettings
 from nst_core.media.images import load_image, read_settings_json, save_image, unique_path
 from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_needed
 from nst_core.runtime.devices import available_devices, available_memory, resolve_device
@@ -39,6 +36,7 @@ from .video_panel import VideoPanel
 from .instant_work import InstantWork
 from .actions import build as build_actions
 from .gate import WorkGate
+from .paint_work import PaintWork
 from .help import show_about, show_getting_started, show_shortcuts
 from .video_work import VideoWork
 from .presets_bar import PresetsBar
@@ -67,16 +65,6 @@ def history_caption(entry: HistoryEntry) -> str:
     return f"From the history: {entry.status}{how}, {when}"
 
 
-def scale_status(p: Progress) -> str:
-    """The status line while a picture paints: which scale runs, at which size."""
-    w, h = p.size
-    if p.scales <= 1:
-        return f"Painting… ({w}×{h} px)"
-    names = {0: "first", 1: "second", 2: "third", 3: "fourth", 4: "fifth", 5: "sixth"}
-    which = "final" if p.scale == p.scales - 1 else names.get(p.scale, f"#{p.scale + 1}")
-    return f"Painting the {which} scale, {p.scale + 1} of {p.scales} ({w}×{h} px)…"
-
-
 def launch_size(free: QSize) -> QSize:
     """The window's size at first launch on a screen with `free` room: most of a laptop's
     screen (the picture needs the room), a comfortable 1600x1000 on a larger one."""
@@ -98,9 +86,7 @@ class MainWindow(QMainWindow):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.store = store if store is not None else QSettings()
         self.history = HistoryStore(paths.history_dir(self.data_dir))
-        self.controller = JobController(self)  # painting a picture
         self.instant_controller = JobController(self)  # instant pictures and the camera
-        self._scale_shown: tuple | None = None  # (scale, size) the status line names
         self.current: RunOutcome | None = None  # the result on show, if any
         self.current_path: str = ""  # a file holding the current result (for "use as start")
         self._closing = False
@@ -121,7 +107,8 @@ class MainWindow(QMainWindow):
         self.presets_bar = PresetsBar(load_presets())
         self.batch = BatchPanel(BatchQueue.load(paths.queue_file(self.data_dir)), self.history,
                                 lambda: self.current_settings().validate(),
-                                str(self.store.value("batch_dir", str(Path.home() / "NST Studio"))))
+                                str(self.store.value("batch_dir",
+                                                     str(Path.home() / "NST Studio"))))
         self.instant = InstantPanel(self.data_dir)
         self.video = VideoPanel(self.data_dir)
 
@@ -164,6 +151,8 @@ class MainWindow(QMainWindow):
         self.history_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.history_dock.setTitleBarWidget(QWidget())  # no title row: View > History hides it
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
+        self.paint = PaintWork(self)  # painting a picture (Start)
+        self.controller = self.paint.controller
         self.videos = VideoWork(self)  # the Video page's work: clips, renders, the player
         self.instants = InstantWork(self)  # instant pictures, the camera, training a style
         self.gate = WorkGate()  # whether a kind of work may start now
@@ -217,12 +206,7 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda checked=False, name=p.name: self.apply_preset(name))
 
     def _connect(self) -> None:
-        c = self.controller
-        c.event.connect(self._on_event)
-        c.preview.connect(self._on_preview)
-        c.failed.connect(self._on_refused)
-        c.crashed.connect(self._on_crashed)
-        c.running_changed.connect(self._on_running_changed)
+        self.controller.running_changed.connect(self._on_running_changed)
         self.inputs.open_content_requested.connect(self.open_content)
         self.inputs.paste_content_requested.connect(self.paste_content)
         self.inputs.add_style_requested.connect(self.add_style_dialog)
@@ -447,27 +431,7 @@ class MainWindow(QMainWindow):
 
     def start(self, settings: TransferSettings | None = None) -> bool:
         """Paint the current photo with the current settings (or `settings`)."""
-        if self.controller.running:
-            return False
-        why = self.gate.refusal("paint")
-        if why:
-            self.show_error("Not now", why)
-            return False
-        try:
-            settings = (settings or self.current_settings()).validate()
-        except SettingsError as e:
-            self.show_error("Check the settings", str(e))
-            return False
-        self.store.setValue("last_settings", self.current_settings().to_json())
-        self.canvas.set_before(to_qimage(load_image(settings.content).rgb)
-                               if settings.content != self.inputs.content_path
-                               else self.inputs.content_image)
-        self.progress.reset(settings.iterations)
-        self._scale_shown = None
-        job, history = StillJob(settings), self.history
-        self.controller.start(lambda stop: run_and_record(job, history, "window", LIVE, stop))
-        self.statusBar().showMessage("Preparing…")
-        return True
+        return self.paint.start(settings)
 
     def stop(self) -> None:
         """Stop the long work under way (a painting, a training or a video), keeping what it
@@ -477,86 +441,9 @@ class MainWindow(QMainWindow):
             self.gate.controller(kind).stop()
             self.statusBar().showMessage("Stopping after this step…")
 
-    def _on_event(self, ev) -> None:
-        if isinstance(ev, Progress):
-            if ev.iteration == 1 or (ev.scale, ev.size) != self._scale_shown:
-                self.statusBar().showMessage(scale_status(ev))
-            self._scale_shown = (ev.scale, ev.size)
-            self.progress.update_progress(ev)
-            self.progressed.emit(ev)
-        elif isinstance(ev, Note):
-            self.statusBar().showMessage(ev.text, 4000)
-        elif isinstance(ev, Finished):
-            self._on_finished(ev)
-
     @Slot(QImage, int, str)
     def _on_preview(self, image: QImage, iteration: int, item_id: str) -> None:
         self.canvas.set_image(image)
-
-    def _on_finished(self, f: Finished) -> None:
-        outcome = RunOutcome.from_finished(f)
-        if outcome is not None and outcome.iterations == 0:  # stopped before painting at all
-            outcome = None
-            if f.status != "failed":
-                self.progress.finish("Stopped before the first iteration")
-                self.statusBar().showMessage("Stopped before the first iteration; nothing was "
-                                             "painted")
-                return
-        if outcome is not None:
-            self._show_outcome(outcome)
-        if f.history_error:
-            self.show_error("The picture is not in the history", f.history_error)
-        if f.status == "failed":
-            message = f.message
-            if outcome is not None:
-                message += ("\n\nThe last good picture is kept in the history." if f.entry
-                            else "\n\nThe last good picture is on the canvas; save it with "
-                                 "Save As.")
-            self.progress.finish("Failed")
-            self.statusBar().showMessage("The run failed")
-            self.show_error("The run could not finish", message)
-            self.failed.emit(f.message, outcome)
-            return
-        if outcome is None:
-            return
-        if outcome.stopped:
-            text = f"Stopped at iteration {outcome.iterations}; the picture so far is kept"
-        else:
-            text = f"Done: {outcome.iterations} iterations in {fmt_seconds(outcome.seconds)}" \
-                   + (f" ({outcome.reason})" if outcome.reason.startswith("converged") else "")
-        if "total" in outcome.final_losses:  # the kept picture's loss, not the last step's
-            text += f" · loss {outcome.final_losses['total']:.4g}"
-        self.progress.finish(text)
-        self.statusBar().showMessage(text)
-        self.finished.emit(outcome)
-
-    def _on_refused(self, error: NSTError) -> None:
-        """The job could not start (bad input): nothing was made."""
-        if isinstance(error, OutOfMemoryError) and error.fits and self.offer_size(error):
-            return
-        message = str(error)
-        self.progress.finish("Could not start")
-        self.statusBar().showMessage("The run could not start")
-        self.show_error("The run could not start", message)
-        self.failed.emit(message, None)
-
-    def offer_size(self, error: OutOfMemoryError) -> bool:
-        """The picture is too large for the memory free: offer the largest size that fits and
-        start again with it. True if the person took it."""
-        self.progress.finish("Too large for the memory free")
-        box = QMessageBox(QMessageBox.Icon.Warning, "Not enough memory", str(error),
-                          parent=self)
-        use = box.addButton(f"Use {error.fits} px", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        if box.clickedButton() is not use:
-            self.failed.emit(str(error), None)
-            return True
-        self.params.size.setValue(int(error.fits))
-        self.statusBar().showMessage(f"Output size set to {error.fits} px, the largest that "
-                                     "fits", 6000)
-        QTimer.singleShot(0, self.start)
-        return True
 
     def _on_crashed(self, summary: str, details: str) -> None:
         self.progress.finish("Failed")
@@ -564,12 +451,6 @@ class MainWindow(QMainWindow):
         self.error_dialog = ErrorDialog(summary, details, self)
         self.error_dialog.open()  # not exec(): the window stays responsive
         self.failed.emit(summary, None)
-
-    def _show_outcome(self, outcome: RunOutcome) -> None:
-        """A run's picture: on the canvas, and first in the history strip."""
-        self._set_current(outcome, outcome.entry.image_path if outcome.entry else "")
-        if outcome.entry is not None:
-            self.history_strip.add(outcome.entry, outcome.image, select=True)
 
     def _set_current(self, outcome: RunOutcome, path: str, caption: str = "") -> None:
         """Make `outcome` the picture on show (what Save As, Copy and Use as Start use);

@@ -10,7 +10,7 @@ from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 from nst_app.samples import default_content, default_style, sample_styles
 from nst_core import TransferSettings
 from nst_core.media.images import load_image, read_settings_json, resize
-from nst_gui import main_window as main_window_mod
+from nst_gui import paint_work as paint_work_mod
 from nst_gui.qtimage import to_array
 from tests.conftest import fail_with, make_painting, make_photo, nan_after
 from tests.gui.conftest import wait_idle
@@ -94,7 +94,7 @@ def test_changing_settings_changes_what_the_worker_receives(window, qtbot, monke
         received.append(job.settings)
         yield from ()
 
-    monkeypatch.setattr(main_window_mod, "run_and_record", record)
+    monkeypatch.setattr(paint_work_mod, "run_and_record", record)
     window.params.style_weight.set_value(2500.0)
     window.params.tv_weight.set_value(0.01)
     window.params.size.setValue(96)
@@ -145,7 +145,7 @@ def test_run_emits_progress_in_order_and_canvas_changes(window, qtbot):
 
 def test_the_status_line_names_the_running_scale(window, qtbot):
     from nst_core import Progress
-    from nst_gui.main_window import scale_status
+    from nst_gui.paint_work import scale_status
 
     def progress(scale, scales, size):
         return Progress(iteration=1, total=9, scale=scale, scales=scales, size=size,

@@ -1,0 +1,155 @@
+"""The window's painting: one picture optimized with the current settings, live on the canvas,
+into the history; a size too large for the memory is refused with the largest that fits
+offered. It owns its controller and asks the window for what the kinds of work share (the
+canvas, the progress area, the history strip, the gate)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QMessageBox
+
+from nst_app.runs import Finished, run_and_record
+from nst_core import (LIVE, Note, NSTError, OutOfMemoryError, Progress, SettingsError,
+                      TransferSettings)
+from nst_core.kinds.still import StillJob
+from nst_core.media.images import load_image
+
+from .outcome import RunOutcome
+from .progress_area import fmt_seconds
+from .qtimage import to_qimage
+from .worker import JobController
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+def scale_status(p: Progress) -> str:
+    """The status line while a picture paints: which scale runs, at which size."""
+    w, h = p.size
+    if p.scales <= 1:
+        return f"Painting… ({w}×{h} px)"
+    names = {0: "first", 1: "second", 2: "third", 3: "fourth", 4: "fifth", 5: "sixth"}
+    which = "final" if p.scale == p.scales - 1 else names.get(p.scale, f"#{p.scale + 1}")
+    return f"Painting the {which} scale, {p.scale + 1} of {p.scales} ({w}×{h} px)…"
+
+
+class PaintWork(QObject):
+    """Painting a picture, for the window `w` (the Paint page and Start)."""
+
+    def __init__(self, w: MainWindow):
+        super().__init__(w)
+        self.w = w
+        self._scale_shown: tuple | None = None  # (scale, size) the status line names
+        self.controller = JobController(self)
+        self.controller.event.connect(self.on_event)
+        self.controller.preview.connect(w._on_preview)
+        self.controller.failed.connect(self.on_refused)
+        self.controller.crashed.connect(w._on_crashed)
+
+    def start(self, settings: TransferSettings | None = None) -> bool:
+        """Paint the current photo with the current settings (or `settings`)."""
+        if self.controller.running:
+            return False
+        why = self.w.gate.refusal("paint")
+        if why:
+            self.w.show_error("Not now", why)
+            return False
+        try:
+            settings = (settings or self.w.current_settings()).validate()
+        except SettingsError as e:
+            self.w.show_error("Check the settings", str(e))
+            return False
+        self.w.store.setValue("last_settings", self.w.current_settings().to_json())
+        self.w.canvas.set_before(to_qimage(load_image(settings.content).rgb)
+                               if settings.content != self.w.inputs.content_path
+                               else self.w.inputs.content_image)
+        self.w.progress.reset(settings.iterations)
+        self._scale_shown = None
+        job, history = StillJob(settings), self.w.history
+        self.controller.start(lambda stop: run_and_record(job, history, "window", LIVE, stop))
+        self.w.statusBar().showMessage("Preparing…")
+        return True
+
+    def on_event(self, ev) -> None:
+        if isinstance(ev, Progress):
+            if ev.iteration == 1 or (ev.scale, ev.size) != self._scale_shown:
+                self.w.statusBar().showMessage(scale_status(ev))
+            self._scale_shown = (ev.scale, ev.size)
+            self.w.progress.update_progress(ev)
+            self.w.progressed.emit(ev)
+        elif isinstance(ev, Note):
+            self.w.statusBar().showMessage(ev.text, 4000)
+        elif isinstance(ev, Finished):
+            self._on_finished(ev)
+
+    def _on_finished(self, f: Finished) -> None:
+        outcome = RunOutcome.from_finished(f)
+        if outcome is not None and outcome.iterations == 0:  # stopped before painting at all
+            outcome = None
+            if f.status != "failed":
+                self.w.progress.finish("Stopped before the first iteration")
+                self.w.statusBar().showMessage("Stopped before the first iteration; nothing was "
+                                             "painted")
+                return
+        if outcome is not None:
+            self._show_outcome(outcome)
+        if f.history_error:
+            self.w.show_error("The picture is not in the history", f.history_error)
+        if f.status == "failed":
+            message = f.message
+            if outcome is not None:
+                message += ("\n\nThe last good picture is kept in the history." if f.entry
+                            else "\n\nThe last good picture is on the canvas; save it with "
+                                 "Save As.")
+            self.w.progress.finish("Failed")
+            self.w.statusBar().showMessage("The run failed")
+            self.w.show_error("The run could not finish", message)
+            self.w.failed.emit(f.message, outcome)
+            return
+        if outcome is None:
+            return
+        if outcome.stopped:
+            text = f"Stopped at iteration {outcome.iterations}; the picture so far is kept"
+        else:
+            text = f"Done: {outcome.iterations} iterations in {fmt_seconds(outcome.seconds)}" \
+                   + (f" ({outcome.reason})" if outcome.reason.startswith("converged") else "")
+        if "total" in outcome.final_losses:  # the kept picture's loss, not the last step's
+            text += f" · loss {outcome.final_losses['total']:.4g}"
+        self.w.progress.finish(text)
+        self.w.statusBar().showMessage(text)
+        self.w.finished.emit(outcome)
+
+    def on_refused(self, error: NSTError) -> None:
+        """The job could not start (bad input): nothing was made."""
+        if isinstance(error, OutOfMemoryError) and error.fits and self.offer_size(error):
+            return
+        message = str(error)
+        self.w.progress.finish("Could not start")
+        self.w.statusBar().showMessage("The run could not start")
+        self.w.show_error("The run could not start", message)
+        self.w.failed.emit(message, None)
+
+    def offer_size(self, error: OutOfMemoryError) -> bool:
+        """The picture is too large for the memory free: offer the largest size that fits and
+        start again with it. True if the person took it."""
+        self.w.progress.finish("Too large for the memory free")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Not enough memory", str(error),
+                          parent=self.w)
+        use = box.addButton(f"Use {error.fits} px", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is not use:
+            self.w.failed.emit(str(error), None)
+            return True
+        self.w.params.size.setValue(int(error.fits))
+        self.w.statusBar().showMessage(f"Output size set to {error.fits} px, the largest that "
+                                     "fits", 6000)
+        QTimer.singleShot(0, self.start)
+        return True
+
+    def _show_outcome(self, outcome: RunOutcome) -> None:
+        """A run's picture: on the canvas, and first in the history strip."""
+        self.w._set_current(outcome, outcome.entry.image_path if outcome.entry else "")
+        if outcome.entry is not None:
+            self.w.history_strip.add(outcome.entry, outcome.image, select=True)
