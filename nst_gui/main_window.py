@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QMainWindow, Q
 
 from nst_app import paths
 from nst_app.batch import BatchQueue
-from nst_app.history import HistoryEntry, HistoryStore
+from nst_app.history import HistoryStore
 from nst_app.presets import load_presets
 from nst_app.samples import default_settings
 from nst_core import ImageError, NSTError, OutputExistsError, SettingsError, TransferSettings
@@ -36,6 +36,7 @@ from .video_panel import VideoPanel
 from .instant_work import InstantWork
 from .actions import build as build_actions
 from .gate import WorkGate
+from .history_work import HistoryWork
 from .paint_work import PaintWork
 from .help import show_about, show_getting_started, show_shortcuts
 from .video_work import VideoWork
@@ -54,15 +55,6 @@ SAVE_FILTER = "PNG with settings (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
 
 def default_data_dir() -> Path:
     return paths.data_dir()
-
-
-def history_caption(entry: HistoryEntry) -> str:
-    """What the progress area says under a picture of the history."""
-    when = time.strftime("%d %b %H:%M", time.localtime(entry.created))
-    if entry.kind == "video":
-        return f"From the history: the poster of {Path(entry.video).name}, {when}"
-    how = f", {entry.iterations} iterations" if entry.iterations else ""
-    return f"From the history: {entry.status}{how}, {when}"
 
 
 def launch_size(free: QSize) -> QSize:
@@ -152,6 +144,7 @@ class MainWindow(QMainWindow):
         self.history_dock.setTitleBarWidget(QWidget())  # no title row: View > History hides it
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
         self.paint = PaintWork(self)  # painting a picture (Start)
+        self.history_work = HistoryWork(self)  # what the history strip asks
         self.controller = self.paint.controller
         self.videos = VideoWork(self)  # the Video page's work: clips, renders, the player
         self.instants = InstantWork(self)  # instant pictures, the camera, training a style
@@ -215,13 +208,13 @@ class MainWindow(QMainWindow):
         self.inputs.changed.connect(self._update_memory_label)
         self.presets_bar.preset_chosen.connect(self.apply_preset)
         self.presets_bar.reset_requested.connect(self.reset_to_defaults)
-        self.history_strip.entry_clicked.connect(self._history_clicked)
-        self.history_strip.restore_requested.connect(self.restore_settings_of)
-        self.history_strip.delete_requested.connect(self.delete_from_history)
-        self.history_strip.folder_requested.connect(self.open_history_folder)
+        self.history_strip.entry_clicked.connect(self.history_work.show_entry)
+        self.history_strip.restore_requested.connect(self.history_work.restore)
+        self.history_strip.delete_requested.connect(self.history_work.delete)
+        self.history_strip.folder_requested.connect(self.history_work.open_folder)
         self.batch.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.batch.error.connect(self.show_error)
-        self.batch.item_finished.connect(self._batch_item_done)
+        self.batch.item_finished.connect(self.history_work.batch_item_done)
         self.batch.picture_clicked.connect(self.show_picture)
         for kind in ("batch", "train", "video"):
             self.gate.controller(kind).running_changed.connect(self._on_running_changed)
@@ -605,90 +598,6 @@ class MainWindow(QMainWindow):
                           f"Showing {Path(path).name}")
         self.statusBar().showMessage(f"Showing {Path(path).name}", 4000)
         return True
-
-    # ---- history -------------------------------------------------------------------------------
-    def _batch_item_done(self, done) -> None:
-        """A batch item's picture reached the history: show it in the strip too."""
-        if done.entry is not None:
-            self.history_strip.add(done.entry, None)
-
-    def _history_clicked(self, entry: HistoryEntry) -> None:
-        settings = entry.settings
-        try:
-            rgb = load_image(entry.image_path).rgb
-        except ImageError as e:
-            self.show_error("Cannot show this run", str(e))
-            return
-        if settings is None:
-            settings = self.current_settings()
-        self.videos.stop_playing()
-        self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, entry.iterations,
-                                     entry.seconds, entry.status, entry.reason, entry=entry),
-                          entry.image_path, history_caption(entry))
-        if entry.kind == "video":
-            self.videos.show_history_entry(entry)
-
-    @Slot()
-    def restore_selected_settings(self) -> None:
-        self.restore_settings_of(self.history_strip.selected())
-
-    def restore_settings_of(self, entry: HistoryEntry | None) -> None:
-        if entry is None:
-            self.statusBar().showMessage("Select a run in the history first", 3000)
-            return
-        if entry.kind == "video":
-            self.videos.restore_settings(entry)
-            return
-        settings = entry.settings
-        if settings is None:
-            self.show_error("Cannot restore", "This run's settings cannot be read.")
-            return
-        try:
-            settings.validate()  # before anything changes: the panels stay as they are
-        except SettingsError as e:
-            self.show_error("Cannot restore these settings",
-                            f"{e}\n\nThe current settings are kept.")
-            return
-        problems = self.apply_settings(settings)
-        if problems:
-            self.show_error("Some images of this run are missing",
-                            "\n".join(problems) + "\n\nThe current images are kept.")
-        self.statusBar().showMessage("Settings restored from the history", 4000)
-
-    def delete_from_history(self, entries: list[HistoryEntry]) -> int:
-        """Delete these entries' pictures from the history, after asking; a video's own file
-        stays. The picture on show stays on the canvas. Returns how many were deleted."""
-        if not entries:
-            return 0
-        what = "this picture" if len(entries) == 1 else f"these {len(entries)} pictures"
-        videos = " Videos stay where they were rendered; only their posters go." \
-            if any(e.kind == "video" for e in entries) else ""
-        answer = QMessageBox.question(
-            self, "Delete from the history?",
-            f"Delete {what} from the history? The files are removed from "
-            f"{self.history.folder}.{videos}")
-        if answer != QMessageBox.StandardButton.Yes:
-            return 0
-        done, problems = [], []
-        for entry in entries:
-            try:
-                self.history.remove(entry)
-                done.append(entry)
-            except (OSError, ValueError) as e:
-                problems.append(f"{Path(entry.image_path).name}: "
-                                f"{getattr(e, 'strerror', None) or e}")
-        self.history_strip.remove(done)
-        if self.current is not None and self.current.entry in done:
-            self.current.entry, self.current_path = None, ""  # still on show, Save As keeps it
-        if problems:
-            self.show_error("Some pictures could not be deleted",
-                            "\n".join(problems) + "\n\nThey stay in the history.")
-        self.statusBar().showMessage(f"Deleted {len(done)} from the history", 4000)
-        return len(done)
-
-    def open_history_folder(self) -> None:
-        self.history.folder.mkdir(parents=True, exist_ok=True)
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.history.folder)))
 
     # ---- messages ------------------------------------------------------------------------------
     def show_error(self, title: str, text: str) -> None:

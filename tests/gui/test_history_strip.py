@@ -69,10 +69,10 @@ def test_answering_no_deletes_nothing(window, qtbot, three, answer):
 
 def test_the_picture_on_show_stays_when_its_entry_is_deleted(window, three, answer, tmp_path):
     window.history_list.setCurrentRow(0)
-    window._history_clicked(window.history_strip.selected())
+    window.history_work.show_entry(window.history_strip.selected())
     shown = to_array(window.canvas.image())
     assert window.current_path == three[2].image_path
-    assert window.delete_from_history([three[2]]) == 1
+    assert window.history_work.delete([three[2]]) == 1
     assert np.array_equal(to_array(window.canvas.image()), shown)
     assert window.current is not None and window.current_path == ""
     assert window.save_to(str(tmp_path / "kept.png"))  # Save As still has it
@@ -85,7 +85,7 @@ def test_a_delete_that_fails_keeps_the_entry_and_says_why(window, three, answer,
         raise PermissionError(13, "Permission denied", entry.image_path)
 
     monkeypatch.setattr(window.history, "remove", refuse)
-    assert window.delete_from_history([three[0]]) == 0
+    assert window.history_work.delete([three[0]]) == 0
     assert messages[-1][0] == "Some pictures could not be deleted"
     assert f"{Path(three[0].image_path).name}: Permission denied" in messages[-1][1]
     assert window.history_list.count() == 3

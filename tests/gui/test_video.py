@@ -150,7 +150,7 @@ def test_a_video_in_the_history_plays_and_its_settings_restore(window, qtbot, tm
     entry, settings, poster = _history_video(window, tmp_path, painting_path)
     photo, still_size = window.inputs.content_path, window.params.size.value()
     window.history_list.setCurrentRow(0)
-    window._history_clicked(window.history_strip.selected())
+    window.history_work.show_entry(window.history_strip.selected())
     assert np.array_equal(to_array(window.canvas.image()), poster)
     assert window.side.is_shown("video") and window.video.output == entry.video
     suggested = []
@@ -164,7 +164,7 @@ def test_a_video_in_the_history_plays_and_its_settings_restore(window, qtbot, tm
     last = list(read_frames(entry.video))[-1].rgb
     assert np.abs(to_array(window.canvas.image()).astype(int) - last).mean() < 2
 
-    window.restore_selected_settings()
+    window.history_work.restore_selected()
     assert not messages
     assert window.video.info.path == settings.content
     assert window.video.temporal.value() == 123.0 and window.video.fps.value() == 5.0
@@ -181,12 +181,12 @@ def test_a_video_of_the_history_that_was_moved_shows_its_poster(window, tmp_path
     entry, settings, poster = _history_video(window, tmp_path, painting_path)
     Path(entry.video).unlink()
     window.history_list.setCurrentRow(0)
-    window._history_clicked(window.history_strip.selected())
+    window.history_work.show_entry(window.history_strip.selected())
     assert np.array_equal(to_array(window.canvas.image()), poster)
     assert "no longer at" in window.statusBar().currentMessage()
     assert window.video.output == "" and not window.video.play_button.isEnabled()
     Path(settings.content).unlink()  # and the clip too: restoring says so, keeps the panel
-    window.restore_selected_settings()
+    window.history_work.restore_selected()
     assert messages and "earlier.mp4" in messages[-1][1]
     assert window.params.values()["style_weight"] == 333.0
 
@@ -207,7 +207,7 @@ def test_a_videos_instant_style_that_is_gone_is_named(window, tmp_path, painting
     gone = str(tmp_path / "gone.nst")
     _edit_sidecar(window, entry, method="instant", model=gone)
     window.history_list.setCurrentRow(0)
-    window.restore_selected_settings()
+    window.history_work.restore_selected()
     assert messages[-1][0] == "Some files of this video are missing"
     assert f"The instant style {gone} is no longer there" in messages[-1][1]
     assert window.video.info.path == settings.content  # the rest is restored
@@ -220,7 +220,7 @@ def test_a_videos_absurd_settings_restore_nothing(window, tmp_path, painting_pat
     _edit_sidecar(window, entry, temporal_weight=-5)
     weight = window.params.values()["style_weight"]
     window.history_list.setCurrentRow(0)
-    window.restore_selected_settings()
+    window.history_work.restore_selected()
     assert messages[-1][0] == "Cannot restore these settings"
     assert "temporal_weight" in messages[-1][1]
     assert window.video.info is None and window.params.values()["style_weight"] == weight
@@ -257,7 +257,7 @@ def test_the_player_pauses_seeks_and_loops(window, qtbot, tmp_path, painting_pat
     again at the end."""
     out = write_clip(tmp_path / "written.mp4", frames=20, w=64, h=48)  # 2 s at 10 fps
     entry, _, _ = _history_video(window, tmp_path, painting_path)
-    window._history_clicked(entry)
+    window.history_work.show_entry(entry)
     v = window.video
     window.videos.set_output(str(out))
     assert v.position.isEnabled() and 180 <= v.position.maximum() <= 200

@@ -276,7 +276,7 @@ def test_history_survives_a_restart(make_window, qtbot, tmp_path):
     w2.history_list.itemClicked.emit(w2.history_list.item(0))  # as a click does
     assert w2.current is not None and w2.current.settings == settings_used
     w2.params.size.setValue(200)
-    w2.restore_selected_settings()
+    w2.history_work.restore_selected()
     assert w2.params.values()["size"] == 64
 
 
@@ -564,7 +564,7 @@ def test_restore_with_settings_out_of_range_changes_nothing(window, messages, ti
     entry = HistoryEntry("/nowhere.png", 0.0, 1, 1.0, "done",
                          settings_data={**tiny_settings.to_dict(), "iterations": 0})
     before = window.current_settings()
-    window.restore_settings_of(entry)
+    window.history_work.restore(entry)
     assert messages[-1][0] == "Cannot restore these settings"
     assert window.current_settings() == before
 
