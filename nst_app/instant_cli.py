@@ -13,6 +13,7 @@ Exit codes as for every verb (nst_app.command).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from nst_core import NONE, NSTError, Progress
 from nst_core.base.errors import ModelError, RunFailedError, SettingsError
 from nst_core.kinds.apply import ApplyJob
 from nst_core.kinds.train import TrainJob
-from nst_core.media.images import SAVE_FORMATS, check_output, os_reason, save_image
+from nst_core.media.images import SAVE_FORMATS, check_output, made_by, os_reason, save_image
 from nst_core.networks.model_file import SUFFIX
 from nst_core.networks.stylize import cached_model
 from nst_core.settings.training import TrainSettings
@@ -198,10 +199,15 @@ def apply_main(argv: Sequence[str] | None = None) -> int:
         model = absolute(resolve_model(args.model))
         cached_model(model)  # a damaged model is refused before anything is written
         pairs = plan_targets(expand_images(args.contents), out, model, args.overwrite)
+        jobs = [ApplyJob(model, photo, args.size, args.strength, args.color, args.device)
+                for photo, _ in pairs]
+        done = {target for job, (_, target) in zip(jobs, pairs)
+                if not args.overwrite and made_by(target) == _made_by(job)}
         if not _names_a_picture(out):
             out.mkdir(parents=True, exist_ok=True)
             for _, target in pairs:
-                check_output(target, args.overwrite)
+                if target not in done:
+                    check_output(target, args.overwrite)
     except NSTError as e:
         error(f"{e}{' (--overwrite)' if isinstance(e, FileExistsError) else ''}")
         return EXIT_BAD_INPUT
@@ -211,11 +217,14 @@ def apply_main(argv: Sequence[str] | None = None) -> int:
     bar = Bar(len(pairs), enabled=not args.quiet and len(pairs) > 1, unit="pic")
     items, stop = [], threading.Event()
     with stop_on_signals(stop):
-        for k, (photo, target) in enumerate(pairs):
+        for k, (job, (photo, target)) in enumerate(zip(jobs, pairs)):
             if stop.is_set():
                 break
-            items.append(_apply_one(ApplyJob(model, photo, args.size, args.strength,
-                                             args.color, args.device), target, args))
+            if target in done:  # an earlier run of this same command made it
+                items.append({"photo": photo, "output": str(target), "state": "skipped",
+                              "error": None})
+            else:
+                items.append(_apply_one(job, target, args))
             bar.show(k + 1, Path(photo).name)
     bar.close()
     failed = [it for it in items if it["state"] == "failed"]
@@ -229,7 +238,17 @@ def apply_main(argv: Sequence[str] | None = None) -> int:
             if it["state"] == "done":
                 print(f"Saved {printable(it['output'])} ({it['width']}x{it['height']}, "
                       f"{it['reason']})")
+            elif it["state"] == "skipped":
+                print(f"Kept {printable(it['output'])} (already made by this command)")
     return code
+
+
+def _made_by(job: ApplyJob) -> str:
+    """What a picture of `job` carries to be known again by a rerun: the job, and the model
+    file's size and time (a model trained further since paints other pictures)."""
+    st = Path(job.model).stat()
+    return json.dumps({"job": job.to_dict(), "model": [st.st_size, st.st_mtime_ns]},
+                      sort_keys=True)
 
 
 def _apply_one(job: ApplyJob, target: Path, args) -> dict:
@@ -237,7 +256,8 @@ def _apply_one(job: ApplyJob, target: Path, args) -> dict:
     item = {"photo": job.content, "output": None, "state": "failed", "error": None}
     try:
         result = job.prepare().run()
-        item["output"] = str(save_image(target, result.image, overwrite=args.overwrite))
+        item["output"] = str(save_image(target, result.image, overwrite=args.overwrite,
+                                        made_by=_made_by(job)))
     except NSTError as e:
         item["error"] = str(e)
     except OSError as e:

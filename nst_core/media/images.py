@@ -35,6 +35,9 @@ SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 #: Key of the settings JSON in a PNG's text chunks; JPEG and WebP carry it in EXIF
 #: ImageDescription.
 SETTINGS_KEY = "nst-studio-settings"
+#: A PNG text chunk saying which run made the picture, when it is no still picture (an
+#: instant picture's job): a rerun tells its own finished pictures from anyone else's.
+JOB_KEY = "nst-studio-job"
 _EXIF_DESCRIPTION = 0x010E
 _SRGB = ImageCms.createProfile("sRGB")
 
@@ -171,11 +174,12 @@ def resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 # ---- saving --------------------------------------------------------------------------------
 def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | None = None,
-               overwrite: bool = False, quality: int = 95) -> Path:
+               overwrite: bool = False, quality: int = 95, made_by: str | None = None) -> Path:
     """Save an (H, W, 3) uint8 image as PNG, JPEG or WebP (by extension), atomically: it is
     written to a temporary file beside the target and renamed, so a crash never leaves half a
     file. An existing file is replaced only with `overwrite=True`. The settings JSON, when
-    given, is embedded (PNG text chunk; EXIF ImageDescription for JPEG and WebP)."""
+    given, is embedded (PNG text chunk; EXIF ImageDescription for JPEG and WebP); `made_by`
+    (which run made it, see `JOB_KEY`) in a PNG only."""
     p = Path(path)
     fmt = check_output(p, overwrite, probe=False)  # the write itself tells
     img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
@@ -185,6 +189,8 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
         info.add_text("Software", "NST Studio")
         if settings_json:
             info.add_itxt(SETTINGS_KEY, settings_json)
+        if made_by:
+            info.add_itxt(JOB_KEY, made_by)
         kwargs["pnginfo"] = info
     else:
         kwargs["quality"] = quality
@@ -362,6 +368,17 @@ def unique_path(path: str | os.PathLike) -> Path:
         p = p.with_name(f"{Path(path).stem}-{n}{p.suffix}")
         n += 1
     return p
+
+
+def made_by(path: str | os.PathLike) -> str | None:
+    """Which run made the picture at `path` (`save_image(made_by=...)`), or None: not ours, not
+    a PNG, unreadable, or no picture there."""
+    try:
+        with Image.open(path) as im:
+            text = im.info.get(JOB_KEY)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+    return str(text) if text else None
 
 
 def read_settings_json(path: str | os.PathLike) -> str | None:

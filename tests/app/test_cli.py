@@ -223,7 +223,9 @@ def test_help_lists_every_setting(capsys):
 def test_size_too_large_for_memory_exits_2(monkeypatch, capsys):
     monkeypatch.setattr(picture_mod, "available_memory", lambda device: 2**20)
     assert cli.main(["--size", "64", "--iters", "1", "-q"]) == 2
-    assert "choose a smaller output size" in capsys.readouterr().err
+    # 1 MB: not even the network fits, so no smaller size is offered
+    assert "close other programs: even the smallest size does not fit" in \
+        capsys.readouterr().err
 
 
 # ---- what a disk can do to a run (issue: reliability) ----------------------------------------

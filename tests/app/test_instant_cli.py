@@ -211,3 +211,29 @@ def test_an_existing_folder_with_a_dot_in_its_name_is_a_folder(tmp_path, tiny_mo
     assert apply_main(["--model", tiny_model, "--content", str(tmp_path / "p.png"), "-o",
                        str(out), "-q"]) == 0
     assert [p.name for p in out.iterdir()] == [f"p__{Path(tiny_model).stem}.png"]
+
+
+def test_an_interrupted_apply_run_again_finishes_what_it_left(tmp_path, tiny_model, capsys):
+    """The same command again keeps the pictures it made (it knows them by the job they
+    carry) and makes the rest; a picture it did not make, or made with other settings, is
+    still refused without --overwrite."""
+    folder = _photos_dir(tmp_path)
+    out = tmp_path / "out"
+    args = ["--model", tiny_model, "--content", str(folder), "-o", str(out), "--size", "32"]
+    assert apply_main(args + ["-q"]) == 0
+    made = sorted(out.iterdir())
+    assert len(made) >= 2
+    made[-1].unlink()  # as if the run had been stopped before its last picture
+    before = {p: p.stat().st_mtime_ns for p in made[:-1]}
+    capsys.readouterr()
+    assert apply_main(args + ["--json", "-q"]) == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    assert [it["state"] for it in items] == ["skipped"] * (len(made) - 1) + ["done"]
+    assert made[-1].is_file()
+    assert {p: p.stat().st_mtime_ns for p in made[:-1]} == before  # untouched
+    # other settings: these pictures are not theirs to keep
+    assert apply_main(args[:-1] + ["48", "-q"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    # a picture someone else put there is not taken for one of ours either
+    Image.fromarray(make_photo(32, 24)).save(made[0])
+    assert apply_main(args + ["-q"]) == 2
