@@ -19,6 +19,8 @@ from nst_app.history import HistoryStore
 from nst_app.keepers import keeper_for
 from nst_core import SPARSE, Progress, TransferSettings
 
+from .error_dialog import ErrorDialog
+from .file_filters import IMAGE_FILTER
 from .qtimage import thumbnail, thumbnail_from_file
 from .ray_row import RayRow
 from .worker import JobController
@@ -216,14 +218,10 @@ class BatchPanel(QWidget):
         return len(items)
 
     def _add_photos_dialog(self) -> None:
-        from .main_window import IMAGE_FILTER
-
         paths, _ = QFileDialog.getOpenFileNames(self, "Photos to add", "", IMAGE_FILTER)
         self.add_photos(paths)
 
     def _add_paintings_dialog(self) -> None:
-        from .main_window import IMAGE_FILTER
-
         paths, _ = QFileDialog.getOpenFileNames(self, "Paintings to add", "", IMAGE_FILTER)
         self.add_paintings(paths)
 
@@ -310,8 +308,6 @@ class BatchPanel(QWidget):
             self._show(it, image=image)
 
     def _on_crashed(self, summary: str, details: str) -> None:
-        from .app import ErrorDialog
-
         self.status.setText("The queue stopped on an unexpected error")
         ErrorDialog(summary, details, self).open()
 

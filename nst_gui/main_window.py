@@ -25,7 +25,8 @@ from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_
 from nst_core.runtime.devices import available_devices, available_memory, resolve_device
 from nst_core.settings.picture import parse_json, salvage
 
-from .app import ErrorDialog
+from .error_dialog import ErrorDialog
+from .file_filters import IMAGE_FILTER, SAVE_FILTER
 from .batch_panel import BatchPanel
 from .canvas import PreviewCanvas
 from .history_strip import HistoryStrip
@@ -49,8 +50,6 @@ from .worker import JobController
 
 log = logging.getLogger(__name__)
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif)"
-SAVE_FILTER = "PNG with settings (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp)"
 
 
 def default_data_dir() -> Path:

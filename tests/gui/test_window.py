@@ -384,7 +384,7 @@ def test_log_slider_round_trips(window, value):
 
 
 def test_unexpected_exception_dialog_has_copy_button(qtbot):
-    from nst_gui.app import ErrorDialog
+    from nst_gui.error_dialog import ErrorDialog
 
     d = ErrorDialog("ValueError: boom", "Traceback (most recent call last):\n  ...")
     qtbot.addWidget(d)
@@ -474,7 +474,7 @@ def test_two_pastes_in_the_same_second_keep_both_images(window):
 
 
 def test_an_unexpected_error_shows_the_dialog_with_details(window, qtbot, monkeypatch, messages):
-    from nst_gui.app import ErrorDialog
+    from nst_gui.error_dialog import ErrorDialog
 
     fail_with(monkeypatch, ZeroDivisionError("a bug"))
     with qtbot.waitSignal(window.failed, timeout=60000):
