@@ -18,7 +18,7 @@ Key = QKeySequence.StandardKey
 class Command:
     name: str  # the window's attribute is `<name>_action`
     text: str
-    call: str  # what it calls, from the window: "save_as", "canvas.fit", "videos.open_video"
+    call: str  # what it calls, from the window: "start_or_stop", "canvas.fit", "videos.open_video"
     keys: tuple[Any, ...] = ()  # QKeySequence.StandardKey values or strings
     tip: str = ""
     icon: str = ""  # a QStyle.StandardPixmap name
@@ -40,17 +40,17 @@ COMMANDS: tuple[Command, ...] = (
             "Use the clipboard's image as the photo"),
     Command("open_video", "Open Video…", "videos.open_video", ("Ctrl+Shift+M",),
             "Open a clip to repaint (View > Video)"),
-    Command("open_result", "Open Result…", "open_result", ("Ctrl+Shift+R",),
+    Command("open_result", "Open Result…", "results.open_result", ("Ctrl+Shift+R",),
             "Open a PNG saved by NST Studio and restore its settings"),
-    Command("save", "Save As…", "save_as", (Key.Save, "Ctrl+Shift+S"),
+    Command("save", "Save As…", "results.save_as", (Key.Save, "Ctrl+Shift+S"),
             "Save the picture (PNG keeps the settings)", "SP_DialogSaveButton"),
-    Command("copy", "Copy", "copy_result", (Key.Copy,), "Copy the picture to the clipboard"),
-    Command("keep", "Keep in History", "keep_in_history", ("Ctrl+K",),
+    Command("copy", "Copy", "results.copy_result", (Key.Copy,), "Copy the picture to the clipboard"),
+    Command("keep", "Keep in History", "results.keep_in_history", ("Ctrl+K",),
             "Keep the picture on show (an instant picture) in the history"),
     Command("quit", "Quit", "close", (Key.Quit,)),
     Command("start", "Start", "start_or_stop", ("Ctrl+Return", "F5"),
             "Start painting (Ctrl+Enter); press again to stop", "SP_MediaPlay"),
-    Command("use_init", "Use Result as Start", "use_result_as_init", ("Ctrl+I",),
+    Command("use_init", "Use Result as Start", "results.use_result_as_init", ("Ctrl+I",),
             "Continue from the picture shown: the next run starts from it"),
     Command("add_to_queue", "Add to Batch Queue", "add_current_to_queue", ("Ctrl+Shift+A",),
             "Add the current photo, paintings and settings to the batch queue"),

@@ -20,13 +20,13 @@ from nst_app.history import HistoryStore
 from nst_app.presets import load_presets
 from nst_app.samples import default_settings
 from nst_core import ImageError, NSTError, OutputExistsError, SettingsError, TransferSettings
-from nst_core.media.images import load_image, read_settings_json, save_image, unique_path
+from nst_core.media.images import save_image, unique_path
 from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_needed
 from nst_core.runtime.devices import available_devices, available_memory, resolve_device
 from nst_core.settings.picture import parse_json, salvage
 
 from .error_dialog import ErrorDialog
-from .file_filters import IMAGE_FILTER, SAVE_FILTER
+from .file_filters import IMAGE_FILTER
 from .batch_panel import BatchPanel
 from .canvas import PreviewCanvas
 from .history_strip import HistoryStrip
@@ -39,12 +39,13 @@ from .actions import build as build_actions
 from .gate import WorkGate
 from .history_work import HistoryWork
 from .paint_work import PaintWork
+from .results import Results
 from .help import show_about, show_getting_started, show_shortcuts
 from .video_work import VideoWork
 from .presets_bar import PresetsBar
 from .progress_area import ProgressArea, fmt_seconds
 from .outcome import RunOutcome
-from .qtimage import to_array, to_qimage
+from .qtimage import to_array
 from .side_area import SIDE_WIDTH, SideArea
 from .worker import JobController
 
@@ -144,6 +145,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
         self.paint = PaintWork(self)  # painting a picture (Start)
         self.history_work = HistoryWork(self)  # what the history strip asks
+        self.results = Results(self)  # the picture on show: save, copy, keep, use as start
         self.controller = self.paint.controller
         self.videos = VideoWork(self)  # the Video page's work: clips, renders, the player
         self.instants = InstantWork(self)  # instant pictures, the camera, training a style
@@ -214,7 +216,7 @@ class MainWindow(QMainWindow):
         self.batch.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.batch.error.connect(self.show_error)
         self.batch.item_finished.connect(self.history_work.batch_item_done)
-        self.batch.picture_clicked.connect(self.show_picture)
+        self.batch.picture_clicked.connect(self.results.show_picture)
         for kind in ("batch", "train", "video"):
             self.gate.controller(kind).running_changed.connect(self._on_running_changed)
         self.batch.controller.running_changed.connect(self._on_batch_running)
@@ -486,117 +488,6 @@ class MainWindow(QMainWindow):
     def add_current_to_queue(self) -> None:
         if self.batch.add_current():
             self.show_page("batch")
-
-    # ---- results -------------------------------------------------------------------------------
-    @Slot()
-    def save_as(self) -> None:
-        if self.current is None:
-            return
-        s, entry = self.current.settings, self.current.entry
-        if entry is not None and entry.kind == "video":  # its poster
-            name = f"{Path(entry.video).stem}_poster.png"
-        else:
-            name = ("_".join(Path(p).stem for p in (s.content, *s.styles[:1]) if p)
-                    or "picture") + ".png"
-        path, _ = QFileDialog.getSaveFileName(self, "Save picture",
-                                              str(Path(self._last_dir()) / name), SAVE_FILTER)
-        if path:
-            self.save_to(path)
-
-    def save_to(self, path: str) -> bool:
-        """Save the current result (the dialog has already asked about overwriting)."""
-        if self.current is None:
-            return False
-        if not Path(path).suffix:
-            path += ".png"
-        try:
-            save_image(path, self.current.rgb, self.current.settings.to_json(), overwrite=True)
-        except (NSTError, OSError) as e:
-            self.show_error("Could not save", f"{e}\n\nChoose another folder or name.")
-            return False
-        self._remember_dir(path)
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
-
-    @Slot()
-    def keep_in_history(self) -> bool:
-        """Put the picture on show, when the history does not hold it yet (an instant
-        picture), into the history."""
-        c = self.current
-        if c is None or c.entry is not None or self.current_path:
-            return False
-        try:
-            entry = self.history.add_image(c.rgb, c.settings, c.iterations, c.seconds,
-                                           c.status, c.reason, "window")
-        except (OSError, NSTError) as e:
-            self.show_error("The picture is not in the history",
-                            f"{getattr(e, 'strerror', None) or e}; save it with Save As.")
-            return False
-        c.entry = entry
-        self.current_path = entry.image_path
-        self.history_strip.add(entry, c.image, select=True)
-        self._update_actions()
-        self.statusBar().showMessage("Kept in the history", 4000)
-        return True
-
-    def copy_result(self) -> None:
-        if self.current is not None:
-            QGuiApplication.clipboard().setImage(self.current.image)
-            self.statusBar().showMessage("Picture copied to the clipboard", 3000)
-
-    @Slot()
-    def use_result_as_init(self) -> None:
-        if self.current is None:
-            return
-        path = self.current_path
-        if not path or not Path(path).is_file():
-            path = self._store_pasted(self.current.image)
-        self.params.init_image.setText(path)
-        ParamsPanel._select(self.params.init, "image")
-        self.statusBar().showMessage("The next run starts from this picture", 4000)
-
-    @Slot()
-    def open_result(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open result", self._last_dir(),
-                                              "PNG (*.png);;" + IMAGE_FILTER)
-        if path:
-            self._remember_dir(path)
-            self.open_result_file(path)
-
-    def open_result_file(self, path: str) -> bool:
-        """Show a saved picture and restore the settings embedded in it."""
-        try:
-            text = read_settings_json(path)
-            if text is None:
-                raise SettingsError("settings", f"{Path(path).name} carries no NST Studio "
-                                    "settings (only PNGs this app saved do)")
-            settings = TransferSettings.from_json(text)
-            settings.validate()  # before anything changes: the panels stay as they are
-            rgb = load_image(path).rgb
-        except NSTError as e:
-            self.show_error("Cannot open this result", f"{e}\n\nThe current settings are kept.")
-            return False
-        problems = self.apply_settings(settings)
-        self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0), path,
-                          f"Opened {Path(path).name}")
-        if problems:
-            self.show_error("Some images of these settings are missing",
-                            "\n".join(problems) + "\n\nThe current images are kept.")
-        return True
-
-    def show_picture(self, path: str) -> bool:
-        """Show a picture this app saved (a batch output) without touching the panels."""
-        try:
-            rgb = load_image(path).rgb
-            text = read_settings_json(path)
-            settings = TransferSettings.from_json(text) if text else self.current_settings()
-        except NSTError as e:
-            self.show_error("Cannot show this picture", str(e))
-            return False
-        self._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0), path,
-                          f"Showing {Path(path).name}")
-        self.statusBar().showMessage(f"Showing {Path(path).name}", 4000)
-        return True
 
     # ---- messages ------------------------------------------------------------------------------
     def show_error(self, title: str, text: str) -> None:

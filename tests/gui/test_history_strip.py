@@ -75,7 +75,7 @@ def test_the_picture_on_show_stays_when_its_entry_is_deleted(window, three, answ
     assert window.history_work.delete([three[2]]) == 1
     assert np.array_equal(to_array(window.canvas.image()), shown)
     assert window.current is not None and window.current_path == ""
-    assert window.save_to(str(tmp_path / "kept.png"))  # Save As still has it
+    assert window.results.save_to(str(tmp_path / "kept.png"))  # Save As still has it
     assert np.array_equal(read_rgb(tmp_path / "kept.png"), shown)
 
 

@@ -156,7 +156,7 @@ def test_a_video_in_the_history_plays_and_its_settings_restore(window, qtbot, tm
     suggested = []
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda parent, title, path, *a: suggested.append(path) or ("", ""))
-    window.save_as()  # the poster can be saved, named after the video
+    window.results.save_as()  # the poster can be saved, named after the video
     assert Path(suggested[0]).name == "earlier_out_poster.png"
     assert window.video.play_button.isEnabled()
     window.video.play_button.click()  # plays the video of the history on the canvas

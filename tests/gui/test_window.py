@@ -228,22 +228,22 @@ def test_save_writes_png_whose_settings_read_back(window, qtbot, tmp_path):
         window.start()
     wait_idle(qtbot, window)
     out = tmp_path / "saved.png"
-    assert window.save_to(str(out))
+    assert window.results.save_to(str(out))
     back = TransferSettings.from_json(read_settings_json(out))
     assert back == window.current.settings
     with Image.open(out) as im:
         assert np.array_equal(np.asarray(im.convert("RGB")), window.current.rgb)
-    assert window.save_to(str(tmp_path / "saved.jpg"))
-    assert window.save_to(str(tmp_path / "saved.webp"))
+    assert window.results.save_to(str(tmp_path / "saved.jpg"))
+    assert window.results.save_to(str(tmp_path / "saved.webp"))
 
 
 def test_copy_to_clipboard_and_use_result_as_init(window, qtbot):
     with qtbot.waitSignal(window.finished, timeout=60000):
         window.start()
     wait_idle(qtbot, window)
-    window.copy_result()
+    window.results.copy_result()
     assert QGuiApplication.clipboard().image().size() == window.current.image.size()
-    window.use_result_as_init()
+    window.results.use_result_as_init()
     s = window.current_settings()
     assert s.init == "image" and Path(s.init_image).is_file()
 
@@ -311,14 +311,14 @@ def test_open_result_restores_its_settings(window, tmp_path, photo_path, paintin
     s = TransferSettings(content=str(photo_path), styles=(str(painting_path),), size=80,
                          style_weight=321.0, seed=11, optimizer="adam")
     out = save_image(tmp_path / "result.png", make_painting(), s.to_json())
-    assert window.open_result_file(str(out))
+    assert window.results.open_result_file(str(out))
     got = window.current_settings()
     assert (got.content, got.styles, got.size, got.style_weight, got.seed, got.optimizer) == (
         s.content, s.styles, 80, 321.0, 11, "adam")
     assert window.current is not None and window.save_action.isEnabled()
     plain = tmp_path / "plain.png"
     Image.fromarray(make_photo()).save(plain)
-    assert not window.open_result_file(str(plain))
+    assert not window.results.open_result_file(str(plain))
     assert "carries no NST Studio settings" in messages[-1][1]
 
 
@@ -504,7 +504,7 @@ def test_a_history_that_cannot_be_written_is_said_at_once(make_window, qtbot, tm
     title, text = messages[-1]
     assert title == "The picture is not in the history" and "Save As" in text
     assert w.current is not None and w.save_action.isEnabled()  # the picture is kept
-    assert w.save_to(str(tmp_path / "rescued.png"))
+    assert w.results.save_to(str(tmp_path / "rescued.png"))
 
 
 # ---- damaged app state (issue: reliability) -----------------------------------------------
@@ -553,7 +553,7 @@ def test_open_result_with_settings_out_of_range_changes_nothing(window, tmp_path
     out = save_image(tmp_path / "odd.png", make_painting(),
                      _json.dumps({"nst_studio_settings": 1, **bad}))
     before = window.current_settings()
-    assert not window.open_result_file(str(out))
+    assert not window.results.open_result_file(str(out))
     assert "size: must be between" in messages[-1][1] and "kept" in messages[-1][1]
     assert window.current_settings() == before  # no half-updated panels
 
