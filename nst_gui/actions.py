@@ -32,11 +32,11 @@ def _page(name: str, text: str, key: str) -> Command:
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("open", "Open Photo…", "open_content", (Key.Open,),
+    Command("open", "Open Photo…", "images.open_content", (Key.Open,),
             "Choose the photograph to repaint", "SP_DialogOpenButton"),
-    Command("add_style", "Add Painting…", "add_style_dialog", ("Ctrl+Shift+O",),
+    Command("add_style", "Add Painting…", "images.add_style_dialog", ("Ctrl+Shift+O",),
             "Add a painting whose style to use"),
-    Command("paste", "Paste Photo", "paste_content", (Key.Paste,),
+    Command("paste", "Paste Photo", "images.paste_content", (Key.Paste,),
             "Use the clipboard's image as the photo"),
     Command("open_video", "Open Video…", "videos.open_video", ("Ctrl+Shift+M",),
             "Open a clip to repaint (View > Video)"),

@@ -304,7 +304,7 @@ class InstantWork(QObject):
             self.w.show_error("Nothing to refine", "Choose an instant style first: its picture "
                             "is where the optimization starts.")
             return False
-        path = self.w._store_pasted(self.w.current.image)
+        path = self.w.images.store_pasted(self.w.current.image)
         painting = self.w.current.settings.styles[0] if self.w.current.settings.styles else ""
         if painting and painting not in self.w.inputs.style_paths():
             try:

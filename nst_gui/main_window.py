@@ -6,47 +6,44 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QMainWindow, QMessageBox,
-                               QSplitter, QStyle, QVBoxLayout, QWidget)
+from PySide6.QtGui import QDesktopServices, QImage, QKeySequence
+from PySide6.QtWidgets import (QDialog, QDockWidget, QMainWindow, QMessageBox, QSplitter,
+                               QStyle, QVBoxLayout, QWidget)
 
 from nst_app import paths
 from nst_app.batch import BatchQueue
 from nst_app.history import HistoryStore
 from nst_app.presets import load_presets
 from nst_app.samples import default_settings
-from nst_core import ImageError, NSTError, OutputExistsError, SettingsError, TransferSettings
-from nst_core.media.images import save_image, unique_path
+from nst_core import ImageError, NSTError, SettingsError, TransferSettings
 from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_needed
 from nst_core.runtime.devices import available_devices, available_memory, resolve_device
 from nst_core.settings.picture import parse_json, salvage
 
-from .error_dialog import ErrorDialog
-from .file_filters import IMAGE_FILTER
+from .actions import build as build_actions
 from .batch_panel import BatchPanel
 from .canvas import PreviewCanvas
-from .history_strip import HistoryStrip
-from .instant_panel import InstantPanel
-from .inputs_panel import InputsPanel
-from .params_panel import ParamsPanel
-from .video_panel import VideoPanel
-from .instant_work import InstantWork
-from .actions import build as build_actions
+from .error_dialog import ErrorDialog
 from .gate import WorkGate
-from .history_work import HistoryWork
-from .paint_work import PaintWork
-from .results import Results
 from .help import show_about, show_getting_started, show_shortcuts
-from .video_work import VideoWork
+from .history_strip import HistoryStrip
+from .history_work import HistoryWork
+from .images_work import ImagesWork
+from .inputs_panel import InputsPanel
+from .instant_panel import InstantPanel
+from .instant_work import InstantWork
+from .outcome import RunOutcome
+from .paint_work import PaintWork
+from .params_panel import ParamsPanel
 from .presets_bar import PresetsBar
 from .progress_area import ProgressArea, fmt_seconds
-from .outcome import RunOutcome
-from .qtimage import to_array
+from .results import Results
 from .side_area import SIDE_WIDTH, SideArea
+from .video_panel import VideoPanel
+from .video_work import VideoWork
 from .worker import JobController
 
 log = logging.getLogger(__name__)
@@ -146,6 +143,7 @@ class MainWindow(QMainWindow):
         self.paint = PaintWork(self)  # painting a picture (Start)
         self.history_work = HistoryWork(self)  # what the history strip asks
         self.results = Results(self)  # the picture on show: save, copy, keep, use as start
+        self.images = ImagesWork(self)  # the photo and the paintings
         self.controller = self.paint.controller
         self.videos = VideoWork(self)  # the Video page's work: clips, renders, the player
         self.instants = InstantWork(self)  # instant pictures, the camera, training a style
@@ -201,9 +199,9 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.controller.running_changed.connect(self._on_running_changed)
-        self.inputs.open_content_requested.connect(self.open_content)
-        self.inputs.paste_content_requested.connect(self.paste_content)
-        self.inputs.add_style_requested.connect(self.add_style_dialog)
+        self.inputs.open_content_requested.connect(self.images.open_content)
+        self.inputs.paste_content_requested.connect(self.images.paste_content)
+        self.inputs.add_style_requested.connect(self.images.add_style_dialog)
         self.params.changed.connect(self._params_changed)
         self.params.refused.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.inputs.changed.connect(self._update_memory_label)
@@ -317,74 +315,6 @@ class MainWindow(QMainWindow):
     def _remember_dir(self, path: str) -> None:
         self.store.setValue("last_dir", str(Path(path).parent))
 
-    def set_content(self, path: str) -> bool:
-        try:
-            self.inputs.set_content(path)
-        except ImageError as e:
-            self.show_error("Cannot use this photo", f"{e}\n\nThe current photo is kept.")
-            return False
-        self.canvas.set_before(self.inputs.content_image)
-        if not self.canvas.has_image() or self.current is None:
-            self.canvas.set_image(self.inputs.content_image)
-        self.statusBar().showMessage(f"Photo: {Path(path).name}", 4000)
-        return True
-
-    def add_style(self, path: str) -> bool:
-        try:
-            self.inputs.add_style(path)
-        except ImageError as e:
-            self.show_error("Cannot use this painting", f"{e}\n\nThe paintings are unchanged.")
-            return False
-        return True
-
-    @Slot()
-    def open_content(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open photo", self._last_dir(), IMAGE_FILTER)
-        if path:
-            self._remember_dir(path)
-            self.set_content(path)
-
-    @Slot()
-    def add_style_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Add paintings", self._last_dir(),
-                                                IMAGE_FILTER)
-        for path in paths:
-            self._remember_dir(path)
-            self.add_style(path)
-
-    def _store_pasted(self, image: QImage) -> str:
-        """Keep a pasted or dropped image as a file of its own (never overwriting another)."""
-        folder = self.data_dir / "pasted"
-        folder.mkdir(parents=True, exist_ok=True)
-        rgb = to_array(image)
-        while True:
-            path = unique_path(folder / f"pasted-{time.strftime('%Y%m%d-%H%M%S')}.png")
-            try:
-                return str(save_image(path, rgb))
-            except OutputExistsError:  # taken between the check and the write: next name
-                continue
-
-    @Slot()
-    def paste_content(self) -> None:
-        cb = QGuiApplication.clipboard()
-        mime = cb.mimeData()
-        if mime is not None and mime.hasUrls():
-            files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
-            if files:
-                self.set_content(files[0])
-                return
-        image = cb.image()
-        if image.isNull():
-            self.show_error("Nothing to paste", "The clipboard holds no image. Copy an image "
-                            "(or an image file) first.")
-            return
-        try:
-            path = self._store_pasted(image)
-        except (NSTError, OSError) as e:
-            self.show_error("Cannot keep the pasted image", f"{e}\n\nThe current photo is kept.")
-            return
-        self.set_content(path)
-
     # drag and drop: onto the paintings -> add paintings; anywhere else -> the photo
     def dragEnterEvent(self, event) -> None:
         mime = event.mimeData()
@@ -395,7 +325,7 @@ class MainWindow(QMainWindow):
         mime = event.mimeData()
         files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
         if not files and mime.hasImage():
-            files = [self._store_pasted(QImage(mime.imageData()))]
+            files = [self.images.store_pasted(QImage(mime.imageData()))]
         if not files:
             return
         from nst_core.media.video import is_video
@@ -410,9 +340,9 @@ class MainWindow(QMainWindow):
                                             or self.inputs.styles_box.isAncestorOf(target))
         if on_styles:
             for f in files:
-                self.add_style(f)
+                self.images.add_style(f)
         else:
-            self.set_content(files[0])
+            self.images.set_content(files[0])
         event.acceptProposedAction()
 
     # ---- running -------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ class Results(QObject):
             return
         path = self.w.current_path
         if not path or not Path(path).is_file():
-            path = self.w._store_pasted(self.w.current.image)
+            path = self.w.images.store_pasted(self.w.current.image)
         self.w.params.init_image.setText(path)
         ParamsPanel._select(self.w.params.init, "image")
         self.w.statusBar().showMessage("The next run starts from this picture", 4000)

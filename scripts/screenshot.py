@@ -74,7 +74,7 @@ def main() -> int:
         grab(delay) if ready() else QTimer.singleShot(200, lambda: when(ready, delay))
 
     def paint() -> None:
-        w.add_style(str(next(p for p in sample_styles() if p.stem == "great_wave")))
+        w.images.add_style(str(next(p for p in sample_styles() if p.stem == "great_wave")))
         w.apply_preset(w.presets_bar.presets[0].name)
         w.show_page("paint")
         w.plot_action.setChecked(True)

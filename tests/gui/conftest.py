@@ -73,7 +73,7 @@ def window(make_window):
 @pytest.fixture
 def batch_window(window, tmp_path, painting_path):
     """A window set up for tiny, quick batch items."""
-    window.add_style(str(painting_path))
+    window.images.add_style(str(painting_path))
     window.inputs.remove_style(window.inputs.rows[0])  # only the small painting
     window.params.size.setValue(48)
     window.params.iterations.setValue(3)

@@ -38,7 +38,7 @@ def test_instant_mode_repaints_when_the_photo_or_a_setting_changes(window, qtbot
     assert max(first.shape[:2]) == 64
     other = tmp_path / "other.png"
     Image.fromarray(make_photo(90, 60, seed=5)[::-1].copy()).save(other)
-    window.set_content(str(other))  # no Start pressed
+    window.images.set_content(str(other))  # no Start pressed
     qtbot.waitUntil(lambda: window.current.rgb.shape != first.shape, timeout=20000)
     assert window.current.rgb.shape == (43, 64, 3)  # the new photo's shape at 64 px
     assert np.array_equal(to_array(window.canvas.image()), window.current.rgb)

@@ -32,10 +32,10 @@ def test_opens_with_the_samples_chosen(window):
 
 
 def test_choosing_images_by_the_api(window, photo_path, painting_path, painting2_path):
-    assert window.set_content(str(photo_path))
-    assert window.add_style(str(painting_path))
+    assert window.images.set_content(str(photo_path))
+    assert window.images.add_style(str(painting_path))
     window.inputs.rows[0].remove_button.click()  # drop the bundled one
-    assert window.add_style(str(painting2_path))
+    assert window.images.add_style(str(painting2_path))
     window.inputs.rows[-1].weight.setValue(3.0)
     s = window.current_settings()
     assert s.content == str(photo_path)
@@ -78,8 +78,8 @@ def test_unreadable_file_shows_message_and_keeps_old_image(window, tmp_path, mes
     shown = _pixels(window.canvas)
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 this is no jpeg")
-    assert not window.set_content(str(bad))
-    assert not window.add_style(str(bad))
+    assert not window.images.set_content(str(bad))
+    assert not window.images.add_style(str(bad))
     assert len(messages) == 2
     assert "damaged or truncated" in messages[0][1] or "not an image" in messages[0][1]
     assert "current photo is kept" in messages[0][1]
@@ -250,12 +250,12 @@ def test_copy_to_clipboard_and_use_result_as_init(window, qtbot):
 
 def test_paste_photo_from_clipboard(window, messages):
     QGuiApplication.clipboard().clear()
-    window.paste_content()
+    window.images.paste_content()
     assert "clipboard holds no image" in messages[-1][1]
     img = QImage(64, 48, QImage.Format.Format_RGB888)
     img.fill(Qt.GlobalColor.darkCyan)
     QGuiApplication.clipboard().setImage(img)
-    window.paste_content()
+    window.images.paste_content()
     s = window.current_settings()
     assert Path(s.content).is_file() and Path(s.content).parent.name == "pasted"
 
@@ -282,7 +282,7 @@ def test_history_survives_a_restart(make_window, qtbot, tmp_path):
 
 def test_last_settings_and_geometry_are_remembered(make_window, photo_path):
     w = make_window()
-    w.set_content(str(photo_path))
+    w.images.set_content(str(photo_path))
     w.params.style_weight.set_value(777.0)
     w.resize(760, 560)  # within the offscreen platform's 800x600 screen
     size = (w.width(), w.height())
@@ -298,7 +298,7 @@ def test_moved_images_fall_back_to_samples(make_window, tmp_path):
     p = tmp_path / "temp_photo.png"
     Image.fromarray(make_photo()).save(p)
     w = make_window()
-    w.set_content(str(p))
+    w.images.set_content(str(p))
     w.close()
     p.unlink()
     w2 = make_window()
@@ -467,7 +467,7 @@ def test_two_pastes_in_the_same_second_keep_both_images(window):
     a, b = QImage(40, 30, QImage.Format.Format_RGB888), QImage(40, 30, QImage.Format.Format_RGB888)
     a.fill(Qt.GlobalColor.red)
     b.fill(Qt.GlobalColor.blue)
-    pa, pb = window._store_pasted(a), window._store_pasted(b)
+    pa, pb = window.images.store_pasted(a), window.images.store_pasted(b)
     assert pa != pb and Path(pa).parent == Path(pb).parent
     assert tuple(load_image(pa).rgb[5, 5]) == (255, 0, 0)
     assert tuple(load_image(pb).rgb[5, 5]) == (0, 0, 255)
