@@ -2,7 +2,8 @@
 
 `TransferSettings` is what a person chooses (images, weights, size); `Tuning` is how the engine
 gets there (the coarse-to-fine split, L-BFGS memory, the preconditioner, the precision per
-device, the early-stop window). Each default was measured (benchmarks/RESULTS.md). A benchmark
+device, the early-stop window). Each default was measured: why each is what it is, in
+docs/decisions/ (the coarse share, the optimizer, precision, Winograd ...). A benchmark
 that wants another schedule builds another `Tuning` and passes it to the job; nothing patches a
 module global. Plain data: it round-trips through JSON and pickles, like the job it belongs to.
 """
