@@ -266,9 +266,9 @@ class InstantWork(QObject):
         title = Path(settings.style).stem.replace("_", " ")
         self.w.instant.status.setText(
             f"Training an instant style of {title} into {Path(settings.output).name}, about "
-            f"{fmt_seconds(estimated_seconds(settings))} here at most: Stop keeps what it "
-            "learned; Resume training continues." + ("" if len(settings.photos) > 5 else
-                                                     " More photos give a more general style."))
+            f"{fmt_seconds(estimated_seconds(settings))} here (the bar follows the real pace): "
+            "Stop keeps what it learned; Resume training continues."
+            + ("" if len(settings.photos) > 5 else " More photos give a more general style."))
         return True
 
     def on_training_event(self, ev) -> None:
