@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +25,7 @@ from nst_app import models
 from nst_core.base.errors import ModelError
 
 from .qtimage import to_qimage
+from .spinboxes import SpinBox
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 
@@ -68,8 +68,9 @@ class InstantPanel(QWidget):
         self.keep_colors = QCheckBox("Keep the photo's colours")
         row.addWidget(self.keep_colors)
         row.addStretch(1)
-        row.addWidget(QLabel("Size"))
-        self.size = QSpinBox()
+        row.addWidget(QLabel("Output size"))
+        self.size = SpinBox()  # a number out of range is refused in one line
+        self.size.setAccessibleName("Output size")
         self.size.setRange(64, 8192)
         self.size.setSingleStep(64)
         self.size.setValue(1024)

@@ -203,7 +203,8 @@ class MainWindow(QMainWindow):
         self.inputs.paste_content_requested.connect(self.images.paste_content)
         self.inputs.add_style_requested.connect(self.images.add_style_dialog)
         self.params.changed.connect(self._params_changed)
-        self.params.refused.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        for box in (self.params, self.instant.size, self.video.size):  # out-of-range numbers
+            box.refused.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.inputs.changed.connect(self._update_memory_label)
         self.presets_bar.preset_chosen.connect(self.apply_preset)
         self.presets_bar.reset_requested.connect(self.reset_to_defaults)

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +25,7 @@ from nst_core.media.video import VideoInfo
 from nst_core.settings.video import VIDEO_PICTURE, VideoSettings
 
 from .ray_row import RayRow
+from .spinboxes import SpinBox
 
 _DEFAULTS = VideoSettings()
 
@@ -81,13 +81,14 @@ class VideoPanel(QWidget):
         self.model = QComboBox()
         self.model.setToolTip(_help("model"))
         form.addRow("Instant style", self.model)
-        self.size = QSpinBox()
+        self.size = SpinBox()  # a number out of range is refused in one line
+        self.size.setAccessibleName("Output size")
         self.size.setRange(64, 4096)
         self.size.setSingleStep(32)
         self.size.setValue(VIDEO_PICTURE.size)
         self.size.setSuffix(" px")
         self.size.setToolTip("Long side of the repainted video")
-        form.addRow("Size", self.size)
+        form.addRow("Output size", self.size)
         self.fps = QDoubleSpinBox()
         self.fps.setRange(0, 240)
         self.fps.setDecimals(1)
