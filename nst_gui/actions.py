@@ -56,7 +56,7 @@ COMMANDS: tuple[Command, ...] = (
             "Add the current photo, paintings and settings to the batch queue"),
     Command("train", "Make an Instant Style from This Painting…", "instants.train", (),
             "Train a network that repaints any photo in this painting's style at once"),
-    Command("reset", "Reset to Defaults", "reset_to_defaults"),
+    Command("reset", "Reset to Defaults", "paint.reset_to_defaults"),
     Command("fit", "Fit", "canvas.fit", ("Ctrl+0",), "Fit the picture in view"),
     Command("actual", "1:1", "canvas.actual_size", ("Ctrl+1",), "Show actual pixels"),
     Command("zoom_in", "Zoom In", "canvas.zoom_by", (Key.ZoomIn, "Ctrl+="), args=(1.25,)),

@@ -1,5 +1,5 @@
 """The Images page at work: the photo and the paintings, chosen by dialog, pasted, or dropped
-(a pasted or dropped image is kept as a file of its own). It asks the window for the panels
+(a pasted or dropped image is kept as a file of its own; a clip goes to the Video page). It asks the window for the panels
 and the canvas."""
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QMimeData, QObject, Slot
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog
 
 from nst_core import ImageError, NSTError, OutputExistsError
 from nst_core.media.images import save_image, unique_path
+from nst_core.media.video import is_video
 
 from .file_filters import IMAGE_FILTER
 from .qtimage import to_array
@@ -78,21 +79,33 @@ class ImagesWork(QObject):
 
     @Slot()
     def paste_content(self) -> None:
-        cb = QGuiApplication.clipboard()
-        mime = cb.mimeData()
-        if mime is not None and mime.hasUrls():
-            files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
-            if files:
-                self.set_content(files[0])
-                return
-        image = cb.image()
-        if image.isNull():
+        if not self.take(QGuiApplication.clipboard().mimeData()):
             self.w.show_error("Nothing to paste", "The clipboard holds no image. Copy an image "
-                            "(or an image file) first.")
-            return
-        try:
-            path = self.store_pasted(image)
-        except (NSTError, OSError) as e:
-            self.w.show_error("Cannot keep the pasted image", f"{e}\n\nThe current photo is kept.")
-            return
-        self.set_content(path)
+                              "(or an image file) first.")
+
+    def take(self, mime: QMimeData | None, on_paintings: bool = False) -> bool:
+        """Files or an image handed over, pasted or dropped: a clip opens on the Video page;
+        images become the paintings (`on_paintings`: dropped onto them) or the first the photo;
+        an image without a file is kept as a file of its own first. False if none came."""
+        if mime is None:
+            return False
+        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] \
+            if mime.hasUrls() else []
+        image = QImage(mime.imageData()) if not files and mime.hasImage() else QImage()
+        if not image.isNull():
+            try:
+                files = [self.store_pasted(image)]
+            except (NSTError, OSError) as e:
+                self.w.show_error("Cannot keep this image",
+                                  f"{e}\n\nThe current photo is kept.")
+                return True
+        if not files:
+            return False
+        if is_video(files[0]):
+            self.w.videos.load_video(files[0])
+        elif on_paintings:
+            for f in files:
+                self.add_style(f)
+        else:
+            self.set_content(files[0])
+        return True

@@ -225,9 +225,7 @@ class InstantWork(QObject):
         if not styles:
             self.w.show_error("No painting", "Add the painting to learn first.")
             return False
-        why = self.w.gate.refusal("train")
-        if why:
-            self.w.show_error("Not now", why)
+        if self.w.blocked("train"):
             return False
         out, about = self.training_plan(styles[0])
         photos = photos if photos else self._photos_for_training(about)
@@ -240,9 +238,7 @@ class InstantWork(QObject):
         from nst_core.settings.training import TrainSettings
         from nst_core.networks.model_file import load_model
 
-        why = self.w.gate.refusal("train")
-        if why:
-            self.w.show_error("Not now", why)
+        if self.w.blocked("train"):
             return False
         try:
             saved = dict(load_model(model_path).meta.get("settings", {}))

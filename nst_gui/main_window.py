@@ -5,7 +5,6 @@ what is kept of it is decided by the application layer (nst_app)."""
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, QUrl, Signal, Slot
@@ -18,9 +17,8 @@ from nst_app.batch import BatchQueue
 from nst_app.history import HistoryStore
 from nst_app.presets import load_presets
 from nst_app.samples import default_settings
-from nst_core import ImageError, NSTError, SettingsError, TransferSettings
-from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_needed
-from nst_core.runtime.devices import available_devices, available_memory, resolve_device
+from nst_core import ImageError, SettingsError, TransferSettings
+from nst_core.runtime.devices import available_devices
 from nst_core.settings.picture import parse_json, salvage
 
 from .actions import build as build_actions
@@ -39,7 +37,7 @@ from .outcome import RunOutcome
 from .paint_work import PaintWork
 from .params_panel import ParamsPanel
 from .presets_bar import PresetsBar
-from .progress_area import ProgressArea, fmt_seconds
+from .progress_area import ProgressArea
 from .results import Results
 from .side_area import SIDE_WIDTH, SideArea
 from .video_panel import VideoPanel
@@ -66,7 +64,6 @@ class MainWindow(QMainWindow):
     progressed = Signal(object)  # nst_core.Progress of the picture being painted
     finished = Signal(object)  # RunOutcome: done or stopped
     failed = Signal(str, object)  # message, RunOutcome of the last good image or None
-    _paced = Signal()  # the engine has timed this computer: the estimate before Start is its
 
     def __init__(self, data_dir: str | Path | None = None, store: QSettings | None = None):
         super().__init__()
@@ -155,25 +152,15 @@ class MainWindow(QMainWindow):
         self.gate.add("instant", self.instant_controller, "an instant picture")
         self._build_actions()
         self.statusBar().showMessage("Ready: press Start (Ctrl+Enter) to paint")
-        self._paced.connect(self._update_memory_label)
-        self._pace_stop = threading.Event()
-        # not a daemon: a thread still inside torch when Python exits aborts the process
-        self._pace_thread = threading.Thread(target=self._measure_pace, name="nst-pace",
-                                             args=(self.current_settings(),))
-        self._pace_thread.start()
+        self.paint.measure_pace()  # the time shown before Start becomes this computer's
 
-    def _measure_pace(self, settings: TransferSettings) -> None:
-        """Off the window's thread (so it reads no widget): the engine times this computer once
-        (about a second), so the time shown before Start is this computer's."""
-        try:
-            calibrate_pace(settings, stop=self._pace_stop)
-        except Exception:  # an estimate is a courtesy: the typical pace stands
-            log.debug("could not measure this computer's pace", exc_info=True)
-            return
-        try:
-            self._paced.emit()
-        except RuntimeError:  # the window was closed meanwhile
-            pass
+    def blocked(self, kind: str) -> bool:
+        """Whether `kind` of work may not start now; if so the person is told why (the gate's
+        one line)."""
+        why = self.gate.refusal(kind)
+        if why:
+            self.show_error("Not now", why)
+        return bool(why)
 
     def show_page(self, name: str) -> None:
         """Bring a page of the side area to the front, showing the area if it was hidden."""
@@ -195,19 +182,19 @@ class MainWindow(QMainWindow):
         for p in self.presets_bar.presets:
             a = self.presets_menu.addAction(p.name)
             a.setToolTip(p.description)
-            a.triggered.connect(lambda checked=False, name=p.name: self.apply_preset(name))
+            a.triggered.connect(lambda checked=False, name=p.name: self.paint.apply_preset(name))
 
     def _connect(self) -> None:
         self.controller.running_changed.connect(self._on_running_changed)
         self.inputs.open_content_requested.connect(self.images.open_content)
         self.inputs.paste_content_requested.connect(self.images.paste_content)
         self.inputs.add_style_requested.connect(self.images.add_style_dialog)
-        self.params.changed.connect(self._params_changed)
+        self.params.changed.connect(self.paint.settings_changed)
         for box in (self.params, self.instant.size, self.video.size):  # out-of-range numbers
             box.refused.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.inputs.changed.connect(self._update_memory_label)
-        self.presets_bar.preset_chosen.connect(self.apply_preset)
-        self.presets_bar.reset_requested.connect(self.reset_to_defaults)
+        self.inputs.changed.connect(self.paint.update_estimate)
+        self.presets_bar.preset_chosen.connect(self.paint.apply_preset)
+        self.presets_bar.reset_requested.connect(self.paint.reset_to_defaults)
         self.history_strip.entry_clicked.connect(self.history_work.show_entry)
         self.history_strip.restore_requested.connect(self.history_work.restore)
         self.history_strip.delete_requested.connect(self.history_work.delete)
@@ -270,45 +257,6 @@ class MainWindow(QMainWindow):
         self.canvas.set_before(self.inputs.content_image)  # compare with this photo
         return problems
 
-    def _params_changed(self) -> None:
-        self.presets_bar.sync(self.params.values())
-        self._update_memory_label()
-
-    def _update_memory_label(self) -> None:
-        """Show what the chosen size needs against what is free (the engine's estimate)."""
-        if not self.inputs.content_path:
-            return
-        try:
-            s = self.current_settings().validate()
-            device = resolve_device(s.device)
-            need = memory_needed(s, self.inputs.content_size, device.type)
-            free = available_memory(device)
-        except NSTError:
-            self.params.memory_label.setText("")
-            return
-        text = f"needs ≈ {need / 2**30:.1f} GB of {free / 2**30:.1f} GB free"
-        if need > free:
-            text = f"<span style='color:#c03030'>{text}: too large</span>"
-        else:  # what Start will take, from the engine's cost model of this computer
-            seconds = estimated_seconds(s, self.inputs.content_size)
-            text = f"<b>takes about {fmt_seconds(seconds)} here</b> · {text}"
-        self.params.memory_label.setText(text)
-
-    def apply_preset(self, name: str) -> None:
-        preset = next(p for p in self.presets_bar.presets if p.name == name)
-        try:
-            settings = preset.apply(self.current_settings())
-        except SettingsError as e:
-            self.show_error("Check the settings", f"{e}\n\nFix it, then choose the preset again.")
-            self.presets_bar.sync(self.params.values())
-            return
-        self.params.set_values(settings)
-        self.statusBar().showMessage(f"Preset: {name}", 4000)
-
-    def reset_to_defaults(self) -> None:
-        self.params.set_values(TransferSettings())
-        self.statusBar().showMessage("All settings reset to their defaults", 4000)
-
     # ---- inputs --------------------------------------------------------------------------------
     def _last_dir(self) -> str:
         return str(self.store.value("last_dir", str(Path.home())))
@@ -323,28 +271,11 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
-        mime = event.mimeData()
-        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
-        if not files and mime.hasImage():
-            files = [self.images.store_pasted(QImage(mime.imageData()))]
-        if not files:
-            return
-        from nst_core.media.video import is_video
-
-        if is_video(files[0]):  # a clip: the Video panel
-            self.videos.load_video(files[0])
+        target = self.childAt(event.position().toPoint())
+        box = self.inputs.styles_box
+        on_paintings = target is not None and (target is box or box.isAncestorOf(target))
+        if self.images.take(event.mimeData(), on_paintings):
             event.acceptProposedAction()
-            return
-        pos = event.position().toPoint()
-        target = self.childAt(pos)
-        on_styles = target is not None and (target is self.inputs.styles_box
-                                            or self.inputs.styles_box.isAncestorOf(target))
-        if on_styles:
-            for f in files:
-                self.images.add_style(f)
-        else:
-            self.images.set_content(files[0])
-        event.acceptProposedAction()
 
     # ---- running -------------------------------------------------------------------------------
     @Slot()
@@ -510,7 +441,6 @@ class MainWindow(QMainWindow):
                                          "kept the picture so far…")
             event.ignore()
             return
-        self._pace_stop.set()  # the timing ends within one of its passes
-        self._pace_thread.join(timeout=10)
+        self.paint.stop_pacing()
         self.save_state()
         super().closeEvent(event)

@@ -1,12 +1,15 @@
-"""The window's painting: one picture optimized with the current settings, live on the canvas,
-into the history; a size too large for the memory is refused with the largest that fits
-offered. It owns its controller and asks the window for what the kinds of work share (the
+"""The window's painting: the Paint page's presets and the time and memory a picture will take
+on this computer (timed once at launch), then the picture optimized with the current settings,
+live on the canvas, into the history; a size too large for the memory is refused with the
+largest that fits offered. It owns its controller and asks the window for what the kinds of work share (the
 canvas, the progress area, the history strip, the gate)."""
 from __future__ import annotations
 
+import logging
+import threading
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
 from nst_app.runs import Finished, run_and_record
@@ -14,6 +17,8 @@ from nst_core import (LIVE, Note, NSTError, OutOfMemoryError, Progress, Settings
                       TransferSettings)
 from nst_core.kinds.still import StillJob
 from nst_core.media.images import load_image
+from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_needed
+from nst_core.runtime.devices import available_memory, resolve_device
 
 from .outcome import RunOutcome
 from .progress_area import fmt_seconds
@@ -22,6 +27,8 @@ from .worker import JobController
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 
 def scale_status(p: Progress) -> str:
@@ -37,6 +44,8 @@ def scale_status(p: Progress) -> str:
 class PaintWork(QObject):
     """Painting a picture, for the window `w` (the Paint page and Start)."""
 
+    paced = Signal()  # the engine has timed this computer: the estimate before Start is its
+
     def __init__(self, w: MainWindow):
         super().__init__(w)
         self.w = w
@@ -46,14 +55,26 @@ class PaintWork(QObject):
         self.controller.preview.connect(w._on_preview)
         self.controller.failed.connect(self.on_refused)
         self.controller.crashed.connect(w._on_crashed)
+        self.paced.connect(self.update_estimate)
+        self._pace_stop = threading.Event()
+        self._pace_thread: threading.Thread | None = None
+
+    def measure_pace(self) -> None:
+        """Time this computer once, off the window's thread (about a second)."""
+        # not a daemon: a thread still inside torch when Python exits aborts the process
+        self._pace_thread = threading.Thread(target=self._time_this_computer, name="nst-pace",
+                                             args=(self.w.current_settings(),))
+        self._pace_thread.start()
+
+    def stop_pacing(self) -> None:
+        """End the timing (within one of its passes), before the window closes."""
+        self._pace_stop.set()
+        if self._pace_thread is not None:
+            self._pace_thread.join(timeout=10)
 
     def start(self, settings: TransferSettings | None = None) -> bool:
         """Paint the current photo with the current settings (or `settings`)."""
-        if self.controller.running:
-            return False
-        why = self.w.gate.refusal("paint")
-        if why:
-            self.w.show_error("Not now", why)
+        if self.controller.running or self.w.blocked("paint"):
             return False
         try:
             settings = (settings or self.w.current_settings()).validate()
@@ -153,3 +174,55 @@ class PaintWork(QObject):
         self.w._set_current(outcome, outcome.entry.image_path if outcome.entry else "")
         if outcome.entry is not None:
             self.w.history_strip.add(outcome.entry, outcome.image, select=True)
+
+    def _time_this_computer(self, settings: TransferSettings) -> None:
+        """Off the window's thread (so it reads no widget): the engine times this computer once
+        (about a second), so the time shown before Start is this computer's."""
+        try:
+            calibrate_pace(settings, stop=self._pace_stop)
+        except Exception:  # an estimate is a courtesy: the typical pace stands
+            log.debug("could not measure this computer's pace", exc_info=True)
+            return
+        try:
+            self.paced.emit()
+        except RuntimeError:  # the window was closed meanwhile
+            pass
+
+    def settings_changed(self) -> None:
+        self.w.presets_bar.sync(self.w.params.values())
+        self.update_estimate()
+
+    def update_estimate(self) -> None:
+        """Show what the chosen size needs against what is free (the engine's estimate)."""
+        if not self.w.inputs.content_path:
+            return
+        try:
+            s = self.w.current_settings().validate()
+            device = resolve_device(s.device)
+            need = memory_needed(s, self.w.inputs.content_size, device.type)
+            free = available_memory(device)
+        except NSTError:
+            self.w.params.memory_label.setText("")
+            return
+        text = f"needs ≈ {need / 2**30:.1f} GB of {free / 2**30:.1f} GB free"
+        if need > free:
+            text = f"<span style='color:#c03030'>{text}: too large</span>"
+        else:  # what Start will take, from the engine's cost model of this computer
+            seconds = estimated_seconds(s, self.w.inputs.content_size)
+            text = f"<b>takes about {fmt_seconds(seconds)} here</b> · {text}"
+        self.w.params.memory_label.setText(text)
+
+    def apply_preset(self, name: str) -> None:
+        preset = next(p for p in self.w.presets_bar.presets if p.name == name)
+        try:
+            settings = preset.apply(self.w.current_settings())
+        except SettingsError as e:
+            self.w.show_error("Check the settings", f"{e}\n\nFix it, then choose the preset again.")
+            self.w.presets_bar.sync(self.w.params.values())
+            return
+        self.w.params.set_values(settings)
+        self.w.statusBar().showMessage(f"Preset: {name}", 4000)
+
+    def reset_to_defaults(self) -> None:
+        self.w.params.set_values(TransferSettings())
+        self.w.statusBar().showMessage("All settings reset to their defaults", 4000)

@@ -22,7 +22,7 @@ def _refusal(box, text: str) -> str:
 
 
 class _Refusing:
-    refused = Signal(str)
+    """The refusal, for a QSpinBox or QDoubleSpinBox subclass that declares `refused`."""
 
     def _calm(self) -> QTimer:
         """The field's own timer that takes the red away (it goes with the field)."""

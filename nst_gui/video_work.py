@@ -110,9 +110,7 @@ class VideoWork(QObject):
         info = self.w.video.info
         if info is None:
             return False
-        why = self.w.gate.refusal("paint")
-        if why:
-            self.w.show_error("Not now", why)
+        if self.w.blocked("paint"):
             return False
         try:
             photo = str(videos.frame_as_photo(info.path, seconds, self.w.video.size.value(),
@@ -142,9 +140,7 @@ class VideoWork(QObject):
         info = self.w.video.info
         if info is None or self.controller.running:
             return False
-        why = self.w.gate.refusal("video")
-        if why:
-            self.w.show_error("Not now", why)
+        if self.w.blocked("video"):
             return False
         instant = self.w.video.method.currentData() == "instant"
         if instant and not self.w.video.model.currentData():

@@ -75,7 +75,7 @@ def main() -> int:
 
     def paint() -> None:
         w.images.add_style(str(next(p for p in sample_styles() if p.stem == "great_wave")))
-        w.apply_preset(w.presets_bar.presets[0].name)
+        w.paint.apply_preset(w.presets_bar.presets[0].name)
         w.show_page("paint")
         w.plot_action.setChecked(True)
         w.progress.set_plot_visible(True)

@@ -327,14 +327,14 @@ def test_presets_and_reset(window):
     names = [box.itemText(i) for i in range(box.count())]
     assert names == ["Custom", "Quick preview", "Balanced", "High quality"]
     window.params.style_weight.set_value(999.0)
-    window.apply_preset("High quality")
+    window.paint.apply_preset("High quality")
     v = window.params.values()
     assert (v["size"], v["iterations"], v["scales"], v["settle"]) == (1024, 600, 4, 0.1)
     assert v["style_weight"] == 999.0  # presets leave the look alone
     assert box.currentText() == "High quality"
-    window.apply_preset("Quick preview")
+    window.paint.apply_preset("Quick preview")
     assert window.params.values()["size"] == 256
-    window.reset_to_defaults()
+    window.paint.reset_to_defaults()
     defaults = TransferSettings()
     v = window.params.values()
     assert v["size"] == defaults.size and v["style_weight"] == defaults.style_weight
@@ -393,7 +393,7 @@ def test_unexpected_exception_dialog_has_copy_button(qtbot):
 
 
 def test_memory_need_is_shown_and_too_large_is_marked(window, monkeypatch):
-    from nst_gui import main_window
+    from nst_gui import paint_work
 
     window.params.size.setValue(512)
     assert "needs ≈" in window.params.memory_label.text()
@@ -404,7 +404,7 @@ def test_memory_need_is_shown_and_too_large_is_marked(window, monkeypatch):
     short = window.params.memory_label.text()
     window.params.iterations.setValue(5000)
     assert window.params.memory_label.text() != short
-    monkeypatch.setattr(main_window, "available_memory", lambda device: 2**20)
+    monkeypatch.setattr(paint_work, "available_memory", lambda device: 2**20)
     window.params.size.setValue(1024)
     assert "too large" in window.params.memory_label.text()
 
