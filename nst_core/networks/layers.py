@@ -29,3 +29,30 @@ FEATURE_LAYERS: tuple[str, ...] = tuple(n for n in LAYER_NAMES if n.startswith("
 def pooling_depth(layer: str) -> int:
     """How many poolings come before `layer` (relu4_2 -> 3)."""
     return int(layer[4]) - 1
+
+
+def stride(layer: str) -> int:
+    """Input pixels per feature position at `layer` (relu4_2 -> 8)."""
+    return 2 ** pooling_depth(layer)
+
+
+def reach(layer: str) -> int:
+    """How far (pixels) beyond its own cell of `stride` x `stride` input pixels a feature at
+    `layer` sees: each 3x3 convolution adds one position of its own stride on every side;
+    the 2x2 poolings, aligned with the cells, add nothing. relu5_1: 70 px."""
+    total, step = 0, 1
+    for name in LAYER_NAMES[: LAYER_INDEX[layer] + 1]:
+        if name.startswith("conv"):
+            total += step
+        elif name.startswith("pool"):
+            step *= 2
+    return total
+
+
+def tile_margin(layers) -> int:
+    """The margin a tile of the picture needs around the part it owns so that the features
+    of `layers` there equal the whole picture's: the deepest layer's reach, rounded up to its
+    stride so that every layer's grid stays aligned with the whole picture's."""
+    deepest = max(layers, key=lambda n: LAYER_INDEX[n])
+    align = max(stride(n) for n in layers)
+    return -(-reach(deepest) // align) * align

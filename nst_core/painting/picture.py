@@ -11,10 +11,11 @@ its objective's targets once (nst_core.objective.perceptual) and runs the loop
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,7 @@ from nst_core.media.tensors import to_tensor, to_uint8
 from nst_core.networks.layers import pooling_depth
 from nst_core.networks.vgg import shared_features
 from nst_core.objective.perceptual import Objective
+from nst_core.objective.tiled import TiledObjective, plan_tiles, tiled_grams
 from nst_core.painting import pace
 from nst_core.painting.optimize import NonFiniteLoss, make_optimizer, minimize
 from nst_core.painting.pace import StillPace
@@ -36,9 +38,12 @@ from nst_core.painting.schedule import Scale, plan_scales, start_from_coarser, u
 from nst_core.runtime.devices import (
     autocast_dtype,
     available_memory,
+    SMALLEST_TILE,
+    MemoryPlan,
     configure,
     estimate_memory,
     is_oom,
+    plan_memory,
     precision_name,
     resolve_device,
 )
@@ -77,16 +82,44 @@ def min_side_for(settings: TransferSettings) -> int:
 def largest_size_that_fits(settings: TransferSettings, content_size: tuple[int, int], free: int,
                            device: str = "cpu", tuning: Tuning = Tuning()) -> int:
     """The largest output size below the one asked for (a multiple of 32) that the network can
-    paint and whose estimate fits in `free`; 0 when none does."""
+    paint and that fits in `free` bytes, whole or in tiles; 0 when none does."""
     size, need = 0, min_side_for(settings)
     for candidate in range(32, settings.size, 32):
         final = fit_long_side(*content_size, candidate)
         if min(final) < need:  # too small for the network: never offered
             continue
-        if estimate_memory(settings.replace(size=candidate), final, device, tuning) > free:
+        if plan_memory(settings.replace(size=candidate), final, free, device, tuning) is None:
             break
         size = candidate
     return size
+
+
+def memory_budget(settings: TransferSettings, device: torch.device) -> int:
+    """Bytes a run may use: the person's limit, else what is free on `device` now."""
+    if settings.max_memory:
+        return int(settings.max_memory * 2**30)
+    return available_memory(device)
+
+
+def work_size(size: tuple[int, int], plan: MemoryPlan | None,
+              settings: TransferSettings) -> tuple[int, int]:
+    """A (w, h) whose pixels are the network's work per iteration at a scale of `size`: the
+    scale itself painted whole; in tiles, their passes with margins, the first without a
+    backward (a third of the second's work)."""
+    if plan is None or not plan.tile:
+        return size
+    layers = settings.content_layers + settings.style_layers
+    pixels = sum((t.outer[1] - t.outer[0]) * (t.outer[3] - t.outer[2])
+                 for t in plan_tiles(size, plan.tile, layers)) * 4 / 3
+    w, h = size
+    grow = (pixels / (w * h)) ** 0.5
+    return round(w * grow), round(h * grow)
+
+
+def plan_scales_memory(settings: TransferSettings, scales: list[Scale], budget: int,
+                       device: str, tuning: Tuning) -> list[MemoryPlan | None]:
+    """How each scale fits `budget`: whole, in tiles, or not at all (None)."""
+    return [plan_memory(settings, sc.size, budget, device, tuning) for sc in scales]
 
 
 def estimated_seconds(settings: TransferSettings, content_size: tuple[int, int],
@@ -98,9 +131,12 @@ def estimated_seconds(settings: TransferSettings, content_size: tuple[int, int],
     device = resolve_device(settings.device)
     precision = precision_name(autocast_dtype(tuning, device.type))
     scales = plan_scales(settings, content_size, tuning)
+    plans = plan_scales_memory(settings, scales, memory_budget(settings, device), device.type,
+                               tuning)
     ruled = [k > 0 and settings.settle > 0 for k in range(len(scales))]
-    return pace.estimate_seconds([sc.size for sc in scales], [sc.iterations for sc in scales],
-                                 ruled, pace.known_cost(device.type, precision))
+    return pace.estimate_seconds([work_size(sc.size, p, settings) for sc, p in zip(scales, plans)],
+                                 [sc.iterations for sc in scales], ruled,
+                                 pace.known_cost(device.type, precision))
 
 
 def calibrate_pace(settings: TransferSettings, tuning: Tuning = Tuning(),
@@ -116,9 +152,25 @@ def calibrate_pace(settings: TransferSettings, tuning: Tuning = Tuning(),
 
 def memory_needed(settings: TransferSettings, content_size: tuple[int, int],
                   device: str = "cpu", tuning: Tuning = Tuning()) -> int:
-    """Bytes a still picture of these settings needs at its peak on `device`."""
+    """Bytes a still picture of these settings needs at its peak on `device`: whole where it
+    fits in the memory free (or `settings.max_memory`), else in the tiles that do."""
     final = plan_scales(settings, content_size, tuning)[-1].size
-    return estimate_memory(settings, final, device, tuning)
+    budget = memory_budget(settings, resolve_device(device))
+    plan = plan_memory(settings, final, budget, device, tuning)
+    return plan.needed if plan is not None else plan_memory(settings, final, 2**62, device,
+                                                             tuning).needed
+
+
+def tiles_needed(settings: TransferSettings, content_size: tuple[int, int],
+                 device: str = "cpu", tuning: Tuning = Tuning()) -> int:
+    """How many tiles the final scale is painted in (1: whole; 0: it does not fit at all)."""
+    final = plan_scales(settings, content_size, tuning)[-1].size
+    plan = plan_memory(settings, final, memory_budget(settings, resolve_device(device)), device,
+                       tuning)
+    if plan is None:
+        return 0
+    return len(plan_tiles(final, plan.tile, settings.content_layers + settings.style_layers)) \
+        if plan.tile else 1
 
 
 class Picture:
@@ -144,19 +196,24 @@ class Picture:
                                    s.pooling, self.device, self.tuning.winograd)
         self.dtype = autocast_dtype(self.tuning, self.device.type)
         self.precision = precision_name(self.dtype)
-        self.memory_needed = estimate_memory(s, self.output_size, self.device.type, self.tuning)
-        free = available_memory(self.device)
-        if self.memory_needed > free:
+        free = memory_budget(s, self.device)
+        #: how each scale fits in memory: whole or in tiles (nst_core.objective.tiled)
+        self.plans = plan_scales_memory(s, self.scales, free, self.device.type, self.tuning)
+        final = self.plans[-1]
+        if final is None:
             w, h = self.output_size
+            need = estimate_memory(s, self.output_size, self.device.type, self.tuning,
+                                   SMALLEST_TILE, 5)
             fits = largest_size_that_fits(s, self.content.size, free, self.device.type,
                                           self.tuning)
             smaller = (f"choose a smaller output size (up to about {fits} px fits) or close "
                        "other programs" if fits else "close other programs: even the smallest "
                        "size does not fit")
+            limit = "is allowed" if s.max_memory else f"is free on {self.device.type}"
             raise OutOfMemoryError(
-                f"A {w}x{h} picture needs about {self.memory_needed / 2**30:.1f} GB of memory "
-                f"but only {free / 2**30:.1f} GB is free on {self.device.type}; {smaller}.",
-                fits=fits or None)
+                f"A {w}x{h} picture needs at least {need / 2**30:.1f} GB of memory, even in "
+                f"tiles, but only {free / 2**30:.1f} GB {limit}; {smaller}.", fits=fits or None)
+        self.memory_needed = max(p.needed for p in self.plans if p is not None)
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -180,7 +237,8 @@ class Picture:
         planned = self.total_iterations
         scales = list(self.scales)
         ruled = [k > 0 and s.settle > 0 for k in range(len(scales))]
-        sizes, counts = [sc.size for sc in scales], [sc.iterations for sc in scales]
+        sizes = [work_size(sc.size, p, s) for sc, p in zip(scales, self.plans)]
+        counts = [sc.iterations for sc in scales]
         cost = pace.known_cost(self.device.type, self.precision)
         if pace.estimate_seconds(sizes, counts, ruled, cost) > pace.CALIBRATE_ABOVE:
             cost = pace.calibrate(self.net, self.device.type, self.precision)
@@ -202,17 +260,20 @@ class Picture:
         try:
             for k, scale in enumerate(self.scales):
                 content, net_content, styles = self._prepare(scale)
-                objective = Objective.gatys(self._extract, net_content, styles, s)
+                plan = self.plans[k]
+                terms, count = self._objective(net_content, styles, plan)
+                if plan.tile:
+                    yield Note(f"Scale {k + 1} ({scale.size[0]}x{scale.size[1]}) is painted in "
+                               f"{count} tiles of up to {plan.tile} px, the whole picture's "
+                               "style in each")
                 if best is None:
                     x = self._initial(scale, net_content, styles, gen)
                 else:
                     x = start_from_coarser(best, net_content, self.tuning.carry_detail)
                 x = x.clamp(0, 1).contiguous().requires_grad_(True)
                 best = x.detach().clone()
-                opt = make_optimizer(x, s, self.tuning, self.precision, coarser=opt)
-
-                def terms(image: torch.Tensor) -> dict[str, torch.Tensor]:
-                    return objective(self._extract(image), image)
+                tuning = dataclasses.replace(self.tuning, lbfgs_history=max(1, plan.history))
+                opt = make_optimizer(x, s, tuning, self.precision, coarser=opt)
 
                 # The picture rule ends scales that refine a coarser picture. A scale that
                 # starts from the photo (or noise, or the person's image) first turns it into a
@@ -272,6 +333,25 @@ class Picture:
     # ---- parts -------------------------------------------------------------------------------
     def _extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net.extract(image, self.dtype)
+
+    def _objective(self, content: torch.Tensor, styles: list[torch.Tensor], plan: MemoryPlan
+                   ) -> tuple[Callable[[torch.Tensor], dict[str, torch.Tensor]], int]:
+        """The terms of one scale's loss as a function of the image, and the tiles it goes
+        through the network in: whole (1), or tile by tile (the same loss and gradient,
+        nst_core.objective.tiled)."""
+        s = self.settings
+        if not plan.tile:
+            objective = Objective.gatys(self._extract, content, styles, s)
+            return (lambda image: objective(self._extract(image), image)), 1
+        blend = s.blend()
+        grams: dict[str, torch.Tensor] = {}
+        for style, weight in zip(styles, blend):  # a print-size painting needs tiles too
+            for n, g in tiled_grams(self._extract, style, s.style_layers, plan.tile).items():
+                grams[n] = weight * g if n not in grams else grams[n] + weight * g
+        weights = {"content": s.content_weight, "style": s.style_weight, "tv": s.tv_weight}
+        tiled = TiledObjective(self._extract, content, grams, s.layer_weights(),
+                               s.content_layers, weights, plan.tile)
+        return tiled.terms, len(tiled.tiles)
 
     def _check_sizes(self) -> None:
         need = min_side_for(self.settings)

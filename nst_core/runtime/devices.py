@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 
 import torch
 
 from nst_core.base.errors import DeviceError
-from nst_core.networks.layers import BLOCK_CHANNELS, LAYER_INDEX, LAYER_NAMES
+from nst_core.networks.layers import BLOCK_CHANNELS, LAYER_INDEX, LAYER_NAMES, stride, tile_margin
 from nst_core.networks.vgg import EMULATED_BF16
 from nst_core.networks.winograd import kernel_bytes, suits_channels
 from nst_core.runtime import memory
@@ -113,13 +114,44 @@ _BASE_BYTES = {"cpu": 900 * 2**20, "cuda": 400 * 2**20, "mps": 900 * 2**20}
 
 
 def estimate_memory(settings: TransferSettings, final_size: tuple[int, int],
-                    device: str = "cpu", tuning: Tuning = Tuning()) -> int:
+                    device: str = "cpu", tuning: Tuning = Tuning(), tile: int = 0,
+                    history: int | None = None) -> int:
     """Bytes a still-picture run needs at its peak, from the layer shapes at `final_size`
     (w, h): the activations autograd keeps for the backward pass (float32, or 2 bytes where the
     network is autocast, plus max-pooling indices), the gradient working set, the optimizer's
     state, Winograd's kernels and tiles where it runs (nst_core.networks.winograd), the heap's slack
-    where freed memory is kept (nst_core.runtime.memory) and the fixed runtime."""
+    where freed memory is kept (nst_core.runtime.memory) and the fixed runtime.
+
+    `tile`: the picture goes through the network in tiles owning at most `tile` px a side
+    (nst_core.objective.tiled): the network's memory is one tile's with its margins, the image's
+    and the optimizer's the whole picture's, plus the content's features kept for the tiles.
+    `history`: the L-BFGS pairs kept (default `tuning.lbfgs_history`)."""
     w, h = final_size
+    layers = settings.content_layers + settings.style_layers
+    net_w, net_h = w, h
+    if tile:
+        edge = tile + 2 * tile_margin(layers)
+        net_w, net_h = min(w, edge), min(h, edge)
+    network = _network_bytes(settings, (net_w, net_h), device, tuning)
+    image = 4 * 3 * w * h
+    pairs = tuning.lbfgs_history if history is None else history
+    optimizer = image * (2 * pairs + 10 if settings.optimizer == "lbfgs" else 6)
+    targets = 0
+    if tile:  # the content's features at the content layers, and the picture's gradient
+        targets = image + sum(4 * BLOCK_CHANNELS[int(n[4])] * (w // stride(n)) * (h // stride(n))
+                              for n in settings.content_layers)
+    side = max(w, h) * settings.style_scale  # style features are made once, not kept
+    if tile:  # ... in tiles too
+        side = min(side, tile + 2 * tile_margin(layers))
+    style = 4 * 2 * 64 * side * side
+    return int(_BASE_BYTES.get(device, _BASE_BYTES["cpu"]) + network + optimizer + targets
+               + max(style - network, 0))
+
+
+def _network_bytes(settings: TransferSettings, size: tuple[int, int], device: str,
+                   tuning: Tuning) -> int:
+    """What one forward and backward pass of a (w, h) picture holds at its peak."""
+    w, h = size
     deepest = max(LAYER_INDEX[n] for n in settings.content_layers + settings.style_layers)
     floats, indices, largest = 3 * w * h, 0, 0
     cw, ch, previous = w, h, 3
@@ -134,9 +166,9 @@ def estimate_memory(settings: TransferSettings, final_size: tuple[int, int],
             kernels += kernel_bytes(previous, channels)
             tiles = max(tiles, 4 * 36 * (previous + channels) * -(-cw // 4) * -(-ch // 4))
         previous = channels
-        size = channels * cw * ch
-        floats += size
-        largest = max(largest, size)
+        size_ = channels * cw * ch
+        floats += size_
+        largest = max(largest, size_)
     act_bytes = 2 if isinstance(autocast_dtype(tuning, device), torch.dtype) else 4
     activations = act_bytes * floats + 8 * indices
     # Freed memory kept for reuse (nst_core.runtime.memory) lets the heap fragment around the
@@ -145,12 +177,57 @@ def estimate_memory(settings: TransferSettings, final_size: tuple[int, int],
     kept = (activations // 2 if device == "cpu" and tuning.keep_freed_memory
             and memory.supported() else 0)
     gradients = 4 * 3 * largest  # a layer's output grad, input grad and accumulation buffer
-    image = 4 * 3 * w * h
-    optimizer = image * (2 * tuning.lbfgs_history + 10 if settings.optimizer == "lbfgs" else 6)
-    side = max(w, h) * settings.style_scale  # style features are made once, not kept
-    style = 4 * 2 * 64 * side * side
-    return int(_BASE_BYTES.get(device, _BASE_BYTES["cpu"]) + activations + gradients + optimizer
-               + max(style - activations, 0) + kernels + tiles + kept)
+    return activations + gradients + kernels + tiles + kept
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """How a picture of one size fits the memory it may use: whole (`tile` 0) or in tiles
+    owning at most `tile` px a side, with `history` L-BFGS pairs."""
+
+    tile: int
+    history: int
+    needed: int  # bytes at the peak
+
+
+#: The smallest tile offered: its margins (80 px a side for relu5_1) already make a 128 px
+#: tile's pass cover 4.4 times the pixels it owns.
+SMALLEST_TILE = 128
+#: Tiles at least this large are worth fewer L-BFGS pairs: a 512 px tile's margins cost 1.7x
+#: its own pixels, a 128 px tile's 4.4x (docs/decisions/tiles.md).
+GOOD_TILE = 512
+
+
+def plan_memory(settings: TransferSettings, size: tuple[int, int], budget: int,
+                device: str = "cpu", tuning: Tuning = Tuning()) -> MemoryPlan | None:
+    """Whole if it fits in `budget` bytes (or `settings.tile` asks for tiles), else the largest
+    tiles that fit with the optimizer's full history, else fewer pairs (down to 5) with tiles of
+    at least `GOOD_TILE`, else smaller tiles; None when nothing fits."""
+    long_side = max(size)
+    full = tuning.lbfgs_history if settings.optimizer == "lbfgs" else 0
+    if settings.tile and long_side > settings.tile:
+        return MemoryPlan(settings.tile, full, estimate_memory(
+            settings, size, device, tuning, settings.tile, full))
+    need = estimate_memory(settings, size, device, tuning)
+    if need <= budget:
+        return MemoryPlan(0, full, need)
+
+    def largest_tile(history: int, smallest: int) -> MemoryPlan | None:
+        for tile in range((long_side - 1) // 64 * 64, smallest - 1, -64):
+            need = estimate_memory(settings, size, device, tuning, tile, history)
+            if need <= budget:
+                return MemoryPlan(tile, history, need)
+        return None
+
+    histories = [full]
+    while histories[-1] > 5:
+        histories.append(max(5, histories[-1] // 2))
+    good = min(GOOD_TILE, (long_side - 1) // 64 * 64)
+    for history in histories:
+        plan = largest_tile(history, good)
+        if plan is not None:
+            return plan
+    return largest_tile(histories[-1], SMALLEST_TILE)
 
 
 def available_memory(device: torch.device) -> int:

@@ -48,8 +48,9 @@ class TransferSettings(Fields):
         "How much each style image counts, one number per style (normalized to sum to 1); "
         "empty means equal.", range=(0.0, 1e6), label="Style blend"))
     size: int = field(default=512, metadata=meta(
-        "Long side of the output in pixels. Time grows with the square of it.",
-        range=(32, 4096), label="Output size"))
+        "Long side of the output in pixels. Time grows with the square of it; beyond what "
+        "fits in memory the picture is painted in tiles.",
+        range=(32, 8192), label="Output size"))
     content_weight: float = field(default=5.0, metadata=meta(
         "How strongly the picture keeps the photo's shapes (the content weight).",
         range=(0.0, 1e6), log=True,
@@ -122,6 +123,14 @@ class TransferSettings(Fields):
     device: Device = field(default="auto", metadata=meta(
         "Where to compute: auto picks CUDA, then Apple MPS, then the CPU.",
         choices=get_args(Device), label="Device"))
+    max_memory: float = field(default=0.0, metadata=meta(
+        "Memory the run may use, in GB (0: what is free when it starts). A picture that needs "
+        "more is painted in tiles that fit, with the same result.", range=(0.0, 65536.0),
+        label="Memory limit"))
+    tile: int = field(default=0, metadata=meta(
+        "Paint scales larger than this many pixels in tiles of at most this size, even where "
+        "the whole picture fits (0: tiles only where it does not fit).", range=(0, 8192),
+        label="Tile size"))
     weights: WeightsSource = field(default="bundled", metadata=meta(
         "VGG19 weights: the bundled original Caffe weights, or a torchvision checkpoint file.",
         choices=get_args(WeightsSource), label="Network weights"))

@@ -95,7 +95,7 @@ def test_settings_from_a_saved_png_reruns_them(tmp_path, photo_path, painting_pa
 
 @pytest.mark.parametrize("args, words", [
     (["--content", "missing.jpg"], "file not found"),
-    (["--size", "8"], "size: must be between 32 and 4096"),
+    (["--size", "8"], "size: must be between 32 and 8192"),
     (["--blend", "0.5,0.5"], "one weight per style"),
     (["--style-layers", "relu9_1"], "unknown layer"),
     (["-o", "out.gif"], "use .png, .jpg or .webp"),

@@ -20,8 +20,8 @@ def test_the_engine_names_no_images_and_the_app_fills_in_the_samples():
 
 
 @pytest.mark.parametrize("field, value, words", [
-    ("size", 8, "between 32 and 4096"),
-    ("size", 100000, "between 32 and 4096"),
+    ("size", 8, "between 32 and 8192"),
+    ("size", 100000, "between 32 and 8192"),
     ("size", 12.5, "whole number"),
     ("iterations", 0, "between 1 and"),
     ("style_weight", -1.0, "between 0"),

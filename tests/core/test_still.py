@@ -287,15 +287,24 @@ def test_memory_estimate_grows_with_size_and_fits_2048_in_24_gb():
         estimate_memory(s, (512, 384), tuning=Tuning(lbfgs_history=10))
 
 
-def test_size_that_cannot_fit_is_refused_up_front(tiny_settings, monkeypatch):
-    from nst_core.painting.picture import memory_needed
-
-    s = tiny_settings.replace(size=512)
-    free = memory_needed(s.replace(size=256), (48, 40)) + 1
-    monkeypatch.setattr(picture_mod, "available_memory", lambda device: free)
-    with pytest.raises(OutOfMemoryError, match=r"needs about .* GB .*up to about 256 px fits"):
+def test_a_size_beyond_memory_is_tiled_and_refused_only_when_tiles_cannot_fit(
+        tiny_settings, monkeypatch):
+    s = tiny_settings.replace(size=512, multiscale=True)
+    whole = estimate_memory(s, (512, 427))
+    monkeypatch.setattr(picture_mod, "available_memory", lambda device: whole - 1)
+    run = StillJob(s).prepare()  # not refused: the last scale goes in tiles
+    plan = run.picture.plans[-1]
+    assert 0 < plan.tile < 512 and plan.needed <= whole - 1
+    assert run.picture.plans[0].tile == 0  # the coarse scales fit whole
+    least = estimate_memory(s, (512, 427), "cpu", Tuning(), devices_mod.SMALLEST_TILE, 5)
+    monkeypatch.setattr(picture_mod, "available_memory", lambda device: least - 1)
+    with pytest.raises(OutOfMemoryError, match=r"needs at least .* GB .*even in tiles.*"
+                                               r"up to about \d+ px fits"):
         StillJob(s).prepare()
-    StillJob(s.replace(size=256)).prepare()  # fits
+    # the person's own limit counts instead of the memory free
+    monkeypatch.setattr(picture_mod, "available_memory", lambda device: 2**50)
+    with pytest.raises(OutOfMemoryError, match="is allowed"):
+        StillJob(s.replace(max_memory=(least - 1) / 2**30)).prepare()
 
 
 def test_the_size_offered_is_smaller_paintable_and_none_when_nothing_fits(tiny_settings):

@@ -82,7 +82,7 @@ def test_a_number_out_of_range_is_refused_in_one_line(window):
     window.params.size.lineEdit().selectAll()
     QTest.keyClicks(window.params.size, "20000")
     said = window.statusBar().currentMessage()
-    assert said == "20000 is out of range: Output size takes 32 to 4096 px"
+    assert said == "20000 is out of range: Output size takes 32 to 8192 px"
     assert window.params.size.text() == "2000 px"  # the digits that fit, now said out loud
     for box in (window.instant.size, window.video.size):  # the other output sizes alike
         box.lineEdit().selectAll()
