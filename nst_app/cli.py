@@ -21,7 +21,8 @@ import threading
 from pathlib import Path
 from typing import Any, Sequence
 
-from nst_core import NONE, NSTError, OutputExistsError, Progress, SettingsError, TransferSettings
+from nst_core import (NONE, Note, NSTError, OutputExistsError, Progress, SettingsError,
+                      TransferSettings)
 
 from . import paths
 from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Bar, absolute,
@@ -163,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     bar.show(event.iteration, f"scale {event.scale + 1}/{event.scales} {w}x{h} "
                              f"| {_losses_text(event)} | {time_left(event.eta)}",
                              total=event.total)
+                elif isinstance(event, Note):
+                    bar.note(event.text)
                 elif isinstance(event, Finished):
                     finished = event
         finally:
@@ -173,7 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = None
     if result is not None:
         try:
-            saved = save_image(out, result.image, settings.to_json(), overwrite=args.overwrite)
+            saved = save_image(out, result.image, settings.to_json(), overwrite=args.overwrite,
+                               alpha=result.alpha, deep=result.deep)
         except (NSTError, OSError) as e:
             reason = os_reason(e) if isinstance(e, OSError) else str(e)
             rescued = _rescue(result, settings, out, finished)
@@ -202,7 +206,8 @@ def _rescue(result, settings, out: Path, finished) -> str:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             name = out.stem[:80] + "-rescued.png"
-            return str(save_image(unique_path(folder / name), result.image, settings.to_json()))
+            return str(save_image(unique_path(folder / name), result.image, settings.to_json(),
+                                  alpha=result.alpha))
         except (NSTError, OSError):
             continue
     return ""

@@ -142,6 +142,11 @@ class Bar:
         self.bar.n = n
         self.bar.refresh()
 
+    def note(self, text: str) -> None:
+        """A line above the bar (nothing with -q)."""
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

@@ -171,7 +171,7 @@ class HistoryStore:
             return None
         return self.add_image(result.image, result.settings, result.iterations,
                               float(result.timings.get("total", 0.0)), result.status,
-                              result.reason, source)
+                              result.reason, source, alpha=getattr(result, "alpha", None))
 
     def add_video(self, result, settings, source: str = "") -> HistoryEntry | None:
         """Record a finished video (`nst_core.kinds.video.VideoResult` of a render of
@@ -189,17 +189,19 @@ class HistoryStore:
 
     def add_image(self, rgb: np.ndarray, settings: TransferSettings, iterations: int,
                   seconds: float, status: str = "done", reason: str = "",
-                  source: str = "", **video: Any) -> HistoryEntry:
-        """Write the picture, then its sidecar, each atomically (`video`: the entry's video
-        fields when the picture is a video's poster). Raises OSError or NSTError when the
-        folder cannot be written."""
+                  source: str = "", alpha: np.ndarray | None = None,
+                  **video: Any) -> HistoryEntry:
+        """Write the picture (with the photo's transparency, `alpha`), then its sidecar, each
+        atomically (`video`: the entry's video fields when the picture is a video's poster).
+        Raises OSError or NSTError when the folder cannot be written."""
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         n = 1
         while True:
             base = self.folder / (f"run-{stamp}" if n == 1 else f"run-{stamp}-{n}")
             try:
-                png = save_image(base.with_suffix(".png"), rgb, settings.to_json())
+                png = save_image(base.with_suffix(".png"), rgb, settings.to_json(),
+                                 alpha=alpha)
                 break
             except FileExistsError:  # OutputExistsError: another entry took the name
                 n += 1

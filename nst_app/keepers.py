@@ -68,7 +68,8 @@ class PictureKeeper(Keeper):
         return job.settings
 
     def save(self, result, path, overwrite):
-        return save_image(path, result.image, result.settings.to_json(), overwrite=overwrite)
+        return save_image(path, result.image, result.settings.to_json(), overwrite=overwrite,
+                          alpha=result.alpha, deep=result.deep)
 
     def as_given(self, result, job):
         if result is not None:

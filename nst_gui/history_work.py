@@ -45,15 +45,17 @@ class HistoryWork(QObject):
     def show_entry(self, entry: HistoryEntry) -> None:
         settings = entry.settings
         try:
-            rgb = load_image(entry.image_path).rgb
+            picture = load_image(entry.image_path)
         except ImageError as e:
             self.w.show_error("Cannot show this run", str(e))
             return
         if settings is None:
             settings = self.w.current_settings()
         self.w.videos.stop_playing()
+        rgb = picture.rgb
         self.w._set_current(RunOutcome(rgb, to_qimage(rgb), settings, entry.iterations,
-                                     entry.seconds, entry.status, entry.reason, entry=entry),
+                                       entry.seconds, entry.status, entry.reason, entry=entry,
+                                       alpha=picture.alpha),
                           entry.image_path, history_caption(entry))
         if entry.kind == "video":
             self.w.videos.show_history_entry(entry)

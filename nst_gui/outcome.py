@@ -28,6 +28,8 @@ class RunOutcome:
     entry: HistoryEntry | None = None  # where the history keeps it
     final_losses: dict[str, float] = field(default_factory=dict)  # the kept picture's
     kind: str = "still"  # what made it: "still" (optimized) or "instant" (a style's network)
+    alpha: np.ndarray | None = None  # the photo's transparency, given back when saved
+    deep: np.ndarray | None = None  # the picture at 16 bits, for a TIFF
 
     @property
     def stopped(self) -> bool:
@@ -40,4 +42,5 @@ class RunOutcome:
             return None
         return cls(r.image, to_qimage(r.image), r.settings, r.iterations,
                    float(r.timings.get("total", 0.0)), r.status, r.reason, list(r.losses),
-                   f.entry, dict(r.final_losses))
+                   f.entry, dict(r.final_losses), alpha=getattr(r, "alpha", None),
+                   deep=getattr(r, "deep", None))

@@ -17,8 +17,8 @@ from nst_core import (LIVE, Note, NSTError, OutOfMemoryError, Progress, Settings
                       TransferSettings)
 from nst_core.kinds.still import StillJob
 from nst_core.media.images import load_image
-from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_needed
-from nst_core.runtime.devices import available_memory, resolve_device
+from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_outlook
+from nst_core.runtime.devices import resolve_device
 
 from .outcome import RunOutcome
 from .progress_area import fmt_seconds
@@ -193,20 +193,24 @@ class PaintWork(QObject):
         self.update_estimate()
 
     def update_estimate(self) -> None:
-        """Show what the chosen size needs against what is free (the engine's estimate)."""
+        """Show what the chosen size needs against what is free, and whether it goes in tiles
+        (the engine's plan)."""
         if not self.w.inputs.content_path:
             return
         try:
             s = self.w.current_settings().validate()
             device = resolve_device(s.device)
-            need = memory_needed(s, self.w.inputs.content_size, device.type)
-            free = available_memory(device)
+            outlook = memory_outlook(s, self.w.inputs.content_size, device.type)
         except NSTError:
             self.w.params.memory_label.setText("")
             return
-        text = f"needs ≈ {need / 2**30:.1f} GB of {free / 2**30:.1f} GB free"
-        if need > free:
-            text = f"<span style='color:#c03030'>{text}: too large</span>"
+        limit = "allowed" if s.max_memory else "free"
+        text = (f"needs ≈ {outlook.needed / 2**30:.1f} GB of {outlook.budget / 2**30:.1f} GB "
+                f"{limit}")
+        if outlook.tiles > 1:
+            text += f", in {outlook.tiles} tiles"
+        if not outlook.tiles:
+            text = f"<span style='color:#c03030'>{text}: too large, even in tiles</span>"
         else:  # what Start will take, from the engine's cost model of this computer
             seconds = estimated_seconds(s, self.w.inputs.content_size)
             text = f"<b>takes about {fmt_seconds(seconds)} here</b> · {text}"

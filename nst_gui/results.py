@@ -53,7 +53,9 @@ class Results(QObject):
         if not Path(path).suffix:
             path += ".png"
         try:
-            save_image(path, self.w.current.rgb, self.w.current.settings.to_json(), overwrite=True)
+            c = self.w.current
+            save_image(path, c.rgb, c.settings.to_json(), overwrite=True, alpha=c.alpha,
+                       deep=c.deep)
         except (NSTError, OSError) as e:
             self.w.show_error("Could not save", f"{e}\n\nChoose another folder or name.")
             return False
@@ -115,12 +117,14 @@ class Results(QObject):
                                     "settings (only PNGs this app saved do)")
             settings = TransferSettings.from_json(text)
             settings.validate()  # before anything changes: the panels stay as they are
-            rgb = load_image(path).rgb
+            picture = load_image(path)
         except NSTError as e:
             self.w.show_error("Cannot open this result", f"{e}\n\nThe current settings are kept.")
             return False
         problems = self.w.apply_settings(settings)
-        self.w._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0), path,
+        rgb = picture.rgb
+        self.w._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0,
+                                       alpha=picture.alpha), path,
                           f"Opened {Path(path).name}")
         if problems:
             self.w.show_error("Some images of these settings are missing",
@@ -130,13 +134,15 @@ class Results(QObject):
     def show_picture(self, path: str) -> bool:
         """Show a picture this app saved (a batch output) without touching the panels."""
         try:
-            rgb = load_image(path).rgb
+            picture = load_image(path)
             text = read_settings_json(path)
             settings = TransferSettings.from_json(text) if text else self.w.current_settings()
         except NSTError as e:
             self.w.show_error("Cannot show this picture", str(e))
             return False
-        self.w._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0), path,
+        rgb = picture.rgb
+        self.w._set_current(RunOutcome(rgb, to_qimage(rgb), settings, 0, 0.0,
+                                       alpha=picture.alpha), path,
                           f"Showing {Path(path).name}")
         self.w.statusBar().showMessage(f"Showing {Path(path).name}", 4000)
         return True

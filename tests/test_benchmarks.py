@@ -56,3 +56,20 @@ def test_the_window_responsiveness_benchmark_runs(tmp_path):
                           env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert proc.returncode == 0, proc.stderr
     assert "max_gap_ms" in proc.stdout and "first_preview_s" in proc.stdout
+
+
+def test_the_tiles_benchmark_compares_and_measures_a_large_picture(capsys):
+    tiles = _bench("tiles")
+    assert tiles.main(["--quick", "compare"]) == 0
+    assert tiles.main(["--quick", "large"]) == 0
+    out = capsys.readouterr().out
+    assert "tiled/whole: gram" in out and "seam" in out
+    assert '"final_scale_s_per_it"' in out and "in 4 tiles" in out
+    # the seam measure sees a seam: a step of 40 grey levels along a cut
+    import numpy as np
+
+    texture = np.random.default_rng(0).integers(0, 60, (64, 64, 3)).astype(np.uint8)
+    assert 0.8 < tiles.seam_ratio(texture, [32], [32]) < 1.25
+    stepped = texture.copy()
+    stepped[:, 32:] += 40
+    assert tiles.seam_ratio(stepped, [32], []) > 2

@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 MAX_PIXELS = 120_000_000
 #: Refuse inputs smaller than this on either side: nothing useful can be taken from them.
 MIN_SIDE = 16
-SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
+                ".tif": "TIFF", ".tiff": "TIFF"}
+#: The formats that keep transparency; JPEG's picture is laid over white instead.
+ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
 #: Key of the settings JSON in a PNG's text chunks; JPEG and WebP carry it in EXIF
 #: ImageDescription.
 SETTINGS_KEY = "nst-studio-settings"
@@ -40,6 +43,9 @@ SETTINGS_KEY = "nst-studio-settings"
 JOB_KEY = "nst-studio-job"
 _EXIF_DESCRIPTION = 0x010E
 _SRGB = ImageCms.createProfile("sRGB")
+#: The sRGB profile every saved picture carries, so that print drivers and editors take its
+#: numbers as sRGB instead of guessing.
+SRGB_ICC = ImageCms.ImageCmsProfile(_SRGB).tobytes()
 
 
 @dataclass
@@ -174,16 +180,49 @@ def resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 # ---- saving --------------------------------------------------------------------------------
 def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | None = None,
-               overwrite: bool = False, quality: int = 95, made_by: str | None = None) -> Path:
-    """Save an (H, W, 3) uint8 image as PNG, JPEG or WebP (by extension), atomically: it is
-    written to a temporary file beside the target and renamed, so a crash never leaves half a
-    file. An existing file is replaced only with `overwrite=True`. The settings JSON, when
-    given, is embedded (PNG text chunk; EXIF ImageDescription for JPEG and WebP); `made_by`
-    (which run made it, see `JOB_KEY`) in a PNG only."""
+               overwrite: bool = False, quality: int = 95, made_by: str | None = None,
+               alpha: np.ndarray | None = None, deep: np.ndarray | None = None) -> Path:
+    """Save an (H, W, 3) uint8 image as PNG, JPEG, WebP or 16-bit TIFF (by extension), with an
+    embedded sRGB profile, atomically: it is written to a temporary file beside the target and
+    renamed, so a crash never leaves half a file. An existing file is replaced only with
+    `overwrite=True`. The settings JSON, when given, is embedded (PNG text chunk; EXIF
+    ImageDescription for JPEG and WebP; the TIFF's ImageDescription); `made_by` (which run made
+    it, see `JOB_KEY`) in a PNG only. `alpha` (H, W) uint8: the photo's transparency, given
+    back in PNG, WebP and TIFF (JPEG lays the picture over white). `deep` (H, W, 3) uint16: the
+    same picture at 16 bits, what a TIFF keeps (else the 8-bit one, widened)."""
     p = Path(path)
     fmt = check_output(p, overwrite, probe=False)  # the write itself tells
-    img = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB")
-    kwargs: dict = {}
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if alpha is not None and alpha.shape != rgb.shape[:2]:
+        raise ValueError(f"alpha of shape {alpha.shape} for a picture of {rgb.shape[:2]}")
+    if alpha is not None and fmt not in ALPHA_FORMATS:
+        a = alpha.astype(np.float32)[..., None] / 255.0
+        rgb = (rgb * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+    with replacing(p, overwrite) as tmp:
+        with open(tmp, "wb") as f:
+            if fmt == "TIFF":
+                _write_tiff(f, rgb, alpha, deep, settings_json)
+            else:
+                _pillow_image(rgb, alpha if fmt in ALPHA_FORMATS else None).save(
+                    f, fmt, **_pillow_options(fmt, settings_json, made_by, quality))
+            f.flush()
+            os.fsync(f.fileno())
+        if _WRITE_DELAY:  # a test hook: widen the window in which a kill finds a half write
+            import time
+
+            time.sleep(_WRITE_DELAY)
+    return p
+
+
+def _pillow_image(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
+    if alpha is None:
+        return Image.fromarray(rgb, "RGB")
+    return Image.fromarray(np.dstack([rgb, alpha.astype(np.uint8)]), "RGBA")
+
+
+def _pillow_options(fmt: str, settings_json: str | None, made_by: str | None,
+                    quality: int) -> dict:
+    kwargs: dict = {"icc_profile": SRGB_ICC}
     if fmt == "PNG":
         info = PngImagePlugin.PngInfo()
         info.add_text("Software", "NST Studio")
@@ -198,16 +237,23 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
             exif = Image.Exif()
             exif[_EXIF_DESCRIPTION] = settings_json
             kwargs["exif"] = exif.tobytes()
-    with replacing(p, overwrite) as tmp:
-        with open(tmp, "wb") as f:
-            img.save(f, fmt, **kwargs)
-            f.flush()
-            os.fsync(f.fileno())
-        if _WRITE_DELAY:  # a test hook: widen the window in which a kill finds a half write
-            import time
+    return kwargs
 
-            time.sleep(_WRITE_DELAY)
-    return p
+
+def _write_tiff(f, rgb: np.ndarray, alpha: np.ndarray | None, deep: np.ndarray | None,
+                settings_json: str | None) -> None:
+    """A 16-bit RGB(A) TIFF, deflate-compressed, with the sRGB profile (tifffile: Pillow writes
+    16 bits for one channel only)."""
+    import tifffile
+
+    data = deep if deep is not None else rgb.astype(np.uint16) * 257
+    extra = None
+    if alpha is not None:
+        data = np.dstack([data, alpha.astype(np.uint16) * 257])
+        extra = ["unassalpha"]
+    tifffile.imwrite(f, np.ascontiguousarray(data, dtype=np.uint16), photometric="rgb",
+                     extrasamples=extra, iccprofile=SRGB_ICC, compression="zlib",
+                     description=settings_json or None, metadata=None, software="NST Studio")
 
 
 @contextmanager
@@ -312,7 +358,7 @@ def check_output(path: str | os.PathLike, overwrite: bool = False, probe: bool =
     fmt = SAVE_FORMATS.get(p.suffix.lower())
     if fmt is None:
         raise SettingsError("output", f"cannot save as {p.suffix or 'a file without extension'}; "
-                                      f"use .png, .jpg or .webp")
+                                      f"use .png, .jpg, .webp or .tiff")
     try:
         if not p.parent.is_dir():
             raise SettingsError("output", f"the folder {p.parent} does not exist")

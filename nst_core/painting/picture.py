@@ -26,7 +26,7 @@ from nst_core.base.events import Event, Note, Preview, PreviewPolicy, Progress, 
 from nst_core.base.results import Ended, Status
 from nst_core.media import color
 from nst_core.media.images import LoadedImage, fit_long_side, resize
-from nst_core.media.tensors import to_tensor, to_uint8
+from nst_core.media.tensors import to_tensor, to_uint8, to_uint16
 from nst_core.networks.layers import pooling_depth
 from nst_core.networks.vgg import shared_features
 from nst_core.objective.perceptual import Objective
@@ -64,6 +64,8 @@ class StillResult(Ended):
     iterations: int = 0  # iterations done
     device: str = "cpu"
     alpha: np.ndarray | None = None  # the content's transparency at the output size, if any
+    #: the same picture at 16 bits, (H, W, 3) uint16, for a 16-bit file (a TIFF)
+    deep: np.ndarray | None = None
     #: the kept picture's terms (its scale's lowest loss), what a finished run reports
     final_losses: dict[str, float] = field(default_factory=dict)
 
@@ -150,27 +152,35 @@ def calibrate_pace(settings: TransferSettings, tuning: Tuning = Tuning(),
     pace.calibrate(net, device.type, precision_name(autocast_dtype(tuning, device.type)), stop)
 
 
-def memory_needed(settings: TransferSettings, content_size: tuple[int, int],
-                  device: str = "cpu", tuning: Tuning = Tuning()) -> int:
-    """Bytes a still picture of these settings needs at its peak on `device`: whole where it
-    fits in the memory free (or `settings.max_memory`), else in the tiles that do."""
+@dataclass(frozen=True)
+class MemoryOutlook:
+    """How a still picture of some settings will fit in memory, before it starts."""
+
+    needed: int  # bytes at the peak as planned; where nothing fits, the least any plan needs
+    budget: int  # bytes the run may use (settings.max_memory, else what is free)
+    tiles: int  # the final scale's tiles: 1 whole, more in tiles, 0 when it does not fit
+
+
+def memory_outlook(settings: TransferSettings, content_size: tuple[int, int],
+                   device: str = "cpu", tuning: Tuning = Tuning()) -> MemoryOutlook:
+    """Whether and how a still picture of these settings fits: whole where the memory free (or
+    `settings.max_memory`) holds it, else in the tiles that do (nst_core.objective.tiled)."""
     final = plan_scales(settings, content_size, tuning)[-1].size
     budget = memory_budget(settings, resolve_device(device))
     plan = plan_memory(settings, final, budget, device, tuning)
-    return plan.needed if plan is not None else plan_memory(settings, final, 2**62, device,
-                                                             tuning).needed
-
-
-def tiles_needed(settings: TransferSettings, content_size: tuple[int, int],
-                 device: str = "cpu", tuning: Tuning = Tuning()) -> int:
-    """How many tiles the final scale is painted in (1: whole; 0: it does not fit at all)."""
-    final = plan_scales(settings, content_size, tuning)[-1].size
-    plan = plan_memory(settings, final, memory_budget(settings, resolve_device(device)), device,
-                       tuning)
     if plan is None:
-        return 0
-    return len(plan_tiles(final, plan.tile, settings.content_layers + settings.style_layers)) \
-        if plan.tile else 1
+        return MemoryOutlook(estimate_memory(settings, final, device, tuning, SMALLEST_TILE, 5),
+                             budget, 0)
+    layers = settings.content_layers + settings.style_layers
+    tiles = len(plan_tiles(final, plan.tile, layers)) if plan.tile else 1
+    return MemoryOutlook(plan.needed, budget, tiles)
+
+
+def memory_needed(settings: TransferSettings, content_size: tuple[int, int],
+                  device: str = "cpu", tuning: Tuning = Tuning()) -> int:
+    """Bytes a still picture of these settings needs at its peak on `device` (whole, or in
+    the tiles that fit)."""
+    return memory_outlook(settings, content_size, device, tuning).needed
 
 
 class Picture:
@@ -206,10 +216,12 @@ class Picture:
                                    SMALLEST_TILE, 5)
             fits = largest_size_that_fits(s, self.content.size, free, self.device.type,
                                           self.tuning)
-            smaller = (f"choose a smaller output size (up to about {fits} px fits) or close "
-                       "other programs" if fits else "close other programs: even the smallest "
-                       "size does not fit")
-            limit = "is allowed" if s.max_memory else f"is free on {self.device.type}"
+            if s.max_memory:
+                limit, more = "is allowed", "raise the memory limit"
+            else:
+                limit, more = f"is free on {self.device.type}", "close other programs"
+            smaller = (f"choose a smaller output size (up to about {fits} px fits) or {more}"
+                       if fits else f"{more}: even the smallest size does not fit")
             raise OutOfMemoryError(
                 f"A {w}x{h} picture needs at least {need / 2**30:.1f} GB of memory, even in "
                 f"tiles, but only {free / 2**30:.1f} GB {limit}; {smaller}.", fits=fits or None)
@@ -264,8 +276,8 @@ class Picture:
                 terms, count = self._objective(net_content, styles, plan)
                 if plan.tile:
                     yield Note(f"Scale {k + 1} ({scale.size[0]}x{scale.size[1]}) is painted in "
-                               f"{count} tiles of up to {plan.tile} px, the whole picture's "
-                               "style in each")
+                               f"{count} tiles of up to {plan.tile} px, with one loss for the "
+                               "whole picture")
                 if best is None:
                     x = self._initial(scale, net_content, styles, gen)
                 else:
@@ -402,22 +414,30 @@ class Picture:
 
     def _display(self, image: torch.Tensor) -> np.ndarray:
         """What the person sees of an image being optimized: (H, W, 3) uint8."""
+        return to_uint8(self._shown(image))
+
+    def _shown(self, image: torch.Tensor) -> torch.Tensor:
+        """The picture an image being optimized stands for, (1, 3, H, W) in [0, 1]: with the
+        photo's colours put back where only its luminance was painted."""
         if self.settings.color == "luminance":
             h, w = image.shape[-2:]
             content = to_tensor(resize(self.content.rgb, (w, h)), image.device)
             image = color.combine_luminance(image, content)
-        return to_uint8(image)
+        return image
 
     def _result(self, best: torch.Tensor, best_terms: dict[str, float], status: Status,
                 reason: str, history: list[dict[str, float]],
                 timings: dict[str, float]) -> StillResult:
-        rgb = self._display(best)
         out_w, out_h = self.output_size
-        if (rgb.shape[1], rgb.shape[0]) != (out_w, out_h):  # ended on a coarse scale
-            rgb = resize(rgb, (out_w, out_h))
+        shown = self._shown(best).detach()
+        if tuple(shown.shape[-2:]) != (out_h, out_w):  # ended on a coarse scale
+            shown = upsample(shown, (out_h, out_w))
+        shown = shown.clamp(0, 1)
+        rgb = to_uint8(shown)
+        deep = to_uint16(shown)
         alpha = resize(self.content.alpha, (out_w, out_h)) \
             if self.content.alpha is not None else None
         return StillResult(image=rgb, settings=self.settings, status=status, reason=reason,
                            losses=list(history), final_losses=dict(best_terms),
                            timings=dict(timings), iterations=len(history),
-                           device=self.device.type, alpha=alpha)
+                           device=self.device.type, alpha=alpha, deep=deep)

@@ -16,7 +16,7 @@ from nst_app.samples import default_content, default_style
 from nst_core import Progress, TransferSettings
 from nst_core.kinds import still as still_mod
 from nst_core.painting import picture as picture_mod
-from nst_core.media.images import read_settings_json
+from nst_core.media.images import load_image, read_settings_json
 from tests.conftest import image_size, nan_after, read_rgb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +98,7 @@ def test_settings_from_a_saved_png_reruns_them(tmp_path, photo_path, painting_pa
     (["--size", "8"], "size: must be between 32 and 8192"),
     (["--blend", "0.5,0.5"], "one weight per style"),
     (["--style-layers", "relu9_1"], "unknown layer"),
-    (["-o", "out.gif"], "use .png, .jpg or .webp"),
+    (["-o", "out.gif"], "use .png, .jpg, .webp or .tiff"),
     (["-o", "nowhere/out.png"], "does not exist"),
     (["--init-image", "nothing.png"], "file not found"),
     (["--settings-from", "nothing.png"], "file not found"),
@@ -364,3 +364,36 @@ def test_oom_after_some_iterations_keeps_the_last_good_picture(tmp_path, capsys,
     assert (tmp_path / "oom.png").is_file()
     entry, = HistoryStore(app_data / "history").entries()
     assert entry.status == "failed" and entry.iterations == 2
+
+
+def test_a_cut_out_photo_comes_back_cut_out_and_a_tiff_keeps_16_bits(tmp_path, painting_path,
+                                                                      app_data):
+    """A photo with a transparent left third: the PNG and the TIFF give it back transparent;
+    the TIFF holds the optimized picture at 16 bits (values 8 bits cannot say), with the sRGB
+    profile, and the history's copy is transparent too."""
+    import tifffile
+
+    from nst_core.media.images import SRGB_ICC
+    from tests.conftest import make_photo
+
+    rgba = np.dstack([make_photo(), np.full((40, 48), 255, np.uint8)])
+    rgba[:, :16, 3] = 0
+    photo = tmp_path / "cutout.png"
+    Image.fromarray(rgba, "RGBA").save(photo)
+    args = ["--content", str(photo), "--style", str(painting_path), "--size", "48", "--iters",
+            "3", "--no-multiscale", "-q"]
+    assert cli.main(args + ["-o", str(tmp_path / "out.png")]) == 0
+    with Image.open(tmp_path / "out.png") as im:
+        assert im.mode == "RGBA" and im.info["icc_profile"] == SRGB_ICC
+        alpha = np.asarray(im)[..., 3]
+    assert (alpha[:, :15] == 0).all() and (alpha[:, 17:] == 255).all()
+    assert cli.main(args + ["-o", str(tmp_path / "print.tiff")]) == 0
+    with tifffile.TiffFile(tmp_path / "print.tiff") as t:
+        page = t.pages[0]
+        data = page.asarray()
+        assert page.bitspersample == 16 and data.shape == (40, 48, 4)
+        assert page.iccprofile == SRGB_ICC
+    assert (data[:, :15, 3] == 0).all() and (data[:, 17:, 3] == 65535).all()
+    assert (data[..., :3] % 257 != 0).mean() > 0.5  # finer than an 8-bit picture widened
+    entry = HistoryStore(app_data / "history").entries()[0]
+    assert load_image(entry.image_path).alpha[:, :15].max() == 0

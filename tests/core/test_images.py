@@ -231,7 +231,7 @@ def test_failed_save_leaves_nothing_behind(tmp_path, monkeypatch):
 
 
 def test_bad_extension_and_missing_folder(tmp_path):
-    with pytest.raises(SettingsError, match="use .png, .jpg or .webp"):
+    with pytest.raises(SettingsError, match="use .png, .jpg, .webp or .tiff"):
         save_image(tmp_path / "out.gif", RGB)
     with pytest.raises(SettingsError, match="does not exist"):
         save_image(tmp_path / "nope" / "out.png", RGB)
@@ -265,3 +265,60 @@ def test_atomic_writes_follow_the_umask_keep_a_replaced_files_mode_and_leave_not
         assert sorted(x.name for x in tmp_path.iterdir()) == ["frame.png"]
     finally:
         os.umask(old)
+
+
+# ---- print formats: transparency given back, sRGB profile, 16-bit TIFF -----------------------
+def _picture(w=40, h=30):
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+    alpha = np.full((h, w), 255, np.uint8)
+    alpha[:, : w // 2] = 0
+    alpha[:, w // 2] = 128
+    return rgb, alpha
+
+
+@pytest.mark.parametrize("ext", [".png", ".webp", ".tiff"])
+def test_transparency_is_given_back_where_the_format_keeps_it(tmp_path, ext):
+    from nst_core.media.images import SRGB_ICC
+
+    rgb, alpha = _picture()
+    p = save_image(tmp_path / f"out{ext}", rgb, '{"a": 1}', alpha=alpha)
+    with Image.open(p) as im:
+        assert im.mode == "RGBA"
+        assert im.info.get("icc_profile") == SRGB_ICC
+        back = np.asarray(im.convert("RGBA"))
+    assert (back[..., 3][:, :20] == 0).all() and (back[..., 3][:, 21:] == 255).all()
+    if ext != ".webp":  # lossless: the picture's pixels come back where it is opaque
+        assert (back[:, 21:, :3] == rgb[:, 21:]).all()
+    assert load_image(p).alpha is not None
+
+
+def test_jpeg_lays_a_transparent_picture_over_white_with_the_profile(tmp_path):
+    from nst_core.media.images import SRGB_ICC
+
+    rgb, alpha = _picture()
+    p = save_image(tmp_path / "out.jpg", rgb, alpha=alpha)
+    with Image.open(p) as im:
+        assert im.mode == "RGB" and im.info.get("icc_profile") == SRGB_ICC
+        back = np.asarray(im).astype(int)
+    assert back[:, :15].mean() > 250  # the transparent half is white
+
+
+def test_tiff_is_16_bit_with_profile_settings_and_the_deep_picture(tmp_path):
+    import tifffile
+
+    from nst_core.media.images import SRGB_ICC
+
+    rgb, _ = _picture()
+    deep = rgb.astype(np.uint16) * 257 + 100  # finer than 8 bits can say
+    p = save_image(tmp_path / "print.tif", rgb, '{"nst_studio_settings": 1}', deep=deep)
+    with tifffile.TiffFile(p) as t:
+        page = t.pages[0]
+        assert page.bitspersample == 16 and page.samplesperpixel == 3
+        assert page.iccprofile == SRGB_ICC
+        assert (page.asarray() == deep).all()
+    assert read_settings_json(p) == '{"nst_studio_settings": 1}'
+    assert load_image(p).rgb.shape == (30, 40, 3)  # the app reads its own print file back
+    # without the deep picture, the 8-bit one widened exactly
+    q = save_image(tmp_path / "plain.tiff", rgb)
+    assert (tifffile.imread(q) == rgb.astype(np.uint16) * 257).all()

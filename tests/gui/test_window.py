@@ -393,7 +393,7 @@ def test_unexpected_exception_dialog_has_copy_button(qtbot):
 
 
 def test_memory_need_is_shown_and_too_large_is_marked(window, monkeypatch):
-    from nst_gui import paint_work
+    from nst_core.painting import picture
 
     window.params.size.setValue(512)
     assert "needs ≈" in window.params.memory_label.text()
@@ -404,9 +404,16 @@ def test_memory_need_is_shown_and_too_large_is_marked(window, monkeypatch):
     short = window.params.memory_label.text()
     window.params.iterations.setValue(5000)
     assert window.params.memory_label.text() != short
-    monkeypatch.setattr(paint_work, "available_memory", lambda device: 2**20)
+    # beyond the memory free it goes in tiles, and takes longer for them
+    need = picture.memory_needed(window.current_settings().replace(size=1024),
+                                 window.inputs.content_size)
+    monkeypatch.setattr(picture, "available_memory", lambda device: need - 1)
     window.params.size.setValue(1024)
-    assert "too large" in window.params.memory_label.text()
+    assert "tiles" in window.params.memory_label.text()
+    assert "too large" not in window.params.memory_label.text()
+    monkeypatch.setattr(picture, "available_memory", lambda device: 2**20)
+    window.params.size.setValue(960)
+    assert "too large, even in tiles" in window.params.memory_label.text()
 
 
 def test_form_round_trips_every_setting(window, photo_path, painting_path, painting2_path):

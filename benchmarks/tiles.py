@@ -1,0 +1,181 @@
+"""Does a picture painted in tiles look like the one painted whole, and what does a print-size
+picture cost?
+
+    .venv/bin/python benchmarks/tiles.py compare --sizes 512 768 --tile 256 --save-dir DIR
+    .venv/bin/python benchmarks/tiles.py large --size 4096 --iters 3 --max-memory 8
+    .venv/bin/python benchmarks/tiles.py --quick compare      # a smoke test
+
+compare: each pair with the default settings, whole and with `--tile` (every scale larger than
+the tile goes in tiles), in float32 so that the two differ by tiling alone; the judge's four
+measures (benchmarks/judge.py) and a seam measure: the mean squared luminance gradient across
+the tiles' borders (the two pixels either side of each cut) over the mean elsewhere, for the
+tiled picture and, at the same places, for the whole one. Style measures within 5%, content
+within 2% and SSIM within 0.01 is "same picture" (benchmarks/precision.py).
+
+large: a few iterations of one pair at a print size within `--max-memory` GB: the memory plan
+(tiles, L-BFGS pairs), seconds per iteration at the final scale, the process's peak memory, and
+the whole run's time at that pace.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from precision import PAIRS, SAMPLES, same_picture  # noqa: E402
+
+FP32 = (("cpu", "float32"), ("cuda", "float32"))
+
+
+def _settings(photo: str, painting: str, size: int, **changes):
+    from nst_core import TransferSettings
+
+    return TransferSettings(content=str(SAMPLES / "content" / photo),
+                            styles=(str(SAMPLES / "style" / painting),), **{"size": size,
+                                                                             **changes})
+
+
+def seam_ratio(rgb, cuts_x: list[int], cuts_y: list[int]) -> float:
+    """Mean squared luminance gradient across the cuts over its mean everywhere else."""
+    import numpy as np
+
+    lum = rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    gx = np.zeros_like(lum)
+    gy = np.zeros_like(lum)
+    gx[:, 1:] = (lum[:, 1:] - lum[:, :-1]) ** 2  # gx[:, x]: between x - 1 and x
+    gy[1:, :] = (lum[1:, :] - lum[:-1, :]) ** 2
+    at = np.zeros(lum.shape, bool)
+    at_y = np.zeros(lum.shape, bool)
+    for x in cuts_x:
+        at[:, max(1, x - 1): x + 2] = True  # the steps into, across and out of the cut
+    for y in cuts_y:
+        at_y[max(1, y - 1): y + 2, :] = True
+    across = np.concatenate([gx[at], gy[at_y]])
+    elsewhere = np.concatenate([gx[:, 1:][~at[:, 1:]], gy[1:, :][~at_y[1:, :]]])
+    return float(across.mean() / elsewhere.mean())
+
+
+def _run(settings, tuning):
+    from nst_core import StillJob
+
+    run = StillJob(settings, tuning).prepare()
+    t0 = time.perf_counter()
+    result = run.run()
+    return run, result, time.perf_counter() - t0
+
+
+def compare(args) -> int:
+    from judge import Judge
+
+    from nst_core import Tuning
+    from nst_core.media.images import save_image
+    from nst_core.objective.tiled import plan_tiles
+
+    tuning = Tuning(precision=FP32)
+    sizes = [128] if args.quick else args.sizes
+    pairs = PAIRS[:1] if args.quick else PAIRS[: args.pairs]
+    tile = 64 if args.quick else args.tile
+    for size in sizes:
+        for photo, painting in pairs:
+            base = _settings(photo, painting, size, **({"iterations": 6} if args.quick else {}))
+            rows = {}
+            for name, settings in (("whole", base), ("tiled", base.replace(tile=tile))):
+                run, result, seconds = _run(settings, tuning)
+                judged = Judge(settings.content, settings.styles[0], run.output_size)(
+                    result.image)
+                w, h = run.output_size
+                layers = settings.content_layers + settings.style_layers
+                cuts = plan_tiles((w, h), tile, layers)
+                cuts_x = sorted({t.inner[2] for t in cuts} - {0})
+                cuts_y = sorted({t.inner[0] for t in cuts} - {0})
+                row = {"size": size, "photo": photo, "painting": painting, "run": name,
+                       "tile": tile if name == "tiled" else 0, "tiles": len(cuts),
+                       "seconds": round(seconds, 1), "iterations": result.iterations,
+                       **{k: round(v, 5) for k, v in judged.items()},
+                       "seam": round(seam_ratio(result.image, cuts_x, cuts_y), 3)}
+                rows[name] = (row, result.image)
+                print(json.dumps(row), flush=True)
+                if args.save_dir:
+                    Path(args.save_dir).mkdir(parents=True, exist_ok=True)
+                    save_image(Path(args.save_dir) / f"{size}_{Path(photo).stem}_{name}.png",
+                               result.image, overwrite=True)
+            (t, t_img), (wh, w_img) = rows["tiled"], rows["whole"]
+            import numpy as np
+
+            diff = np.abs(t_img.astype(int) - w_img.astype(int))
+            print(f"{size:4d} {photo:14s} tiled/whole: gram {t['gram'] / wh['gram']:.3f} adain "
+                  f"{t['adain'] / wh['adain']:.3f} content {t['content'] / wh['content']:.3f} "
+                  f"ssim {t['ssim'] - wh['ssim']:+.4f} seam {t['seam']:.3f} (whole there "
+                  f"{wh['seam']:.3f}) pixels differ by {diff.mean():.2f} on average, "
+                  f"time {t['seconds'] / wh['seconds']:.2f}x -> "
+                  f"{'same picture' if same_picture(t, wh) else 'DIFFERENT'}", flush=True)
+    return 0
+
+
+def large(args) -> int:
+    from nst_core import Note, Progress, StillJob, Tuning
+    from nst_core.painting.picture import memory_outlook
+
+    photo, painting = PAIRS[0]
+    size = 256 if args.quick else args.size
+    settings = _settings(photo, painting, size, max_memory=args.max_memory,
+                         tile=128 if args.quick else 0, iterations=args.iters * 4)
+    from nst_core.media.images import load_image
+
+    outlook = memory_outlook(settings, load_image(settings.content).size)
+    print(f"# {size} px within {settings.max_memory} GB: needs {outlook.needed / 2**30:.1f} GB "
+          f"in {outlook.tiles} tiles", flush=True)
+    import threading
+
+    stop = threading.Event()
+    run = StillJob(settings, Tuning()).prepare(stop=stop)
+    plan = run.picture.plans
+    print("# plan per scale:", [(sc.size, p.tile, p.history) for sc, p in
+                                zip(run.picture.scales, plan)], flush=True)
+    final = len(run.picture.scales) - 1
+    marks: list[float] = []
+    t0 = time.perf_counter()
+    for event in run.events():
+        if isinstance(event, Note):
+            print("#", event.text, flush=True)
+        if isinstance(event, Progress) and event.scale == final:
+            marks.append(time.perf_counter())
+            if len(marks) > args.iters:
+                stop.set()
+    per_it = (marks[-1] - marks[0]) / max(1, len(marks) - 1)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KB -> GB
+    from nst_core.painting.schedule import plan_scales
+
+    default = plan_scales(settings.replace(iterations=300), load_image(settings.content).size)
+    row = {"size": run.output_size, "tiles": outlook.tiles, "final_scale_s_per_it":
+           round(per_it, 1), "peak_rss_gb": round(peak, 2),
+           "default_final_scale_iterations": default[-1].iterations,
+           "default_final_scale_hours": round(per_it * default[-1].iterations / 3600, 2)}
+    print(json.dumps(row), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("mode", choices=("compare", "large"))
+    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 768])
+    ap.add_argument("--tile", type=int, default=256)
+    ap.add_argument("--pairs", type=int, default=len(PAIRS))
+    ap.add_argument("--save-dir")
+    ap.add_argument("--size", type=int, default=4096)
+    ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--max-memory", type=float, default=0.0)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args(argv)
+    return compare(args) if args.mode == "compare" else large(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
