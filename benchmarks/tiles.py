@@ -121,7 +121,7 @@ def compare(args) -> int:
 
 def large(args) -> int:
     from nst_core import Note, Progress, StillJob, Tuning
-    from nst_core.painting.picture import memory_outlook
+    from nst_core.painting.sizing import memory_outlook
 
     photo, painting = PAIRS[0]
     size = 256 if args.quick else args.size

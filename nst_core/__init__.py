@@ -27,7 +27,8 @@ from nst_core.settings.tuning import Tuning
 
 _LAZY = {
     "StillJob": "kinds.still", "StillRun": "kinds.still", "StillResult": "kinds.still",
-    "memory_needed": "painting.picture", "memory_outlook": "painting.picture", "largest_size_that_fits": "painting.picture",
+    "memory_needed": "painting.sizing", "memory_outlook": "painting.sizing",
+    "largest_size_that_fits": "painting.sizing",
     "Job": "job", "Run": "job", "job_from_dict": "catalogue", "job_from_json": "catalogue",
     "available_devices": "runtime.devices", "resolve_device": "runtime.devices",
     "available_memory": "runtime.devices",

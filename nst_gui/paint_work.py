@@ -17,7 +17,7 @@ from nst_core import (LIVE, Note, NSTError, OutOfMemoryError, Progress, Settings
                       TransferSettings)
 from nst_core.kinds.still import StillJob
 from nst_core.media.images import load_image
-from nst_core.painting.picture import calibrate_pace, estimated_seconds, memory_outlook
+from nst_core.painting.sizing import calibrate_pace, estimated_seconds, memory_outlook
 from nst_core.runtime.devices import resolve_device
 
 from .outcome import RunOutcome

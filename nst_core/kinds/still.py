@@ -33,6 +33,8 @@ class StillJob(Job):
 
     settings: TransferSettings
     tuning: Tuning = Tuning()
+    #: where the render keeps its checkpoint (nst_core.painting.checkpoint); empty: nowhere
+    checkpoint: str = ""
     kind = "still"
 
     def prepare(self, previews: PreviewPolicy | None = None,
@@ -40,15 +42,19 @@ class StillJob(Job):
         return StillRun(self, previews or PreviewPolicy(), stop)
 
     def payload(self) -> dict[str, Any]:
-        return {"settings": self.settings.to_dict(), "tuning": self.tuning.to_dict()}
+        return {"settings": self.settings.to_dict(), "tuning": self.tuning.to_dict(),
+                "checkpoint": self.checkpoint}
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> "StillJob":
-        unknown = set(data) - {"settings", "tuning"}
+        unknown = set(data) - {"settings", "tuning", "checkpoint"}
         if unknown:
             raise SettingsError(sorted(unknown)[0], "unknown field of a still job")
+        checkpoint = data.get("checkpoint", "")
+        if not isinstance(checkpoint, str):
+            raise SettingsError("checkpoint", "expected a file path")
         return cls(TransferSettings.from_dict(data.get("settings", {})),
-                   Tuning.from_dict(data.get("tuning", {})))
+                   Tuning.from_dict(data.get("tuning", {})), checkpoint)
 
     @property
     def title(self) -> str:
@@ -70,7 +76,7 @@ class StillJob(Job):
         return StillJob(s.replace(content=mapping.get(s.content, s.content),
                                   styles=tuple(mapping.get(p, p) for p in s.styles),
                                   init_image=mapping.get(s.init_image, s.init_image)),
-                        self.tuning)
+                        self.tuning, self.checkpoint)
 
 
 class StillRun(Run):
@@ -99,4 +105,5 @@ class StillRun(Run):
 
     @released_after
     def events(self) -> Iterator[Event]:
-        self.result = yield from self.picture.paint(self.previews, self._stop)
+        self.result = yield from self.picture.paint(self.previews, self._stop,
+                                                    self.job.checkpoint)

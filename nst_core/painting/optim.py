@@ -105,6 +105,35 @@ class BoxLBFGS(torch.optim.Optimizer):
             return float(self._gamma)
         return self._start_gamma
 
+    def kept_state(self, max_bytes: int) -> dict:
+        """What a checkpoint keeps of this optimizer: its scalars, the last accepted point and
+        its gradient, and the newest curvature pairs that fit in `max_bytes`."""
+        pairs = list(self.pairs)
+        each = 2 * pairs[0][0].numel() * pairs[0][0].element_size() if pairs else 1
+        keep = pairs[len(pairs) - min(len(pairs), max_bytes // each):] if pairs else []
+        cpu = lambda t: t.detach().to("cpu")  # noqa: E731
+        return {"pairs": [[cpu(s), cpu(y), float(rho)] for s, y, rho in keep],
+                "prev": None if self._prev is None else [cpu(t) for t in self._prev],
+                "gamma": None if self._gamma is None else float(self._gamma),
+                "radius": self.radius, "best": self.best, "steps": self.steps,
+                "rejected": self.rejected, "skipped": self.skipped}
+
+    def restore(self, state: dict) -> None:
+        """Take back what `kept_state` kept (for the same image's size)."""
+        x = self.param_groups[0]["params"][0]
+        dev = x.device
+        for s, y, rho in state["pairs"]:
+            if s.numel() != x.numel() or y.numel() != x.numel():
+                raise ValueError("a curvature pair of another size")
+            self.pairs.append((s.to(dev), y.to(dev), torch.tensor(rho, device=dev)))
+        if state["prev"] is not None:
+            self._prev = tuple(t.to(dev).reshape(-1) for t in state["prev"])  # type: ignore
+        if state["gamma"] is not None:
+            self._gamma = torch.tensor(state["gamma"], device=dev)
+        self.radius, self.best = float(state["radius"]), float(state["best"])
+        self.steps, self.rejected = int(state["steps"]), int(state["rejected"])
+        self.skipped = int(state["skipped"])
+
     def _precondition(self, v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         if self.P is None:
             return v

@@ -52,10 +52,12 @@ GRADIENT_NOISE = {"bfloat16": 0.1, "bfloat16-emulated": 0.1, "float16": 0.0125}
 
 def make_optimizer(x: torch.Tensor, settings: TransferSettings, tuning: Tuning,
                    precision: str = "float32",
-                   coarser: torch.optim.Optimizer | None = None) -> torch.optim.Optimizer:
+                   coarser: torch.optim.Optimizer | None = None,
+                   gamma: float | None = None) -> torch.optim.Optimizer:
     """The optimizer for image `x` (1, 3, H, W), which must require grad. `precision` names
     the dtype the network's forward runs in; `coarser` is the optimizer of the scale (or
-    frame) this image was started from, whose H0 scale the first step takes."""
+    frame) this image was started from, whose H0 scale the first step takes; `gamma`, an H0
+    scale known for this image already (a render continued from its checkpoint)."""
     if settings.optimizer == "adam":
         return torch.optim.Adam([x], lr=settings.lr)
     if tuning.lbfgs == "torch":  # the textbook optimizer: unit steps, no line search
@@ -65,8 +67,7 @@ def make_optimizer(x: torch.Tensor, settings: TransferSettings, tuning: Tuning,
     long_side = max(x.shape[-2:])
     precond = Preconditioner(x.shape, [(f * long_side, c) for f, c in tuning.precondition],
                              x.device) if tuning.precondition else None
-    gamma = None
-    if isinstance(coarser, BoxLBFGS) and coarser.gamma is not None:
+    if gamma is None and isinstance(coarser, BoxLBFGS) and coarser.gamma is not None:
         # the losses are means over pixels, so H0's scale grows with their number
         before = coarser.param_groups[0]["params"][0]
         gamma = coarser.gamma * x[0, 0].numel() / before[0, 0].numel()

@@ -27,23 +27,29 @@ from nst_core.base.results import Ended, Status
 from nst_core.media import color
 from nst_core.media.images import LoadedImage, fit_long_side, resize
 from nst_core.media.tensors import to_tensor, to_uint8, to_uint16
-from nst_core.networks.layers import pooling_depth
 from nst_core.networks.vgg import shared_features
 from nst_core.objective.perceptual import Objective
-from nst_core.objective.tiled import TiledObjective, plan_tiles, tiled_grams
+from nst_core.objective.tiled import TiledObjective, tiled_grams
+from nst_core.painting import checkpoint as checkpoints
 from nst_core.painting import pace
+from nst_core.painting.optim import BoxLBFGS
 from nst_core.painting.optimize import NonFiniteLoss, make_optimizer, minimize
 from nst_core.painting.pace import StillPace
 from nst_core.painting.schedule import Scale, plan_scales, start_from_coarser, upsample
+from nst_core.painting.sizing import (
+    largest_size_that_fits,
+    memory_budget,
+    min_side_for,
+    plan_scales_memory,
+    work_size,
+)
 from nst_core.runtime.devices import (
-    autocast_dtype,
-    available_memory,
     SMALLEST_TILE,
     MemoryPlan,
+    autocast_dtype,
     configure,
     estimate_memory,
     is_oom,
-    plan_memory,
     precision_name,
     resolve_device,
 )
@@ -73,114 +79,6 @@ class StillResult(Ended):
     def picture(self) -> np.ndarray | None:
         return self.image
 
-
-
-def min_side_for(settings: TransferSettings) -> int:
-    """Smallest short side (pixels) at which the deepest layer still sees a 2x2 map."""
-    deepest = max(pooling_depth(name) for name in settings.content_layers + settings.style_layers)
-    return 2 ** (deepest + 1)
-
-
-def largest_size_that_fits(settings: TransferSettings, content_size: tuple[int, int], free: int,
-                           device: str = "cpu", tuning: Tuning = Tuning()) -> int:
-    """The largest output size below the one asked for (a multiple of 32) that the network can
-    paint and that fits in `free` bytes, whole or in tiles; 0 when none does."""
-    size, need = 0, min_side_for(settings)
-    for candidate in range(32, settings.size, 32):
-        final = fit_long_side(*content_size, candidate)
-        if min(final) < need:  # too small for the network: never offered
-            continue
-        if plan_memory(settings.replace(size=candidate), final, free, device, tuning) is None:
-            break
-        size = candidate
-    return size
-
-
-def memory_budget(settings: TransferSettings, device: torch.device) -> int:
-    """Bytes a run may use: the person's limit, else what is free on `device` now."""
-    if settings.max_memory:
-        return int(settings.max_memory * 2**30)
-    return available_memory(device)
-
-
-def work_size(size: tuple[int, int], plan: MemoryPlan | None,
-              settings: TransferSettings) -> tuple[int, int]:
-    """A (w, h) whose pixels are the network's work per iteration at a scale of `size`: the
-    scale itself painted whole; in tiles, their passes with margins, the first without a
-    backward (a third of the second's work)."""
-    if plan is None or not plan.tile:
-        return size
-    layers = settings.content_layers + settings.style_layers
-    pixels = sum((t.outer[1] - t.outer[0]) * (t.outer[3] - t.outer[2])
-                 for t in plan_tiles(size, plan.tile, layers)) * 4 / 3
-    w, h = size
-    grow = (pixels / (w * h)) ** 0.5
-    return round(w * grow), round(h * grow)
-
-
-def plan_scales_memory(settings: TransferSettings, scales: list[Scale], budget: int,
-                       device: str, tuning: Tuning) -> list[MemoryPlan | None]:
-    """How each scale fits `budget`: whole, in tiles, or not at all (None)."""
-    return [plan_memory(settings, sc.size, budget, device, tuning) for sc in scales]
-
-
-def estimated_seconds(settings: TransferSettings, content_size: tuple[int, int],
-                      tuning: Tuning = Tuning()) -> float:
-    """Seconds a still picture of these settings is expected to take on this machine
-    (nst_core.painting.pace: the calibrated cost model where this process has measured it, else a
-    typical laptop's). Loads nothing and never measures: a window may call it as settings
-    change."""
-    device = resolve_device(settings.device)
-    precision = precision_name(autocast_dtype(tuning, device.type))
-    scales = plan_scales(settings, content_size, tuning)
-    plans = plan_scales_memory(settings, scales, memory_budget(settings, device), device.type,
-                               tuning)
-    ruled = [k > 0 and settings.settle > 0 for k in range(len(scales))]
-    return pace.estimate_seconds([work_size(sc.size, p, settings) for sc, p in zip(scales, plans)],
-                                 [sc.iterations for sc in scales], ruled,
-                                 pace.known_cost(device.type, precision))
-
-
-def calibrate_pace(settings: TransferSettings, tuning: Tuning = Tuning(),
-                   stop: threading.Event | None = None) -> None:
-    """Measure this machine's pace for `settings`' device and precision (about a second, once
-    per process; from a background thread in a window), so that `estimated_seconds` is this
-    machine's. `stop` ends the timing early (nothing is remembered then)."""
-    device = resolve_device(settings.device)
-    net = shared_features(settings.content_layers + settings.style_layers, settings.weights,
-                          settings.weights_path, settings.pooling, device, tuning.winograd)
-    pace.calibrate(net, device.type, precision_name(autocast_dtype(tuning, device.type)), stop)
-
-
-@dataclass(frozen=True)
-class MemoryOutlook:
-    """How a still picture of some settings will fit in memory, before it starts."""
-
-    needed: int  # bytes at the peak as planned; where nothing fits, the least any plan needs
-    budget: int  # bytes the run may use (settings.max_memory, else what is free)
-    tiles: int  # the final scale's tiles: 1 whole, more in tiles, 0 when it does not fit
-
-
-def memory_outlook(settings: TransferSettings, content_size: tuple[int, int],
-                   device: str = "cpu", tuning: Tuning = Tuning()) -> MemoryOutlook:
-    """Whether and how a still picture of these settings fits: whole where the memory free (or
-    `settings.max_memory`) holds it, else in the tiles that do (nst_core.objective.tiled)."""
-    final = plan_scales(settings, content_size, tuning)[-1].size
-    budget = memory_budget(settings, resolve_device(device))
-    plan = plan_memory(settings, final, budget, device, tuning)
-    if plan is None:
-        return MemoryOutlook(estimate_memory(settings, final, device, tuning, SMALLEST_TILE, 5),
-                             budget, 0)
-    layers = settings.content_layers + settings.style_layers
-    tiles = len(plan_tiles(final, plan.tile, layers)) if plan.tile else 1
-    return MemoryOutlook(plan.needed, budget, tiles)
-
-
-def memory_needed(settings: TransferSettings, content_size: tuple[int, int],
-                  device: str = "cpu", tuning: Tuning = Tuning()) -> int:
-    """Bytes a still picture of these settings needs at its peak on `device` (whole, or in
-    the tiles that fit)."""
-    return memory_outlook(settings, content_size, device, tuning).needed
 
 
 class Picture:
@@ -228,6 +126,12 @@ class Picture:
         self.memory_needed = max(p.needed for p in self.plans if p is not None)
 
     @property
+    def input_files(self) -> list[str]:
+        """The files this picture is made from, as their paths name them."""
+        init = [self.init_image.path] if self.init_image is not None else []
+        return [self.content.path, *(img.path for img in self.styles), *init]
+
+    @property
     def output_size(self) -> tuple[int, int]:
         return self.scales[-1].size
 
@@ -236,18 +140,32 @@ class Picture:
         return sum(s.iterations for s in self.scales)
 
     # ---- painting --------------------------------------------------------------------------
-    def paint(self, previews: PreviewPolicy, stop: threading.Event
+    def paint(self, previews: PreviewPolicy, stop: threading.Event, checkpoint: str = ""
               ) -> Generator[Event, None, StillResult | None]:
         """Optimize scale by scale, yielding `Progress` after every iteration and `Preview`s per
         the policy; returns the result (None when stopped before the first step). Raises
         `RunFailedError` (a NaN loss) or `OutOfMemoryError`, both carrying the last good image
-        as a failed `StillResult`."""
+        as a failed `StillResult`.
+
+        `checkpoint`: a file where the render keeps where it stands (nst_core.painting.
+        checkpoint), every `tuning.checkpoint_every` seconds and when stopped; a render of the
+        same settings and images continues from it, and a finished one removes it."""
         s, timer = self.settings, Timer()
         torch.manual_seed(s.seed)
         gen = torch.Generator(device="cpu").manual_seed(s.seed)
         configure(self.device, self.tuning)
         planned = self.total_iterations
         scales = list(self.scales)
+        key = checkpoints.render_key(s, self.input_files) if checkpoint else ""
+        resumed = None
+        if checkpoint:
+            resumed, why = checkpoints.load(checkpoint, key)
+            if why:
+                yield Note(f"The checkpoint {checkpoint} was not used ({why}): starting afresh")
+            elif resumed is not None:
+                scales = [Scale(size, n) for size, n in resumed.scales]
+                yield Note(f"Continuing from the checkpoint at iteration {resumed.iterations} "
+                           f"(scale {resumed.scale + 1} of {len(scales)})")
         ruled = [k > 0 and s.settle > 0 for k in range(len(scales))]
         sizes = [work_size(sc.size, p, s) for sc, p in zip(scales, self.plans)]
         counts = [sc.iterations for sc in scales]
@@ -255,22 +173,51 @@ class Picture:
         if pace.estimate_seconds(sizes, counts, ruled, cost) > pace.CALIBRATE_ABOVE:
             cost = pace.calibrate(self.net, self.device.type, self.precision)
         clock = StillPace(sizes, counts, ruled, cost)
-        history: list[dict[str, float]] = []
+        history: list[dict[str, float]] = list(resumed.losses) if resumed else []
         best: torch.Tensor | None = None  # the best image of the current scale
         best_terms: dict[str, float] = {}  # and its loss terms
         opt = None
         timings = {"setup": timer()}
+        before = resumed.seconds if resumed else 0.0  # painting time of earlier sessions
         last_preview = (0, 0.0)
-        k = 0
+        last_saved = time.perf_counter()
+        k, done_here = 0, 0  # the scale in progress and its steps done
+        x: torch.Tensor | None = None  # the image being optimized
 
         def result(status: Status, why: str) -> StillResult | None:
             if best is None:
                 return None
-            timings.setdefault("total", timer())
+            timings.setdefault("total", timer() + before)
             return self._result(best, best_terms, status, why, history, timings)
 
+        def keep() -> None:
+            nonlocal last_saved
+            if checkpoint and best is not None:
+                lbfgs = isinstance(opt, BoxLBFGS)
+                try:
+                    checkpoints.save(checkpoint, checkpoints.Checkpoint(
+                        key, k, done_here, [(sc.size, sc.iterations) for sc in scales], best,
+                        opt.gamma if lbfgs else None, history, before + timer(),
+                        opt.kept_state(checkpoints.PAIR_BYTES) if lbfgs else None,
+                        None if x is None or x.shape != best.shape else x, s.to_json()))
+                except OSError as e:  # a full disk must not end the render
+                    log.warning("cannot write the checkpoint %s: %s", checkpoint, e)
+            last_saved = time.perf_counter()
+
+        start_image, start_gamma, first, state = None, None, 0, None
+        if resumed is not None:
+            if resumed.step >= scales[resumed.scale].iterations:  # that scale had finished
+                first, best = resumed.scale + 1, resumed.image.to(self.device)
+                start_gamma = resumed.gamma
+            else:
+                here = resumed.current if resumed.current is not None else resumed.image
+                first, start_image = resumed.scale, here.to(self.device)
+                start_gamma, done_here = resumed.gamma, resumed.step
+                state = resumed.optimizer
         try:
             for k, scale in enumerate(self.scales):
+                if k < first:
+                    continue
                 content, net_content, styles = self._prepare(scale)
                 plan = self.plans[k]
                 terms, count = self._objective(net_content, styles, plan)
@@ -278,14 +225,27 @@ class Picture:
                     yield Note(f"Scale {k + 1} ({scale.size[0]}x{scale.size[1]}) is painted in "
                                f"{count} tiles of up to {plan.tile} px, with one loss for the "
                                "whole picture")
-                if best is None:
+                offset = done_here if start_image is not None else 0
+                if start_image is not None:
+                    x = start_image
+                elif best is None:
                     x = self._initial(scale, net_content, styles, gen)
                 else:
+                    if start_gamma is not None:  # H0 grows with the pixels (optimize.py)
+                        start_gamma *= scale.size[0] * scale.size[1] / best[0, 0].numel()
                     x = start_from_coarser(best, net_content, self.tuning.carry_detail)
+                start_image = None
                 x = x.clamp(0, 1).contiguous().requires_grad_(True)
                 best = x.detach().clone()
                 tuning = dataclasses.replace(self.tuning, lbfgs_history=max(1, plan.history))
-                opt = make_optimizer(x, s, tuning, self.precision, coarser=opt)
+                opt = make_optimizer(x, s, tuning, self.precision, coarser=opt,
+                                     gamma=start_gamma)
+                if state is not None and isinstance(opt, BoxLBFGS):
+                    try:
+                        opt.restore(state)
+                    except (KeyError, TypeError, ValueError) as e:  # learnt again instead
+                        log.info("the checkpoint's optimizer state is not used: %s", e)
+                start_gamma, state = None, None
 
                 # The picture rule ends scales that refine a coarser picture. A scale that
                 # starts from the photo (or noise, or the person's image) first turns it into a
@@ -293,32 +253,37 @@ class Picture:
                 # it ended single-scale runs 4-16 windows before they matched their own final
                 # picture (docs/decisions/picture-rule.md).
                 settle = s.settle if k > 0 else 0.0
-                for it in minimize(x, terms, opt, scale.iterations, stop,
+                for it in minimize(x, terms, opt, scales[k].iterations - offset, stop,
                                    s.early_stop, self.tuning.early_stop_window,
                                    settle, self.tuning.settle_window,
                                    self.tuning.settle_patience):
                     best, best_terms = it.best, it.best_losses
+                    done_here = offset + it.step
                     history.append(it.losses)
                     self.evaluations.append((k, it.evaluated, it.rejected))
                     if it.converged:
-                        skipped = scale.iterations - it.step
-                        scales[k] = Scale(scale.size, it.step)
+                        skipped = scales[k].iterations - done_here
+                        scales[k] = Scale(scale.size, done_here)
                         log.info("scale %d converged after %d iterations (%d skipped)", k + 1,
-                                 it.step, skipped)
-                        yield Note(f"Scale {k + 1} converged after {it.step} iterations")
+                                 done_here, skipped)
+                        yield Note(f"Scale {k + 1} converged after {done_here} iterations")
+                    if checkpoint and time.perf_counter() - last_saved \
+                            >= self.tuning.checkpoint_every:
+                        keep()  # before the step is shown: a pause finds it kept
                     n = len(history)
-                    stage_end = it.step == scales[k].iterations
-                    left = clock.step(k, it.step, scales[k].iterations,
-                                     it.expected_steps if settle > 0 else None)
+                    stage_end = done_here == scales[k].iterations
+                    left = clock.step(k, done_here, scales[k].iterations,
+                                      it.expected_steps if settle > 0 else None)
                     yield Progress(iteration=n, total=sum(sc.iterations for sc in scales),
                                    scale=k, scales=len(scales), size=scale.size,
-                                   losses=dict(it.losses), elapsed=timer(),
+                                   losses=dict(it.losses), elapsed=timer() + before,
                                    eta=0.0 if it.converged else left)
                     if previews.due(n, *last_preview, stage_end=stage_end):
                         yield Preview(self._display(it.image), n)
                         last_preview = (n, time.perf_counter())
                 if stop.is_set():
                     break
+                done_here = 0
         except NonFiniteLoss as e:
             why = (f"The loss became {e.value} at iteration {len(history) + 1} (scale {k + 1}); "
                    "the last good image was kept. Lower the learning rate or the style "
@@ -334,10 +299,13 @@ class Picture:
                        "again.")
                 raise OutOfMemoryError(why, result=result("failed", why)) from None
             raise
-        timings["total"] = timer()
+        timings["total"] = timer() + before
         timings["optimize"] = timings["total"] - timings["setup"]
         if stop.is_set():
+            keep()
             return result("stopped", f"stopped at iteration {len(history)} of {planned}")
+        if checkpoint:
+            checkpoints.remove(checkpoint)
         n = len(history)  # a scale that converged early leaves iterations unused
         return result("done", f"converged at iteration {n} of {planned}"
                       if n < planned else f"finished all {n} iterations")

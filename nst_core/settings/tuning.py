@@ -76,6 +76,10 @@ class Tuning(Fields):
         "CPU in float32 (nst_core.networks.winograd): 1.4x per iteration at 512 px on 2 AVX2 "
         "cores, for about 400 MB of transformed kernels. Off: oneDNN's direct convolutions "
         "everywhere."))
+    checkpoint_every: float = field(default=120.0, metadata=meta(
+        "Seconds between a still render's checkpoints, where it keeps one "
+        "(nst_core.painting.checkpoint): writing a 4096x3072 picture's takes about a second, "
+        "an iteration there about two minutes on 2 cores.", range=(0.0, 86400.0)))
     keep_freed_memory: bool = field(default=True, metadata=meta(
         "On a CPU, freed memory is kept for reuse while a run computes and given back when it "
         "ends (nst_core.runtime.memory): about 100,000 fewer page faults per 512 px iteration, "

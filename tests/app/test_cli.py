@@ -15,7 +15,7 @@ from nst_app.history import HistoryStore
 from nst_app.samples import default_content, default_style
 from nst_core import Progress, TransferSettings
 from nst_core.kinds import still as still_mod
-from nst_core.painting import picture as picture_mod
+from nst_core.painting import sizing as picture_mod
 from nst_core.media.images import load_image, read_settings_json
 from tests.conftest import image_size, nan_after, read_rgb
 

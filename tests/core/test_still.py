@@ -12,7 +12,7 @@ from nst_core import (DeviceError, ImageError, OutOfMemoryError, Preview, Previe
                       Progress, RunFailedError, SettingsError, StillJob, TransferSettings,
                       Tuning, job_from_dict, job_from_json)
 from nst_core.runtime import devices as devices_mod
-from nst_core.painting import picture as picture_mod
+from nst_core.painting import sizing as sizing_mod
 from nst_core.media.color import rgb_to_yiq
 from nst_core.runtime.devices import estimate_memory
 from nst_core.objective.losses import gram
@@ -271,7 +271,7 @@ def test_scale_shares_follow_coarse_ratio():
 
 
 def test_memory_estimate_grows_with_size_and_fits_2048_in_24_gb():
-    from nst_core.painting.picture import memory_needed
+    from nst_core.painting.sizing import memory_needed
 
     s = TransferSettings()
     sizes = [memory_needed(s.replace(size=n), (1024, 768)) for n in (256, 512, 1024, 2048)]
@@ -291,24 +291,24 @@ def test_a_size_beyond_memory_is_tiled_and_refused_only_when_tiles_cannot_fit(
         tiny_settings, monkeypatch):
     s = tiny_settings.replace(size=512, multiscale=True)
     whole = estimate_memory(s, (512, 427))
-    monkeypatch.setattr(picture_mod, "available_memory", lambda device: whole - 1)
+    monkeypatch.setattr(sizing_mod, "available_memory", lambda device: whole - 1)
     run = StillJob(s).prepare()  # not refused: the last scale goes in tiles
     plan = run.picture.plans[-1]
     assert 0 < plan.tile < 512 and plan.needed <= whole - 1
     assert run.picture.plans[0].tile == 0  # the coarse scales fit whole
     least = estimate_memory(s, (512, 427), "cpu", Tuning(), devices_mod.SMALLEST_TILE, 5)
-    monkeypatch.setattr(picture_mod, "available_memory", lambda device: least - 1)
+    monkeypatch.setattr(sizing_mod, "available_memory", lambda device: least - 1)
     with pytest.raises(OutOfMemoryError, match=r"needs at least .* GB .*even in tiles.*"
                                                r"up to about \d+ px fits"):
         StillJob(s).prepare()
     # the person's own limit counts instead of the memory free
-    monkeypatch.setattr(picture_mod, "available_memory", lambda device: 2**50)
+    monkeypatch.setattr(sizing_mod, "available_memory", lambda device: 2**50)
     with pytest.raises(OutOfMemoryError, match="is allowed"):
         StillJob(s.replace(max_memory=(least - 1) / 2**30)).prepare()
 
 
 def test_the_size_offered_is_smaller_paintable_and_none_when_nothing_fits(tiny_settings):
-    from nst_core.painting.picture import largest_size_that_fits, memory_needed
+    from nst_core.painting.sizing import largest_size_that_fits, memory_needed
 
     s = tiny_settings.replace(size=256)
     need_128 = memory_needed(s.replace(size=128), (48, 40))

@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 
-from nst_core.painting import picture
+from nst_core.painting import sizing as picture
 from tests.gui.conftest import wait_idle
 from tests.gui.test_batch_panel import run_queue
 from tests.gui.test_instant import _instant_shown, _with_model

@@ -393,7 +393,7 @@ def test_unexpected_exception_dialog_has_copy_button(qtbot):
 
 
 def test_memory_need_is_shown_and_too_large_is_marked(window, monkeypatch):
-    from nst_core.painting import picture
+    from nst_core.painting import sizing as picture
 
     window.params.size.setValue(512)
     assert "needs ≈" in window.params.memory_label.text()
