@@ -16,13 +16,14 @@ image so far is saved).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import threading
 from pathlib import Path
 from typing import Any, Sequence
 
 from nst_core import (NONE, Note, NSTError, OutputExistsError, Progress, SettingsError,
-                      TransferSettings)
+                      TransferSettings, Tuning)
 
 from . import paths
 from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Bar, absolute,
@@ -62,9 +63,36 @@ def build_parser() -> argparse.ArgumentParser:
                     "bundled sample pair.")
     add_settings_options(p)
     p.add_argument("-o", "--output", metavar="PATH", help="Where to save: .png (with the "
-                   "settings embedded), .jpg or .webp (default: <content>_<style>.png here)")
+                   "settings embedded), .jpg, .webp or .tiff (16-bit, for print) (default: "
+                   "<content>_<style>.png here)")
+    p.add_argument("--checkpoint-every", type=float, metavar="SECONDS", default=120.0,
+                   help="Keep the render's checkpoint beside the output (.<name>.checkpoint) "
+                   "this often and when stopped, so that the same command continues after a "
+                   "crash, a restart or Ctrl-C; 0: keep none")
     _common_options(p)
     return p
+
+
+def checkpoint_for(out: Path) -> Path:
+    """Where a render to `out` keeps its checkpoint: beside it, hidden."""
+    return out.with_name(f".{out.name}.checkpoint")
+
+
+def _continues(out: Path, settings: TransferSettings) -> bool:
+    """Whether `out` is this very render's picture, saved when it stopped, with its checkpoint
+    beside it: the same command continues and replaces it (it clobbers nothing of anyone's)."""
+    from nst_core.painting.checkpoint import unfinished
+
+    kept = unfinished(checkpoint_for(out))
+    if kept is None or not out.is_file():
+        return False
+    try:
+        from nst_core.media.images import read_settings_json
+
+        text = read_settings_json(out)
+    except NSTError:
+        return False
+    return text is not None and TransferSettings.from_json(text) == kept[0] == settings
 
 
 def build_batch_parser() -> argparse.ArgumentParser:
@@ -143,8 +171,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
         out = Path(absolute(args.output)) if vars(args).get("output") \
             else default_output(settings)
-        check_output(out, args.overwrite)  # before the run, not after it
-        events = run_and_record(StillJob(settings), history_for(args), "cli", NONE, stop)
+        overwrite = args.overwrite or _continues(out, settings)
+        check_output(out, overwrite)  # before the run, not after it
+        every = float(args.checkpoint_every)
+        if every < 0:
+            raise SettingsError("checkpoint-every", "give 0 (no checkpoint) or more seconds")
+        checkpoint = str(checkpoint_for(out)) if every > 0 else ""
+        job = StillJob(settings, dataclasses.replace(Tuning(), checkpoint_every=every)
+                       if checkpoint else Tuning(), checkpoint)
+        events = run_and_record(job, history_for(args), "cli", NONE, stop)
         with stop_on_signals(stop):
             first = next(events)  # prepares: bad input fails here, before any work
     except NSTError as e:
@@ -176,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     saved = None
     if result is not None:
         try:
-            saved = save_image(out, result.image, settings.to_json(), overwrite=args.overwrite,
+            saved = save_image(out, result.image, settings.to_json(), overwrite=overwrite,
                                alpha=result.alpha, deep=result.deep)
         except (NSTError, OSError) as e:
             reason = os_reason(e) if isinstance(e, OSError) else str(e)
@@ -190,6 +225,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if finished.history_error:
         warn(finished.history_error)
     _report(args, result, saved, code, finished.message)
+    if finished.status != "done" and checkpoint and Path(checkpoint).is_file() \
+            and not args.quiet:
+        print("The render's checkpoint is kept: run the same command again to continue it.",
+              file=sys.stderr)
     return code
 
 
