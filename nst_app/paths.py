@@ -26,6 +26,12 @@ def queue_file(base: Path | None = None) -> Path:
     return (base or data_dir()) / "queue.json"
 
 
+def window_checkpoint(base: Path | None = None) -> Path:
+    """Where the window's picture keeps its checkpoint (nst_core.painting.checkpoint), to be
+    offered again after a crash or a close."""
+    return (base or data_dir()) / "checkpoints" / "picture.ckpt"
+
+
 def videos_dir() -> Path:
     """Where a repainted video goes when its clip's own folder will not do: the person's
     videos folder, in a folder of the app's."""

@@ -50,6 +50,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("quit", "Quit", "close", (Key.Quit,)),
     Command("start", "Start", "start_or_stop", ("Ctrl+Return", "F5"),
             "Start painting (Ctrl+Enter); press again to stop", "SP_MediaPlay"),
+    Command("pause", "Pause", "pause", ("F6",),
+            "Pause the painting, training or video after its current step; press again to go "
+            "on", "SP_MediaPause", checkable=True),
     Command("use_init", "Use Result as Start", "results.use_result_as_init", ("Ctrl+I",),
             "Continue from the picture shown: the next run starts from it"),
     Command("add_to_queue", "Add to Batch Queue", "add_current_to_queue", ("Ctrl+Shift+A",),
@@ -82,13 +85,13 @@ COMMANDS: tuple[Command, ...] = (
 MENUS: tuple[tuple[str, tuple[str | None, ...]], ...] = (
     ("&File", ("open", "add_style", "paste", "open_video", "open_result", None, "save", "copy",
                "keep", None, "quit")),
-    ("&Run", ("start", "use_init", "add_to_queue", "train", "@presets", "reset")),
+    ("&Run", ("start", "pause", "use_init", "add_to_queue", "train", "@presets", "reset")),
     ("&View", ("fit", "actual", "zoom_in", "zoom_out", None, "compare", None, "images",
                "paint", "instant", "video", "batch", None, "side", "history", "plot")),
     ("&Help", ("help", "shortcuts", None, "about")),
 )
 
-TOOLBAR: tuple[str | None, ...] = ("start", None, "open", "save", "copy", "use_init", None,
+TOOLBAR: tuple[str | None, ...] = ("start", "pause", None, "open", "save", "copy", "use_init", None,
                                    "fit", "actual", "compare")
 
 

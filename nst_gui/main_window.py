@@ -16,10 +16,8 @@ from nst_app import paths
 from nst_app.batch import BatchQueue
 from nst_app.history import HistoryStore
 from nst_app.presets import load_presets
-from nst_app.samples import default_settings
-from nst_core import ImageError, SettingsError, TransferSettings
+from nst_core import ImageError, TransferSettings
 from nst_core.runtime.devices import available_devices
-from nst_core.settings.picture import parse_json, salvage
 
 from .actions import build as build_actions
 from .batch_panel import BatchPanel
@@ -179,6 +177,7 @@ class MainWindow(QMainWindow):
         history.setShortcut(QKeySequence("Ctrl+Shift+H"))
         build_actions(self, {"history": history})  # nst_gui/actions.py declares them
         self.side_action.setChecked(True)
+        self.pause_action.setEnabled(False)
         for p in self.presets_bar.presets:
             a = self.presets_menu.addAction(p.name)
             a.setToolTip(p.description)
@@ -297,6 +296,14 @@ class MainWindow(QMainWindow):
             self.gate.controller(kind).stop()
             self.statusBar().showMessage("Stopping after this step…")
 
+    def pause(self, on: bool) -> None:
+        """Pause the long work under way after its current step, or let it go on."""
+        kind = self.gate.long_running()
+        if kind and self.gate.controller(kind).pause(on):
+            self.statusBar().showMessage("Paused after this step: press F6 (Run > Pause) to "
+                                         "go on" if on else "Going on…", 0 if on else 3000)
+        self.pause_action.setChecked(bool(kind) and self.gate.controller(kind).paused)
+
     @Slot(QImage, int, str)
     def _on_preview(self, image: QImage, iteration: int, item_id: str) -> None:
         self.canvas.set_image(image)
@@ -328,6 +335,8 @@ class MainWindow(QMainWindow):
                                      else "Start painting (Ctrl+Enter)")
         # one kind of work at a time: both at once would halve the speed of each
         self.start_action.setEnabled(busy or not self.batch.running)
+        self.pause_action.setEnabled(busy)
+        self.pause_action.setChecked(busy and self.pause_action.isChecked())
         self.video.set_running(self.videos.controller.running)
         self.batch.start_button.setEnabled(self.batch.running or not busy)
         self._update_actions()
@@ -373,24 +382,7 @@ class MainWindow(QMainWindow):
         plot = self.store.value("loss_plot", "false") in (True, "true")
         self.progress.set_plot_visible(plot)
         self.plot_action.setChecked(plot)
-        settings = default_settings()
-        text = self.store.value("last_settings")
-        if text:  # a damaged value is skipped, field by field, never stops the app
-            try:
-                settings, bad = salvage(parse_json(str(text)), settings)
-            except SettingsError as e:
-                bad = [str(e)]
-            for problem in bad:
-                log.warning("ignoring a saved setting: %s", problem)
-        problems = self.apply_settings(settings)
-        if problems:  # images moved away since last time: fall back to the samples
-            defaults = default_settings()
-            if not self.inputs.content_path:
-                self.inputs.set_content(defaults.content)
-            if not self.inputs.rows:
-                self.inputs.set_styles(list(defaults.styles))
-            self.statusBar().showMessage("Some images of your last session are gone; "
-                                         "using the samples", 6000)
+        self.paint.restore_settings()
         self.canvas.set_before(self.inputs.content_image)
         self.canvas.set_image(self.inputs.content_image)
 
@@ -416,6 +408,7 @@ class MainWindow(QMainWindow):
         if not self._shown:  # the frame's size is known once it is shown: fit it again
             self._shown = True
             QTimer.singleShot(0, self.fit_to_screen)
+            QTimer.singleShot(0, self.paint.offer_unfinished)  # a crash's picture
 
     def save_state(self) -> None:
         self.store.setValue("geometry", self.saveGeometry())

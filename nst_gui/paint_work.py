@@ -1,22 +1,29 @@
-"""The window's painting: the Paint page's presets and the time and memory a picture will take
-on this computer (timed once at launch), then the picture optimized with the current settings,
-live on the canvas, into the history; a size too large for the memory is refused with the
-largest that fits offered. It owns its controller and asks the window for what the kinds of work share (the
-canvas, the progress area, the history strip, the gate)."""
+"""The window's painting: the Paint page's settings (restored at launch) and presets, the time
+and memory a picture will take on this computer (timed once at launch), then the picture
+optimized with the current settings, live on the canvas, into the history; a size too large for
+the memory even in tiles is refused with the largest that fits offered. A render keeps a
+checkpoint, and one left by a crash or a close is offered again at launch. It owns its
+controller and asks the window for what the kinds of work share (the canvas, the progress area,
+the history strip, the gate)."""
 from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
+from nst_app import paths
 from nst_app.runs import Finished, run_and_record
+from nst_app.samples import default_settings
 from nst_core import (LIVE, Note, NSTError, OutOfMemoryError, Progress, SettingsError,
                       TransferSettings)
 from nst_core.kinds.still import StillJob
 from nst_core.media.images import load_image
+from nst_core.painting import checkpoint as checkpoints
+from nst_core.settings.picture import parse_json, salvage
 from nst_core.painting.sizing import calibrate_pace, estimated_seconds, memory_outlook
 from nst_core.runtime.devices import resolve_device
 
@@ -72,8 +79,59 @@ class PaintWork(QObject):
         if self._pace_thread is not None:
             self._pace_thread.join(timeout=10)
 
-    def start(self, settings: TransferSettings | None = None) -> bool:
-        """Paint the current photo with the current settings (or `settings`)."""
+    @property
+    def checkpoint(self):
+        return paths.window_checkpoint(self.w.data_dir)
+
+    def restore_settings(self) -> None:
+        """The settings of the last session, field by field (a damaged one is skipped, never
+        stops the app), with the samples for images that are gone."""
+        settings = default_settings()
+        text = self.w.store.value("last_settings")
+        if text:
+            try:
+                settings, bad = salvage(parse_json(str(text)), settings)
+            except SettingsError as e:
+                bad = [str(e)]
+            for problem in bad:
+                log.warning("ignoring a saved setting: %s", problem)
+        if self.w.apply_settings(settings):  # images moved away since: the samples
+            defaults = default_settings()
+            if not self.w.inputs.content_path:
+                self.w.inputs.set_content(defaults.content)
+            if not self.w.inputs.rows:
+                self.w.inputs.set_styles(list(defaults.styles))
+            self.w.statusBar().showMessage("Some images of your last session are gone; "
+                                           "using the samples", 6000)
+
+    def offer_unfinished(self) -> bool:
+        """A picture left unfinished by a crash or a close (its checkpoint): offer to continue
+        it from there, to discard it, or to decide later. True when it continues."""
+        kept = checkpoints.unfinished(self.checkpoint)
+        if kept is None:
+            checkpoints.remove(self.checkpoint)  # damaged, or its images changed since
+            return False
+        settings, ck = kept
+        names = " and ".join(Path(p).name for p in settings.styles)
+        box = QMessageBox(QMessageBox.Icon.Question, "Continue the unfinished picture?",
+                          f"{Path(settings.content).name} in the style of {names}, "
+                          f"{settings.size} px, stopped at iteration {ck.iterations} of "
+                          f"{ck.planned} when NST Studio last closed. Continue it from there?",
+                          parent=self.w)
+        go = box.addButton("Continue", QMessageBox.ButtonRole.AcceptRole)
+        drop = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Not Now", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        if box.clickedButton() is drop:
+            checkpoints.remove(self.checkpoint)
+        if box.clickedButton() is not go:
+            return False
+        self.w.apply_settings(settings)
+        return self.start(settings, continuing=True)
+
+    def start(self, settings: TransferSettings | None = None, continuing: bool = False) -> bool:
+        """Paint the current photo with the current settings (or `settings`); `continuing`:
+        from the checkpoint the last render of these settings left."""
         if self.controller.running or self.w.blocked("paint"):
             return False
         try:
@@ -87,7 +145,14 @@ class PaintWork(QObject):
                                else self.w.inputs.content_image)
         self.w.progress.reset(settings.iterations)
         self._scale_shown = None
-        job, history = StillJob(settings), self.w.history
+        checkpoint = self.checkpoint
+        try:
+            if not continuing:
+                checkpoints.remove(checkpoint)
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # a read-only data folder: the render keeps no checkpoint
+            log.warning("no checkpoint for this render: %s", e)
+        job, history = StillJob(settings, checkpoint=str(checkpoint)), self.w.history
         self.controller.start(lambda stop: run_and_record(job, history, "window", LIVE, stop))
         self.w.statusBar().showMessage("Preparing…")
         return True

@@ -194,6 +194,16 @@ class ParamsPanel(QWidget):
         self._row(adv, "seed", sr)
         self.device = self._combo("device", choices=devices)
         self._row(adv, "device", self.device)
+        self.max_memory = DoubleSpinBox()  # print size: what a run may use, and its tiles
+        self._number(self.max_memory, "max_memory", decimals=1, step=1.0)
+        self.max_memory.setSuffix(" GB")
+        self.max_memory.setSpecialValueText("what is free")
+        self._row(adv, "max_memory", self.max_memory)
+        self.tile = SpinBox()
+        self._number(self.tile, "tile", step=64)
+        self.tile.setSuffix(" px")
+        self.tile.setSpecialValueText("where needed")
+        self._row(adv, "tile", self.tile)
         lay.addWidget(run)
         lay.addWidget(self.advanced_toggle)
         form = adv
@@ -250,7 +260,7 @@ class ParamsPanel(QWidget):
         for w in (self.style_weight, self.content_weight, self.tv_weight):
             w.value_changed.connect(self._emit_changed)
         for w in (self.style_scale, self.size, self.iterations, self.scales, self.seed, self.lr,
-                  self.early_stop, self.settle):
+                  self.early_stop, self.settle, self.max_memory, self.tile):
             w.valueChanged.connect(self._emit_changed)
         for w in (self.color, self.optimizer, self.init, self.device, self.pooling,
                   self.weights):
@@ -340,6 +350,8 @@ class ParamsPanel(QWidget):
             "init_image": self.init_image.text().strip(),
             "seed": self.seed.value(),
             "device": self.device.currentData(),
+            "max_memory": self.max_memory.value(),
+            "tile": self.tile.value(),
             "learning_rate": None if self.lr_auto.isChecked() else self.lr.value(),
             "pooling": self.pooling.currentData(),
             "content_layers": tuple(
@@ -385,6 +397,8 @@ class ParamsPanel(QWidget):
                 self._select(self.device, "auto")  # a device this machine lacks
             else:
                 self._select(self.device, s.device)
+            self._put(self.max_memory, s.max_memory)
+            self._put(self.tile, s.tile)
             self.lr_auto.setChecked(s.learning_rate is None)
             self._put(self.lr, s.lr)
             self.lr.setEnabled(s.learning_rate is not None)

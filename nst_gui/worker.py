@@ -40,10 +40,25 @@ class JobWorker(QObject):
         super().__init__()
         self.source = source
         self._stop = threading.Event()
+        self._going = threading.Event()  # cleared while paused
+        self._going.set()
 
     def request_stop(self) -> None:
         """Thread-safe: the work stops within one step and keeps what it made."""
         self._stop.set()
+        self._going.set()  # a paused work wakes to stop
+
+    def pause(self, paused: bool) -> None:
+        """Thread-safe: a paused work takes no further step (the source is not asked for its
+        next event) until it is resumed or stopped."""
+        if paused:
+            self._going.clear()
+        else:
+            self._going.set()
+
+    def _wait_while_paused(self) -> None:
+        while not self._going.wait(0.2):
+            pass
 
     @Slot()
     def run(self) -> None:
@@ -56,6 +71,7 @@ class JobWorker(QObject):
                     self.preview.emit(to_qimage(inner.image), inner.iteration, ev.item_id)
                 else:
                     self.event.emit(ev)
+                self._wait_while_paused()  # before the source is asked for its next step
         except NSTError as e:
             self.failed.emit(e)
         except Exception as e:  # never let an exception escape into Qt's event loop
@@ -73,15 +89,30 @@ class JobController(QObject):
     failed = Signal(object)
     crashed = Signal(str, str)
     running_changed = Signal(bool)
+    paused_changed = Signal(bool)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._thread: QThread | None = None
         self._worker: JobWorker | None = None
+        self._paused = False
 
     @property
     def running(self) -> bool:
         return self._worker is not None
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self, paused: bool) -> bool:
+        """Pause (or resume) the work under way after its current step; False when none."""
+        if self._worker is None or paused == self._paused:
+            return False
+        self._worker.pause(paused)
+        self._paused = paused
+        self.paused_changed.emit(paused)
+        return True
 
     def start(self, source: Source) -> bool:
         """Start draining `source` in a new thread; refuses (False) while one is going."""
@@ -111,6 +142,9 @@ class JobController(QObject):
     def stop(self) -> None:
         if self._worker is not None:
             self._worker.request_stop()
+        if self._paused:
+            self._paused = False
+            self.paused_changed.emit(False)
 
     def shutdown(self, timeout_ms: int | None = None) -> bool:
         """Stop and wait for the thread (tests, the very end of the app). True if it ended
