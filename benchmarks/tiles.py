@@ -3,6 +3,8 @@ picture cost?
 
     .venv/bin/python benchmarks/tiles.py compare --sizes 512 768 --tile 256 --save-dir DIR
     .venv/bin/python benchmarks/tiles.py large --size 4096 --iters 3 --max-memory 8
+    .venv/bin/python benchmarks/tiles.py pace --size 512 --tile 256 --iters 5
+    .venv/bin/python benchmarks/tiles.py stroke --sizes 512 1024
     .venv/bin/python benchmarks/tiles.py --quick compare      # a smoke test
 
 compare: each pair with the default settings, whole and with `--tile` (every scale larger than
@@ -15,6 +17,13 @@ within 2% and SSIM within 0.01 is "same picture" (benchmarks/precision.py).
 large: a few iterations of one pair at a print size within `--max-memory` GB: the memory plan
 (tiles, L-BFGS pairs), seconds per iteration at the final scale, the process's peak memory, and
 the whole run's time at that pace.
+
+pace: seconds per iteration at one size, whole and in tiles, single scale, on an idle machine.
+
+stroke: the default picture at the first size (the preview) and at each larger one (the print),
+the print scaled down to the preview's size: the judge's measures of both against the preview's
+judge, and the SSIM of the scaled print against the preview (the strokes keep their size
+relative to the picture when they match).
 """
 from __future__ import annotations
 
@@ -79,12 +88,13 @@ def compare(args) -> int:
     from nst_core.objective.tiled import plan_tiles
 
     tuning = Tuning(precision=FP32)
-    sizes = [128] if args.quick else args.sizes
+    sizes = [96] if args.quick else args.sizes
     pairs = PAIRS[:1] if args.quick else PAIRS[: args.pairs]
     tile = 64 if args.quick else args.tile
     for size in sizes:
         for photo, painting in pairs:
-            base = _settings(photo, painting, size, **({"iterations": 6} if args.quick else {}))
+            base = _settings(photo, painting, size, **({"iterations": 4, "multiscale": False}
+                                                       if args.quick else {}))
             rows = {}
             for name, settings in (("whole", base), ("tiled", base.replace(tile=tile))):
                 run, result, seconds = _run(settings, tuning)
@@ -124,9 +134,9 @@ def large(args) -> int:
     from nst_core.painting.sizing import memory_outlook
 
     photo, painting = PAIRS[0]
-    size = 256 if args.quick else args.size
+    size = 160 if args.quick else args.size
     settings = _settings(photo, painting, size, max_memory=args.max_memory,
-                         tile=128 if args.quick else 0, iterations=args.iters * 4)
+                         tile=96 if args.quick else 0, iterations=args.iters * 4)
     from nst_core.media.images import load_image
 
     outlook = memory_outlook(settings, load_image(settings.content).size)
@@ -162,9 +172,70 @@ def large(args) -> int:
     return 0
 
 
+def pace_mode(args) -> int:
+    from nst_core import Progress, StillJob, Tuning
+
+    photo, painting = PAIRS[0]
+    size, tile, iters = (96, 64, 2) if args.quick else (args.size, args.tile, args.iters)
+    for name, t in (("whole", 0), ("tiled", tile)):
+        settings = _settings(photo, painting, size, iterations=iters + 1, multiscale=False,
+                             tile=t)
+        marks = []
+        run = StillJob(settings, Tuning()).prepare()
+        for event in run.events():
+            if isinstance(event, Progress):
+                marks.append(time.perf_counter())
+        per_it = (marks[-1] - marks[0]) / (len(marks) - 1)  # the first includes the setup
+        print(json.dumps({"size": run.output_size, "run": name, "tile": t,
+                          "s_per_it": round(per_it, 2)}), flush=True)
+    return 0
+
+
+def stroke(args) -> int:
+    from judge import Judge, luminance, ssim
+
+    from nst_core import Tuning
+    from nst_core.media.images import resize, save_image
+    from nst_core.media.tensors import to_tensor
+
+    tuning = Tuning(precision=FP32)
+    sizes = [64, 96] if args.quick else args.sizes
+    for photo, painting in PAIRS[: 1 if args.quick else args.pairs]:
+        pictures = {}
+        for size in sizes:
+            settings = _settings(photo, painting, size,
+                                 **({"iterations": 4} if args.quick else {}))
+            run, result, seconds = _run(settings, tuning)
+            pictures[size] = (run.output_size, result.image, seconds)
+            if args.save_dir:
+                Path(args.save_dir).mkdir(parents=True, exist_ok=True)
+                save_image(Path(args.save_dir) / f"stroke_{size}_{Path(photo).stem}.png",
+                           result.image, overwrite=True)
+        preview_size, preview, _ = pictures[sizes[0]]
+        judge = Judge(str(SAMPLES / "content" / photo), str(SAMPLES / "style" / painting),
+                      preview_size)
+        ref = judge(preview)
+        for size in sizes[1:]:
+            _, image, seconds = pictures[size]
+            small = resize(image, preview_size)
+            got = judge(small)
+            same = ssim(luminance(to_tensor(small)), luminance(to_tensor(preview)))
+            print(json.dumps({"photo": photo, "preview": sizes[0], "print": size,
+                              "print_seconds": round(seconds, 1),
+                              **{f"preview_{k}": round(v, 5) for k, v in ref.items()},
+                              **{f"print_{k}": round(v, 5) for k, v in got.items()},
+                              "ssim_print_vs_preview": round(same, 4)}), flush=True)
+            print(f"{photo:14s} {size} px scaled to {sizes[0]}: gram "
+                  f"{got['gram'] / ref['gram']:.3f} adain {got['adain'] / ref['adain']:.3f} "
+                  f"content {got['content'] / ref['content']:.3f} ssim-to-photo "
+                  f"{got['ssim'] - ref['ssim']:+.3f}; SSIM against the preview {same:.3f}",
+                  flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=("compare", "large"))
+    ap.add_argument("mode", choices=("compare", "large", "pace", "stroke"))
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 768])
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--pairs", type=int, default=len(PAIRS))
@@ -174,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-memory", type=float, default=0.0)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
-    return compare(args) if args.mode == "compare" else large(args)
+    return {"compare": compare, "large": large, "pace": pace_mode, "stroke": stroke}[
+        args.mode](args)
 
 
 if __name__ == "__main__":

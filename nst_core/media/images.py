@@ -3,7 +3,9 @@
 Loading turns whatever the person picked into an sRGB, 8-bit, HxWx3 array: EXIF orientation is
 applied, an embedded ICC profile is converted to sRGB, grayscale / palette / CMYK / 16-bit images
 become RGB, transparency is composited over white (the alpha is kept on the side) and an animation
-gives its first frame. What cannot be used raises an `ImageError` with a one-line reason.
+gives its first frame. A 16-bit RGB photo (PNG, TIFF) in sRGB is also kept at 16 bits, for a
+picture painted from it and saved at 16 bits. What cannot be used raises an `ImageError` with a
+one-line reason.
 """
 from __future__ import annotations
 
@@ -53,6 +55,8 @@ class LoadedImage:
     rgb: np.ndarray  # (H, W, 3) uint8, sRGB
     alpha: np.ndarray | None  # (H, W) uint8 when the file had transparency
     path: str
+    #: (H, W, 3) uint16, sRGB, over white like `rgb`: the photo at 16 bits, when it had them
+    deep: np.ndarray | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -87,8 +91,10 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
                                         f"more than the {max_pixels / 1e6:.0f} megapixel limit; "
                                         "scale it down first")
                 im.seek(0)  # first frame of an animation
+                sixteen = any(";16" in str(t.args) for t in getattr(im, "tile", None) or ())
                 im.load()
                 rgb, alpha = _to_srgb(im, p)
+                deep = _deep(p, im, rgb.shape) if sixteen else None
         for w in caught:
             if not issubclass(w.category, Image.DecompressionBombWarning):
                 log.info("%s: %s", p, w.message)
@@ -111,7 +117,34 @@ def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> LoadedI
     if min(iw, ih) < MIN_SIDE:
         raise ImageError(p, f"the image is only {iw}x{ih} pixels; use one at least "
                             f"{MIN_SIDE} pixels on each side")
-    return LoadedImage(rgb=rgb, alpha=alpha, path=str(p))
+    return LoadedImage(rgb=rgb, alpha=alpha, path=str(p), deep=deep)
+
+
+def _deep(p: Path, im: Image.Image, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The 16-bit RGB photo at `p` as (H, W, 3) uint16 over white, or None where it cannot be
+    had as the 8-bit one is (a rotation to apply, a profile other than sRGB to convert): the
+    8-bit photo serves then. OpenCV reads the 16 bits Pillow rounds away."""
+    import cv2
+
+    if im.getexif().get(0x0112, 1) != 1:
+        return None
+    icc = im.info.get("icc_profile")
+    if icc:
+        try:
+            name = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc)))
+        except Exception:
+            return None
+        if "srgb" not in name.lower():
+            return None
+    data = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    if data is None or data.dtype != np.uint16 or data.ndim != 3 or data.shape[2] not in (3, 4) \
+            or data.shape[:2] != tuple(shape[:2]):
+        return None
+    rgb = data[..., 2::-1].astype(np.float64)
+    if data.shape[2] == 4:  # over white, as the 8-bit photo is
+        a = data[..., 3:4].astype(np.float64) / 65535.0
+        rgb = rgb * a + 65535.0 * (1.0 - a)
+    return np.clip(rgb + 0.5, 0, 65535).astype(np.uint16)
 
 
 def os_reason(e: OSError) -> str:

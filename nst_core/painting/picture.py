@@ -26,7 +26,7 @@ from nst_core.base.events import Event, Note, Preview, PreviewPolicy, Progress, 
 from nst_core.base.results import Ended, Status
 from nst_core.media import color
 from nst_core.media.images import LoadedImage, fit_long_side, resize
-from nst_core.media.tensors import to_tensor, to_uint8, to_uint16
+from nst_core.media.tensors import deep_to_tensor, to_tensor, to_uint8, to_uint16
 from nst_core.networks.vgg import shared_features
 from nst_core.objective.perceptual import Objective
 from nst_core.objective.tiled import TiledObjective, tiled_grams
@@ -355,7 +355,9 @@ class Picture:
         """Content, the content as the network sees it, and styles for one scale, as tensors
         (1, 3, H, W)."""
         s, dev = self.settings, self.device
-        content = to_tensor(resize(self.content.rgb, scale.size), dev)
+        content = (deep_to_tensor(self.content.deep, scale.size, dev)
+                   if self.content.deep is not None
+                   else to_tensor(resize(self.content.rgb, scale.size), dev))
         styles = [to_tensor(resize(img.rgb, self._style_size(img, scale.size)), dev)
                   for img in self.styles]
         if s.color == "histogram":

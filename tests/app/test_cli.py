@@ -397,3 +397,21 @@ def test_a_cut_out_photo_comes_back_cut_out_and_a_tiff_keeps_16_bits(tmp_path, p
     assert (data[..., :3] % 257 != 0).mean() > 0.5  # finer than an 8-bit picture widened
     entry = HistoryStore(app_data / "history").entries()[0]
     assert load_image(entry.image_path).alpha[:, :15].max() == 0
+
+
+def test_a_16_bit_photo_keeps_its_16_bits_to_a_16_bit_tiff(tmp_path, painting_path):
+    """A 16-bit photo painted with no style at all gives itself back: in a TIFF, every one of
+    its 16 bits (an 8-bit path would round them to multiples of 257)."""
+    import cv2
+    import tifffile
+
+    ramp = np.linspace(0, 65535, 40 * 48 * 3).reshape(40, 48, 3).astype(np.uint16)
+    photo = tmp_path / "deep.png"
+    cv2.imwrite(str(photo), ramp[..., ::-1])  # OpenCV writes BGR
+    assert cli.main(["--content", str(photo), "--style", str(painting_path), "--size", "48",
+                     "--iters", "2", "--no-multiscale", "--style-weight", "0", "--tv-weight",
+                     "0", "-o", str(tmp_path / "deep.tiff"), "-q", "--no-history"]) == 0
+    back = tifffile.imread(tmp_path / "deep.tiff")
+    assert back.dtype == np.uint16 and back.shape == (40, 48, 3)
+    assert np.abs(back.astype(int) - ramp.astype(int)).max() <= 1
+    assert (back % 257 != 0).mean() > 0.9

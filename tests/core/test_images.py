@@ -322,3 +322,20 @@ def test_tiff_is_16_bit_with_profile_settings_and_the_deep_picture(tmp_path):
     # without the deep picture, the 8-bit one widened exactly
     q = save_image(tmp_path / "plain.tiff", rgb)
     assert (tifffile.imread(q) == rgb.astype(np.uint16) * 257).all()
+
+
+def test_a_16_bit_photo_is_also_kept_at_16_bits(tmp_path):
+    import cv2
+
+    ramp = np.linspace(0, 65535, 20 * 24 * 3).reshape(20, 24, 3).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), ramp[..., ::-1])
+    img = load_image(tmp_path / "deep.png")
+    assert img.deep is not None and (img.deep == ramp).all()
+    assert (np.abs(img.rgb.astype(int) - ramp.astype(int) // 257) <= 1).all()
+    with_alpha = np.dstack([ramp, np.full((20, 24), 32768, np.uint16)])
+    cv2.imwrite(str(tmp_path / "half.png"), with_alpha[..., [2, 1, 0, 3]])
+    half = load_image(tmp_path / "half.png")  # half transparent: over white, as the 8 bits
+    assert np.abs(half.deep.astype(int) // 257 - half.rgb.astype(int)).max() <= 1
+    assert load_image(tmp_path / "deep.png").deep.dtype == np.uint16
+    Image.fromarray(make_photo()).save(tmp_path / "plain.png")
+    assert load_image(tmp_path / "plain.png").deep is None  # 8 bits: nothing more to keep
