@@ -5,6 +5,7 @@ picture cost?
     .venv/bin/python benchmarks/tiles.py large --size 4096 --iters 3 --max-memory 8
     .venv/bin/python benchmarks/tiles.py pace --size 512 --tile 256 --iters 5
     .venv/bin/python benchmarks/tiles.py stroke --sizes 512 1024
+    .venv/bin/python benchmarks/tiles.py pairs --size 512 --histories 50 12 5
     .venv/bin/python benchmarks/tiles.py --quick compare      # a smoke test
 
 compare: each pair with the default settings, whole and with `--tile` (every scale larger than
@@ -19,6 +20,9 @@ large: a few iterations of one pair at a print size within `--max-memory` GB: th
 the whole run's time at that pace.
 
 pace: seconds per iteration at one size, whole and in tiles, single scale, on an idle machine.
+
+pairs: the default picture with fewer L-BFGS curvature pairs (what a print-size picture gets
+when fifty do not fit), judged against fifty's.
 
 stroke: the default picture at the first size (the preview) and at each larger one (the print),
 the print scaled down to the preview's size: the judge's measures of both against the preview's
@@ -233,9 +237,41 @@ def stroke(args) -> int:
     return 0
 
 
+def pairs_mode(args) -> int:
+    import dataclasses
+
+    from judge import Judge
+
+    from nst_core import Tuning
+
+    size = 64 if args.quick else args.size
+    histories = [50, 5] if args.quick else args.histories
+    for photo, painting in PAIRS[: 1 if args.quick else args.pairs]:
+        rows = []
+        for history in histories:
+            settings = _settings(photo, painting, size,
+                                 **({"iterations": 4} if args.quick else {}))
+            tuning = dataclasses.replace(Tuning(precision=FP32), lbfgs_history=history)
+            run, result, seconds = _run(settings, tuning)
+            judged = Judge(settings.content, settings.styles[0], run.output_size)(result.image)
+            row = {"size": size, "photo": photo, "pairs": history, "seconds": round(seconds, 1),
+                   "iterations": result.iterations, **{k: round(v, 5) for k, v in judged.items()}}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        ref = rows[0]
+        for row in rows[1:]:
+            print(f"{photo:14s} {row['pairs']} pairs against {ref['pairs']}: gram "
+                  f"{row['gram'] / ref['gram']:.3f} adain {row['adain'] / ref['adain']:.3f} "
+                  f"content {row['content'] / ref['content']:.3f} ssim "
+                  f"{row['ssim'] - ref['ssim']:+.4f} -> "
+                  f"{'same picture' if same_picture(row, ref) else 'DIFFERENT'}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=("compare", "large", "pace", "stroke"))
+    ap.add_argument("mode", choices=("compare", "large", "pace", "stroke", "pairs"))
+    ap.add_argument("--histories", type=int, nargs="+", default=[50, 12, 5])
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 768])
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--pairs", type=int, default=len(PAIRS))
@@ -245,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-memory", type=float, default=0.0)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
-    return {"compare": compare, "large": large, "pace": pace_mode, "stroke": stroke}[
+    return {"compare": compare, "large": large, "pace": pace_mode, "stroke": stroke,
+            "pairs": pairs_mode}[
         args.mode](args)
 
 

@@ -171,7 +171,7 @@ def plan_targets(photos: Sequence[str], out: Path, model: str,
     if _names_a_picture(out):
         if out.suffix.lower() not in SAVE_FORMATS:
             raise SettingsError("output", f"cannot write a picture as {out.suffix}; use .png, "
-                                ".jpg or .webp, or a folder")
+                                ".jpg, .webp or .tiff, or a folder")
         if len(photos) > 1:
             raise SettingsError("output", f"{out.name} names one picture, but {len(photos)} "
                                 "photos were given; give a folder")

@@ -64,10 +64,12 @@ def test_the_tiles_benchmark_compares_and_measures_a_large_picture(capsys):
     assert tiles.main(["--quick", "large"]) == 0
     assert tiles.main(["--quick", "pace"]) == 0
     assert tiles.main(["--quick", "stroke"]) == 0
+    assert tiles.main(["--quick", "pairs"]) == 0
     out = capsys.readouterr().out
     assert "tiled/whole: gram" in out and "seam" in out
     assert '"final_scale_s_per_it"' in out and "tiles" in out
     assert '"s_per_it"' in out and "SSIM against the preview" in out
+    assert "5 pairs against 50" in out
     # the seam measure sees a seam: a step of 40 grey levels along a cut
     import numpy as np
 

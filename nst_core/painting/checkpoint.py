@@ -13,7 +13,6 @@ or one that cannot be read, is not used: the render starts afresh and says why.
 """
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from nst_core.media.images import write_atomic
+from nst_core.media.images import replacing
 from nst_core.settings.picture import TransferSettings
 
 log = logging.getLogger(__name__)
@@ -73,16 +72,21 @@ class Checkpoint:
 
 
 def save(path: str | os.PathLike, ck: Checkpoint) -> None:
-    """Write the checkpoint in one step (a crash while writing leaves the previous one)."""
-    buf = io.BytesIO()
-    torch.save({"format": FORMAT, "key": ck.key, "scale": ck.scale, "step": ck.step,
-                "scales": [[list(size), n] for size, n in ck.scales],
-                "image": ck.image.detach().to("cpu", torch.float32).contiguous(),
-                "gamma": ck.gamma, "losses": ck.losses, "seconds": ck.seconds,
-                "settings": ck.settings,
-                "optimizer": ck.optimizer, "current": None if ck.current is None
-                else ck.current.detach().to("cpu", torch.float32).contiguous()}, buf)
-    write_atomic(path, buf.getvalue())
+    """Write the checkpoint in one step (a crash while writing leaves the previous one),
+    streamed to the file: a print-size picture's is a gigabyte, which a copy in memory would
+    take from the render's budget."""
+    data = {"format": FORMAT, "key": ck.key, "scale": ck.scale, "step": ck.step,
+            "scales": [[list(size), n] for size, n in ck.scales],
+            "image": ck.image.detach().to("cpu", torch.float32).contiguous(),
+            "gamma": ck.gamma, "losses": ck.losses, "seconds": ck.seconds,
+            "settings": ck.settings, "optimizer": ck.optimizer,
+            "current": None if ck.current is None
+            else ck.current.detach().to("cpu", torch.float32).contiguous()}
+    with replacing(Path(path)) as tmp:
+        with open(tmp, "wb") as f:
+            torch.save(data, f)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def unfinished(path: str | os.PathLike) -> tuple[TransferSettings, Checkpoint] | None:

@@ -107,8 +107,7 @@ class Picture:
         free = memory_budget(s, self.device)
         #: how each scale fits in memory: whole or in tiles (nst_core.objective.tiled)
         self.plans = plan_scales_memory(s, self.scales, free, self.device.type, self.tuning)
-        final = self.plans[-1]
-        if final is None:
+        if any(plan is None for plan in self.plans):
             w, h = self.output_size
             need = estimate_memory(s, self.output_size, self.device.type, self.tuning,
                                    SMALLEST_TILE, 5)

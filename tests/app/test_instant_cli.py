@@ -178,7 +178,7 @@ def test_two_photos_of_one_name_keep_both_pictures_even_with_overwrite(tmp_path,
 
 
 @pytest.mark.parametrize("name, photos, words", [
-    ("result.tiff", 1, "cannot write a picture as .tiff"),
+    ("result.gif", 1, "cannot write a picture as .gif"),
     ("result.png", 2, "names one picture, but 2 photos"),
 ])
 def test_an_output_name_that_cannot_be_written_is_refused_before_work(tmp_path, tiny_model,
