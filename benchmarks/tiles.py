@@ -17,7 +17,8 @@ within 2% and SSIM within 0.01 is "same picture" (benchmarks/precision.py).
 
 large: a few iterations of one pair at a print size within `--max-memory` GB: the memory plan
 (tiles, L-BFGS pairs), seconds per iteration at the final scale, the process's peak memory, and
-the whole run's time at that pace.
+the whole run's time at that pace; the picture as it stands is saved (--save-dir, else the
+temporary folder) to look at.
 
 pace: seconds per iteration at one size, whole and in tiles, single scale, on an idle machine.
 
@@ -172,6 +173,15 @@ def large(args) -> int:
            round(per_it, 1), "peak_rss_gb": round(peak, 2),
            "default_final_scale_iterations": default[-1].iterations,
            "default_final_scale_hours": round(per_it * default[-1].iterations / 3600, 2)}
+    if not args.quick:  # the picture as it stands, to look at at 100%
+        import tempfile
+
+        from nst_core.media.images import save_image
+
+        folder = Path(args.save_dir or tempfile.gettempdir())
+        folder.mkdir(parents=True, exist_ok=True)
+        row["saved"] = str(save_image(folder / f"large_{size}.png", run.result.image,
+                                      overwrite=True))
     print(json.dumps(row), flush=True)
     return 0
 

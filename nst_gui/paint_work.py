@@ -231,8 +231,15 @@ class PaintWork(QObject):
         self.w.params.size.setValue(int(error.fits))
         self.w.statusBar().showMessage(f"Output size set to {error.fits} px, the largest that "
                                      "fits", 6000)
-        QTimer.singleShot(0, self.start)
+        self._start_when_idle()
         return True
+
+    def _start_when_idle(self) -> None:
+        """Start once the refused run's thread has ended (its refusal arrives before)."""
+        if self.controller.running:
+            QTimer.singleShot(20, self._start_when_idle)
+        else:
+            self.start()
 
     def _show_outcome(self, outcome: RunOutcome) -> None:
         """A run's picture: on the canvas, and first in the history strip."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QMessageBox
 
 from nst_core.painting import checkpoint as checkpoints
+from tests.gui.conftest import wait_idle
 
 
 def _steps(window) -> list[int]:
@@ -28,6 +29,7 @@ def test_pause_holds_the_painting_and_goes_on_and_a_paused_one_stops(window, qtb
     with qtbot.waitSignal(window.finished, timeout=120000) as done:
         window.pause_action.trigger()  # go on, to the end
     assert done.args[0].status == "done" and done.args[0].iterations == 60
+    wait_idle(qtbot, window)
     assert not window.pause_action.isEnabled() and not window.pause_action.isChecked()
 
     seen.clear()
@@ -82,6 +84,7 @@ def test_not_now_keeps_the_checkpoint_and_discard_removes_it(window, qtbot, monk
     qtbot.waitUntil(lambda: len(seen) >= 2, timeout=60000)
     with qtbot.waitSignal(window.finished, timeout=60000):
         window.stop()
+    wait_idle(qtbot, window)
     assert window.paint.checkpoint.exists()
     assert not window.paint.offer_unfinished()  # the conftest's box: nothing clicked
     assert window.paint.checkpoint.exists()
