@@ -153,7 +153,11 @@ class Bar:
 
 
 def time_left(eta: float | None) -> str:
-    return f"{eta:.0f}s left" if eta is not None else ""
+    if eta is None:
+        return ""
+    if eta >= 3600:  # a print-size picture
+        return f"{eta // 3600:.0f} h {eta % 3600 // 60:02.0f} min left"
+    return f"{eta:.0f}s left"
 
 
 @contextmanager

@@ -300,6 +300,7 @@ class MainWindow(QMainWindow):
         """Pause the long work under way after its current step, or let it go on."""
         kind = self.gate.long_running()
         if kind and self.gate.controller(kind).pause(on):
+            self.progress.set_paused(on)
             self.statusBar().showMessage("Paused after this step: press F6 (Run > Pause) to "
                                          "go on" if on else "Going on…", 0 if on else 3000)
         self.pause_action.setChecked(bool(kind) and self.gate.controller(kind).paused)

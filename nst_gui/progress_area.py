@@ -16,9 +16,12 @@ _CURVES = (("total", (230, 230, 230)), ("style", (220, 120, 60)), ("content", (8
 
 
 def fmt_seconds(s: float | None) -> str:
+    """A duration as a person reads it: 42 s, 2:19 (minutes), 9 h 53 min (a print)."""
     if s is None:
         return "…"
     s = max(0, int(round(s)))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
     return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
 
 
@@ -130,6 +133,11 @@ class ProgressArea(QWidget):
 
     def finish(self, text: str) -> None:
         self.bar.setFormat(text)
+
+    def set_paused(self, paused: bool) -> None:
+        """Say on the bar that the work is paused (its figures stand still meanwhile)."""
+        text = self.bar.format().removeprefix("Paused · ")
+        self.bar.setFormat(f"Paused · {text}" if paused else text)
 
     def show_text(self, text: str) -> None:
         """Describe what the canvas shows now (not a run of this area's): the last run's bar,

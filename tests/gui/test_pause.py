@@ -22,6 +22,7 @@ def test_pause_holds_the_painting_and_goes_on_and_a_paused_one_stops(window, qtb
     window.pause_action.trigger()
     assert window.pause_action.isChecked() and window.controller.paused
     assert "Paused" in window.statusBar().currentMessage()
+    assert window.progress.bar.format().startswith("Paused · ")
     qtbot.wait(800)  # the step under way when it was asked ends
     held = len(seen)
     qtbot.wait(1500)
