@@ -3,6 +3,7 @@ import json
 import os
 import signal
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -315,3 +316,25 @@ def test_two_jobs_naming_one_output_are_refused_before_any_work(tmp_path, folder
                                *extra]) == 2
         assert "entries 1 and 2 of jobs.json both write same.png" in capsys.readouterr().err
         assert not (tmp_path / "out" / "same.png").exists()
+
+
+def test_batch_items_tile_like_a_render(tmp_path, folders, app_data):
+    """A batch item asked for tiles is painted in them: the picture a render in tiles makes,
+    which is the untiled one (the tiles' own tests), listed in the history like any other."""
+    photos, paintings = folders
+    out = tmp_path / "out"
+    args = ["--content", str(photos / "alpha.png"), "--style", str(paintings / "waves.png"),
+            "-o", str(out), "--size", "80", "--iters", "2", "--no-multiscale", "--device",
+            "cpu", "-q"]
+    assert cli.batch_main(args + ["--tile", "32"]) == 0
+    tiled = next(out.glob("*.png"))
+    settings = TransferSettings.from_json(read_settings_json(tiled))
+    assert settings.tile == 32
+    whole = tmp_path / "whole.png"
+    assert cli.main(["--content", str(photos / "alpha.png"), "--style",
+                     str(paintings / "waves.png"), "--size", "80", "--iters", "2",
+                     "--no-multiscale", "-o", str(whole), "-q", "--no-history"]) == 0
+    a = np.asarray(Image.open(tiled).convert("RGB")).astype(int)
+    b = np.asarray(Image.open(whole).convert("RGB")).astype(int)
+    assert a.shape == b.shape and np.abs(a - b).mean() < 1.0
+    assert [e.settings.tile for e in HistoryStore(app_data / "history").entries()] == [32]
