@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-from nst_core import NSTError, PreviewPolicy, Progress, SettingsError, TransferSettings, Tuning
+from nst_core import (ImageError, NSTError, PreviewPolicy, Progress, SettingsError,
+                      TransferSettings, Tuning)
 from nst_core.catalogue import job_from_dict
 from nst_core.job import Job
 from nst_core.kinds.still import StillJob
-from nst_core.media.images import check_output, os_reason, read_settings_json, write_atomic
+from nst_core.media.images import (check_output, load_image, os_reason, read_settings_json,
+                                   write_atomic)
 
 from .executors import Executor, ItemEvent, ItemFinished, ItemRequeued, ItemStarted
 from .history import HistoryEntry, HistoryStore
@@ -183,8 +185,9 @@ def items_from_jobs_file(path: str | Path, outdir: str | Path, defaults: Transfe
 
 
 def on_disk(item: BatchItem) -> str:
-    """"complete" when the output exists and carries the item's settings; "other" when a
-    different picture is there; "missing" otherwise."""
+    """"complete" when the output exists, carries the item's settings and decodes whole;
+    "damaged" when it carries them but does not decode (cut short outside this app, whose
+    writes are atomic); "other" when a different picture is there; "missing" otherwise."""
     p = Path(item.output)
     if not p.is_file():
         return "missing"
@@ -193,6 +196,10 @@ def on_disk(item: BatchItem) -> str:
         text = read_settings_json(p)
         if text is not None and settings is not None and \
                 TransferSettings.from_json(text) == settings:
+            try:
+                load_image(p)  # the settings come first in the file: the pixels may not
+            except ImageError:
+                return "damaged"
             return "complete"
     except NSTError:
         pass
@@ -300,6 +307,13 @@ def run_queue(q: BatchQueue, executor: Executor, history: HistoryStore | None,
     todo: list[BatchItem] = []
     for it in q.to_do():
         state = on_disk(it)
+        if state == "damaged":  # this item's own picture, unreadable: painted again
+            log.warning("%s is damaged (it does not decode); painting it again", it.output)
+            try:
+                Path(it.output).unlink()
+                state = "missing"
+            except OSError as e:
+                log.warning("cannot remove %s: %s", it.output, os_reason(e))
         if state == "complete" and not overwrite:
             it.state, it.error = "skipped", ""
             counts["skipped"] += 1

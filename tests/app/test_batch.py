@@ -338,3 +338,25 @@ def test_batch_items_tile_like_a_render(tmp_path, folders, app_data):
     b = np.asarray(Image.open(whole).convert("RGB")).astype(int)
     assert a.shape == b.shape and np.abs(a - b).mean() < 1.0
     assert [e.settings.tile for e in HistoryStore(app_data / "history").entries()] == [32]
+
+
+def test_a_damaged_output_of_the_same_item_is_painted_again(tmp_path, folders, capsys,
+                                                             caplog):
+    """A finished picture cut short afterwards (its settings, which come first, still read) is
+    not taken as done: the rerun says so and paints it again, and it decodes whole."""
+    from nst_core.media.images import load_image
+
+    photos, paintings = folders
+    out = tmp_path / "out"
+    args = ["--content", str(photos / "alpha.png"), "--style", str(paintings / "waves.png"),
+            "-o", str(out), *BASE, "--no-history"]
+    assert cli.batch_main(args) == 0
+    picture = next(out.glob("*.png"))
+    data = picture.read_bytes()
+    picture.write_bytes(data[: len(data) * 2 // 3])
+    assert read_settings_json(picture) is not None  # still looks like this item's
+    capsys.readouterr()
+    assert cli.batch_main(args + ["--json"]) == 0
+    assert "is damaged (it does not decode); painting it again" in caplog.text  # on stderr
+    assert json.loads(capsys.readouterr().out)["done"] == 1
+    assert load_image(picture).rgb.shape == (40, 48, 3)
