@@ -358,5 +358,5 @@ def test_a_damaged_output_of_the_same_item_is_painted_again(tmp_path, folders, c
     capsys.readouterr()
     assert cli.batch_main(args + ["--json"]) == 0
     assert "is damaged (it does not decode); painting it again" in caplog.text  # on stderr
-    assert json.loads(capsys.readouterr().out)["done"] == 1
+    assert [i["state"] for i in json.loads(capsys.readouterr().out)["items"]] == ["done"]
     assert load_image(picture).rgb.shape == (40, 48, 3)
