@@ -169,10 +169,15 @@ def large(args) -> int:
     from nst_core.painting.schedule import plan_scales
 
     default = plan_scales(settings.replace(iterations=300), load_image(settings.content).size)
+    from nst_core.painting.sizing import estimated_seconds
+
+    whole_run = estimated_seconds(settings.replace(iterations=300),
+                                  load_image(settings.content).size)
     row = {"size": run.output_size, "tiles": outlook.tiles, "final_scale_s_per_it":
            round(per_it, 1), "peak_rss_gb": round(peak, 2),
            "default_final_scale_iterations": default[-1].iterations,
-           "default_final_scale_hours": round(per_it * default[-1].iterations / 3600, 2)}
+           "default_final_scale_hours": round(per_it * default[-1].iterations / 3600, 2),
+           "engine_estimate_of_default_run_hours": round(whole_run / 3600, 2)}
     if not args.quick:  # the picture as it stands, to look at at 100%
         import tempfile
 

@@ -196,21 +196,30 @@ SMALLEST_TILE = 128
 #: Tiles at least this large are worth fewer L-BFGS pairs: a 512 px tile's margins cost 1.7x
 #: its own pixels, a 128 px tile's 4.4x (docs/decisions/tiles.md).
 GOOD_TILE = 512
+#: The fewest curvature pairs a picture keeps before it goes in tiles: 12 gave fifty's picture
+#: at 256 px on two pairs of the benchmarks (docs/decisions/tiles.md).
+FEW_PAIRS = 12
 
 
 def plan_memory(settings: TransferSettings, size: tuple[int, int], budget: int,
                 device: str = "cpu", tuning: Tuning = Tuning()) -> MemoryPlan | None:
-    """Whole if it fits in `budget` bytes (or `settings.tile` asks for tiles), else the largest
-    tiles that fit with the optimizer's full history, else fewer pairs (down to 5) with tiles of
-    at least `GOOD_TILE`, else smaller tiles; None when nothing fits."""
+    """How a picture of `size` fits in `budget` bytes (`settings.tile` forces tiles): whole with
+    the optimizer's full history, or with fewer pairs down to `FEW_PAIRS`; else in the largest
+    tiles of at least `GOOD_TILE` that fit with `FEW_PAIRS`, then with 5; else smaller tiles;
+    None when nothing fits. Fewer pairs come first: at 256 px 12 and 5 pairs gave fifty's
+    picture, where tiles cost 2.5-4 times the time (docs/decisions/tiles.md)."""
     long_side = max(size)
     full = tuning.lbfgs_history if settings.optimizer == "lbfgs" else 0
     if settings.tile and long_side > settings.tile:
         return MemoryPlan(settings.tile, full, estimate_memory(
             settings, size, device, tuning, settings.tile, full))
-    need = estimate_memory(settings, size, device, tuning)
-    if need <= budget:
-        return MemoryPlan(0, full, need)
+    fewer = [full]
+    while fewer[-1] > FEW_PAIRS:
+        fewer.append(max(FEW_PAIRS, fewer[-1] // 2))
+    for history in fewer:
+        need = estimate_memory(settings, size, device, tuning, 0, history)
+        if need <= budget:
+            return MemoryPlan(0, history, need)
 
     def largest_tile(history: int, smallest: int) -> MemoryPlan | None:
         for tile in range((long_side - 1) // 64 * 64, smallest - 1, -64):
@@ -219,15 +228,13 @@ def plan_memory(settings: TransferSettings, size: tuple[int, int], budget: int,
                 return MemoryPlan(tile, history, need)
         return None
 
-    histories = [full]
-    while histories[-1] > 5:
-        histories.append(max(5, histories[-1] // 2))
+    least = min(full, 5)
     good = min(GOOD_TILE, (long_side - 1) // 64 * 64)
-    for history in histories:
+    for history in dict.fromkeys([fewer[-1], least]):
         plan = largest_tile(history, good)
         if plan is not None:
             return plan
-    return largest_tile(histories[-1], SMALLEST_TILE)
+    return largest_tile(least, SMALLEST_TILE)
 
 
 def available_memory(device: torch.device) -> int:

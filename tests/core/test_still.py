@@ -292,9 +292,14 @@ def test_a_size_beyond_memory_is_tiled_and_refused_only_when_tiles_cannot_fit(
     s = tiny_settings.replace(size=512, multiscale=True)
     whole = estimate_memory(s, (512, 427))
     monkeypatch.setattr(sizing_mod, "available_memory", lambda device: whole - 1)
-    run = StillJob(s).prepare()  # not refused: the last scale goes in tiles
+    plan = StillJob(s).prepare().picture.plans[-1]  # first, fewer curvature pairs
+    assert plan.tile == 0 and plan.history == 25 and plan.needed <= whole - 1
+    few = estimate_memory(s, (512, 427), "cpu", Tuning(), 0, devices_mod.FEW_PAIRS)
+    monkeypatch.setattr(sizing_mod, "available_memory", lambda device: few - 1)
+    run = StillJob(s).prepare()  # then tiles: the last scale goes in them
     plan = run.picture.plans[-1]
-    assert 0 < plan.tile < 512 and plan.needed <= whole - 1
+    assert 0 < plan.tile < 512 and plan.needed <= few - 1
+    assert plan.history <= devices_mod.FEW_PAIRS
     assert run.picture.plans[0].tile == 0  # the coarse scales fit whole
     least = estimate_memory(s, (512, 427), "cpu", Tuning(), devices_mod.SMALLEST_TILE, 5)
     monkeypatch.setattr(sizing_mod, "available_memory", lambda device: least - 1)
