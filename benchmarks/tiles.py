@@ -224,6 +224,8 @@ def stroke(args) -> int:
         for size in sizes:
             settings = _settings(photo, painting, size,
                                  **({"iterations": 4} if args.quick else {}))
+            if size != sizes[0] and args.print_scales:  # the print's coarse-to-fine schedule
+                settings = settings.replace(scales=args.print_scales)
             run, result, seconds = _run(settings, tuning)
             pictures[size] = (run.output_size, result.image, seconds)
             if args.save_dir:
@@ -287,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("mode", choices=("compare", "large", "pace", "stroke", "pairs"))
     ap.add_argument("--histories", type=int, nargs="+", default=[50, 12, 5])
+    ap.add_argument("--print-scales", type=int, default=0,
+                    help="stroke: the prints' number of scales (0: the default)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 768])
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--pairs", type=int, default=len(PAIRS))
