@@ -22,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from nst_core.base.errors import ImageError, OutputExistsError, SettingsError
+from nst_core.media import formats
+from nst_core.media.formats import EXIF_DESCRIPTION, JOB_KEY, SETTINGS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +39,7 @@ SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
                 ".tif": "TIFF", ".tiff": "TIFF"}
 #: The formats that keep transparency; JPEG's picture is laid over white instead.
 ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
-#: Key of the settings JSON in a PNG's text chunks; JPEG and WebP carry it in EXIF
-#: ImageDescription.
-SETTINGS_KEY = "nst-studio-settings"
-#: A PNG text chunk saying which run made the picture, when it is no still picture (an
-#: instant picture's job): a rerun tells its own finished pictures from anyone else's.
-JOB_KEY = "nst-studio-job"
-_EXIF_DESCRIPTION = 0x010E
 _SRGB = ImageCms.createProfile("sRGB")
-#: The sRGB profile every saved picture carries, so that print drivers and editors take its
-#: numbers as sRGB instead of guessing.
-SRGB_ICC = ImageCms.ImageCmsProfile(_SRGB).tobytes()
 
 
 @dataclass
@@ -233,11 +225,8 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
         rgb = (rgb * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
     with replacing(p, overwrite) as tmp:
         with open(tmp, "wb") as f:
-            if fmt == "TIFF":
-                _write_tiff(f, rgb, alpha, deep, settings_json)
-            else:
-                _pillow_image(rgb, alpha if fmt in ALPHA_FORMATS else None).save(
-                    f, fmt, **_pillow_options(fmt, settings_json, made_by, quality))
+            formats.write(f, fmt, rgb, alpha if fmt in ALPHA_FORMATS else None, deep,
+                          settings_json, made_by, quality)
             f.flush()
             os.fsync(f.fileno())
         if _WRITE_DELAY:  # a test hook: widen the window in which a kill finds a half write
@@ -245,48 +234,6 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
 
             time.sleep(_WRITE_DELAY)
     return p
-
-
-def _pillow_image(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
-    if alpha is None:
-        return Image.fromarray(rgb, "RGB")
-    return Image.fromarray(np.dstack([rgb, alpha.astype(np.uint8)]), "RGBA")
-
-
-def _pillow_options(fmt: str, settings_json: str | None, made_by: str | None,
-                    quality: int) -> dict:
-    kwargs: dict = {"icc_profile": SRGB_ICC}
-    if fmt == "PNG":
-        info = PngImagePlugin.PngInfo()
-        info.add_text("Software", "NST Studio")
-        if settings_json:
-            info.add_itxt(SETTINGS_KEY, settings_json)
-        if made_by:
-            info.add_itxt(JOB_KEY, made_by)
-        kwargs["pnginfo"] = info
-    else:
-        kwargs["quality"] = quality
-        if settings_json:
-            exif = Image.Exif()
-            exif[_EXIF_DESCRIPTION] = settings_json
-            kwargs["exif"] = exif.tobytes()
-    return kwargs
-
-
-def _write_tiff(f, rgb: np.ndarray, alpha: np.ndarray | None, deep: np.ndarray | None,
-                settings_json: str | None) -> None:
-    """A 16-bit RGB(A) TIFF, deflate-compressed, with the sRGB profile (tifffile: Pillow writes
-    16 bits for one channel only)."""
-    import tifffile
-
-    data = deep if deep is not None else rgb.astype(np.uint16) * 257
-    extra = None
-    if alpha is not None:
-        data = np.dstack([data, alpha.astype(np.uint16) * 257])
-        extra = ["unassalpha"]
-    tifffile.imwrite(f, np.ascontiguousarray(data, dtype=np.uint16), photometric="rgb",
-                     extrasamples=extra, iccprofile=SRGB_ICC, compression="zlib",
-                     description=settings_json or None, metadata=None, software="NST Studio")
 
 
 @contextmanager
@@ -473,7 +420,7 @@ def read_settings_json(path: str | os.PathLike) -> str | None:
         with Image.open(p) as im:
             text = im.info.get(SETTINGS_KEY)
             if text is None:
-                desc = im.getexif().get(_EXIF_DESCRIPTION)
+                desc = im.getexif().get(EXIF_DESCRIPTION)
                 if isinstance(desc, str) and desc.lstrip().startswith("{"):
                     text = desc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:

@@ -373,7 +373,7 @@ def test_a_cut_out_photo_comes_back_cut_out_and_a_tiff_keeps_16_bits(tmp_path, p
     profile, and the history's copy is transparent too."""
     import tifffile
 
-    from nst_core.media.images import SRGB_ICC
+    from nst_core.media.formats import SRGB_ICC
     from tests.conftest import make_photo
 
     rgba = np.dstack([make_photo(), np.full((40, 48), 255, np.uint8)])

@@ -279,7 +279,7 @@ def _picture(w=40, h=30):
 
 @pytest.mark.parametrize("ext", [".png", ".webp", ".tiff"])
 def test_transparency_is_given_back_where_the_format_keeps_it(tmp_path, ext):
-    from nst_core.media.images import SRGB_ICC
+    from nst_core.media.formats import SRGB_ICC
 
     rgb, alpha = _picture()
     p = save_image(tmp_path / f"out{ext}", rgb, '{"a": 1}', alpha=alpha)
@@ -294,7 +294,7 @@ def test_transparency_is_given_back_where_the_format_keeps_it(tmp_path, ext):
 
 
 def test_jpeg_lays_a_transparent_picture_over_white_with_the_profile(tmp_path):
-    from nst_core.media.images import SRGB_ICC
+    from nst_core.media.formats import SRGB_ICC
 
     rgb, alpha = _picture()
     p = save_image(tmp_path / "out.jpg", rgb, alpha=alpha)
@@ -307,7 +307,7 @@ def test_jpeg_lays_a_transparent_picture_over_white_with_the_profile(tmp_path):
 def test_tiff_is_16_bit_with_profile_settings_and_the_deep_picture(tmp_path):
     import tifffile
 
-    from nst_core.media.images import SRGB_ICC
+    from nst_core.media.formats import SRGB_ICC
 
     rgb, _ = _picture()
     deep = rgb.astype(np.uint16) * 257 + 100  # finer than 8 bits can say
