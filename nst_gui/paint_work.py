@@ -80,7 +80,8 @@ class PaintWork(QObject):
             self._pace_thread.join(timeout=10)
 
     @property
-    def checkpoint(self):
+    def checkpoint(self) -> Path:
+        """Where the painting under way keeps its checkpoint, in the window's data folder."""
         return paths.window_checkpoint(self.w.data_dir)
 
     def restore_settings(self) -> None:
