@@ -13,6 +13,29 @@ def _steps(window) -> list[int]:
     return seen
 
 
+def _stop_after(qtbot, window, steps: int) -> int:
+    """Start a painting, stop it after `steps` steps, wait until it has ended; its last step."""
+    seen = _steps(window)
+    assert window.start()
+    qtbot.waitUntil(lambda: len(seen) >= steps, timeout=60000)
+    with qtbot.waitSignal(window.finished, timeout=60000):
+        window.stop()
+    wait_idle(qtbot, window)
+    return seen[-1]
+
+
+def _answer(monkeypatch, button: str, said: list[str] | None = None) -> None:
+    """Message boxes from now on are answered by clicking `button` (their texts go to `said`)."""
+    def click(box):
+        if said is not None:
+            said.append(box.text())
+        chosen = next(b for b in box.buttons() if b.text() == button)
+        monkeypatch.setattr(box, "clickedButton", lambda: chosen)
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", click)
+
+
 def test_pause_holds_the_painting_and_goes_on_and_a_paused_one_stops(window, qtbot):
     window.params.iterations.setValue(60)
     seen = _steps(window)
@@ -48,25 +71,13 @@ def test_an_unfinished_picture_is_offered_again_and_continues(make_window, qtbot
     first.params.size.setValue(64)
     first.params.multiscale.setChecked(False)
     first.params.iterations.setValue(40)
-    seen = _steps(first)
-    assert first.start()
-    qtbot.waitUntil(lambda: len(seen) >= 4, timeout=60000)
-    with qtbot.waitSignal(first.finished, timeout=60000):
-        first.stop()
-    stopped_at = seen[-1]
+    stopped_at = _stop_after(qtbot, first, 4)
     kept = checkpoints.unfinished(first.paint.checkpoint)
     assert kept is not None and kept[1].iterations == stopped_at
     first.close()
 
-    offers = []
-
-    def answer(box):  # the person takes "Continue"
-        offers.append(box.text())
-        go = next(b for b in box.buttons() if b.text() == "Continue")
-        monkeypatch.setattr(box, "clickedButton", lambda: go)
-        return 0
-
-    monkeypatch.setattr(QMessageBox, "exec", answer)
+    offers: list[str] = []
+    _answer(monkeypatch, "Continue", offers)  # the person takes "Continue"
     second = make_window(data_dir=tmp_path / "data")  # a restart on the same data
     notes = []
     second.statusBar().messageChanged.connect(notes.append)
@@ -80,21 +91,11 @@ def test_an_unfinished_picture_is_offered_again_and_continues(make_window, qtbot
 
 def test_not_now_keeps_the_checkpoint_and_discard_removes_it(window, qtbot, monkeypatch):
     window.params.iterations.setValue(40)
-    seen = _steps(window)
-    assert window.start()
-    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=60000)
-    with qtbot.waitSignal(window.finished, timeout=60000):
-        window.stop()
-    wait_idle(qtbot, window)
+    _stop_after(qtbot, window, 2)
     assert window.paint.checkpoint.exists()
     assert not window.paint.offer_unfinished()  # the conftest's box: nothing clicked
     assert window.paint.checkpoint.exists()
 
-    def discard(box):
-        drop = next(b for b in box.buttons() if b.text() == "Discard")
-        monkeypatch.setattr(box, "clickedButton", lambda: drop)
-        return 0
-
-    monkeypatch.setattr(QMessageBox, "exec", discard)
+    _answer(monkeypatch, "Discard")
     assert not window.paint.offer_unfinished()
     assert not window.paint.checkpoint.exists() and not window.gate.long_running()
