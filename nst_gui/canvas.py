@@ -3,10 +3,14 @@
 Wheel zooms around the cursor, dragging pans, Fit and 1:1 reset the view. In compare mode the
 photo ("before") shows left of a vertical split line and the painting right of it; drag the line
 to move it. Pixmaps are made here, on the GUI thread, from the QImages the worker sends.
+
+An overlay (the regions, nst_gui.regions) may lie over the picture. With a brush set, the left
+button paints instead of panning: the canvas says where, in the picture's pixels (`stroke`), and
+the right or middle button pans.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -15,6 +19,9 @@ _GRAB = 6  # pixels either side of the split line that grab it
 
 
 class PreviewCanvas(QWidget):
+    #: "begin", "move" or "end" of a brush stroke, at a point in the picture's pixels
+    stroke = Signal(str, QPointF)
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setMinimumSize(240, 180)
@@ -32,6 +39,11 @@ class PreviewCanvas(QWidget):
         self.compare = False
         self.split = 0.5  # fraction of the image's width
         self.placeholder = "Press Start to paint"
+        self._overlay = QPixmap()
+        self._overlay_opacity = 0.0
+        self.brush: float | None = None  # the brush's radius in picture pixels, when painting
+        self._painting = False
+        self._mouse: QPointF | None = None
 
     # ---- content -------------------------------------------------------------------------------
     def image(self) -> QImage:
@@ -60,6 +72,21 @@ class PreviewCanvas(QWidget):
     def clear(self) -> None:
         self._image, self._pixmap = QImage(), QPixmap()
         self.update()
+
+    def set_overlay(self, image: QImage | None, opacity: float = 0.5) -> None:
+        """Lay `image` (any size: stretched to the picture) over the picture, or nothing."""
+        self._overlay = QPixmap.fromImage(image) if image is not None else QPixmap()
+        self._overlay_opacity = opacity
+        self.update()
+
+    def set_brush(self, radius: float | None) -> None:
+        """Paint with the left button, showing a ring of `radius` picture pixels; None: pan."""
+        self.brush = radius
+        self.update()
+
+    def to_picture(self, pos: QPointF) -> QPointF:
+        """A point of the widget in the picture's pixels."""
+        return (pos - self._offset) / self._zoom
 
     def set_compare(self, on: bool) -> None:
         self.compare = on
@@ -137,6 +164,17 @@ class PreviewCanvas(QWidget):
             p.setPen(QColor(255, 255, 255))
             p.drawText(QPointF(target.left() + 6, target.top() + 16), "Before")
             p.drawText(QPointF(target.right() - 40, target.top() + 16), "After")
+        if not self._overlay.isNull() and self._overlay_opacity > 0:
+            p.setOpacity(self._overlay_opacity)
+            p.drawPixmap(target, self._overlay, QRectF(self._overlay.rect()))
+            p.setOpacity(1.0)
+        if self.brush is not None and self._mouse is not None:
+            r = self.brush * self._zoom
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(QPen(QColor(0, 0, 0, 160), 3))
+            p.drawEllipse(self._mouse, r, r)
+            p.setPen(QPen(QColor(255, 255, 255, 230), 1))
+            p.drawEllipse(self._mouse, r, r)
 
     def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120.0
@@ -145,6 +183,15 @@ class PreviewCanvas(QWidget):
         event.accept()
 
     def mousePressEvent(self, event) -> None:
+        if self.brush is not None and not self._pixmap.isNull():
+            if event.button() == Qt.MouseButton.LeftButton:
+                self._painting = True
+                self.stroke.emit("begin", self.to_picture(event.position()))
+            elif event.button() in (Qt.MouseButton.RightButton, Qt.MouseButton.MiddleButton):
+                self._drag_from = event.position()
+                self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
         if event.button() == Qt.MouseButton.LeftButton:
             pos = event.position()
             if self.compare and abs(pos.x() - self._split_x()) <= _GRAB:
@@ -156,7 +203,12 @@ class PreviewCanvas(QWidget):
 
     def mouseMoveEvent(self, event) -> None:
         pos = event.position()
-        if self._dragging_split:
+        if self.brush is not None:
+            self._mouse = pos
+            self.update()
+        if self._painting:
+            self.stroke.emit("move", self.to_picture(pos))
+        elif self._dragging_split:
             r = self.image_rect()
             self.split = min(1.0, max(0.0, (pos.x() - r.left()) / max(1.0, r.width())))
             self.update()
@@ -172,10 +224,19 @@ class PreviewCanvas(QWidget):
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:
+        if self._painting and event.button() == Qt.MouseButton.LeftButton:
+            self._painting = False
+            self.stroke.emit("end", self.to_picture(event.position()))
         self._drag_from = None
         self._dragging_split = False
         self.unsetCursor()
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event) -> None:
-        self.fit()
+        if self.brush is None:
+            self.fit()
+
+    def leaveEvent(self, event) -> None:
+        self._mouse = None
+        self.update()
+        super().leaveEvent(event)

@@ -36,6 +36,7 @@ from .paint_work import PaintWork
 from .params_panel import ParamsPanel
 from .presets_bar import PresetsBar
 from .progress_area import ProgressArea
+from .regions_panel import RegionsPanel, RegionsWork
 from .results import Results
 from .side_area import SIDE_WIDTH, SideArea
 from .video_panel import VideoPanel
@@ -105,6 +106,9 @@ class MainWindow(QMainWindow):
         self.side.add("images", "Images", self.inputs, "The photo and the paintings: every kind "
                       "of work uses them")
         self.side.add("paint", "Paint", paint, "Repaint the photo: presets and settings")
+        self.regions_panel = RegionsPanel()
+        self.side.add("regions", "Regions", self.regions_panel, "Paint where each painting "
+                      "goes, and where the photo stays itself")
         self.side.add("instant", "Instant", self.instant, "Instant styles: a network per "
                       "painting that repaints any photo at once")
         self.side.add("video", "Video", self.video, "Repaint a clip, frame by frame")
@@ -139,6 +143,7 @@ class MainWindow(QMainWindow):
         self.history_work = HistoryWork(self)  # what the history strip asks
         self.results = Results(self)  # the picture on show: save, copy, keep, use as start
         self.images = ImagesWork(self)  # the photo and the paintings
+        self.regions = RegionsWork(self, self.regions_panel)  # where each painting goes
         self.controller = self.paint.controller
         self.videos = VideoWork(self)  # the Video page's work: clips, renders, the player
         self.instants = InstantWork(self)  # instant pictures, the camera, training a style
@@ -185,6 +190,7 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.controller.running_changed.connect(self._on_running_changed)
+        self.side.page_shown.connect(lambda name: self.regions.set_active(name == "regions"))
         self.inputs.open_content_requested.connect(self.images.open_content)
         self.inputs.paste_content_requested.connect(self.images.paste_content)
         self.inputs.add_style_requested.connect(self.images.add_style_dialog)
@@ -237,7 +243,8 @@ class MainWindow(QMainWindow):
         """What a run would get now: the panels' values (not yet validated)."""
         return TransferSettings(content=self.inputs.content_path,
                                 styles=tuple(self.inputs.style_paths()),
-                                style_blend=self.inputs.blend(), **self.params.values())
+                                style_blend=self.inputs.blend(), **self.params.values(),
+                                **self.regions.values())
 
     def apply_settings(self, s: TransferSettings) -> list[str]:
         """Load settings into the panels. Images that cannot be read are reported and the
@@ -253,6 +260,7 @@ class MainWindow(QMainWindow):
             self.inputs.set_styles(list(s.styles), blend)
         except ImageError as e:
             problems.append(str(e))
+        problems += self.regions.restore(s)
         self.canvas.set_before(self.inputs.content_image)  # compare with this photo
         return problems
 

@@ -18,6 +18,7 @@ from nst_core.base.errors import SettingsError
 from nst_core.base.events import Event, PreviewPolicy
 from nst_core.job import Job, Run
 from nst_core.media.images import load_image
+from nst_core.media.masks import load_mask
 from nst_core.painting.picture import Picture, StillResult
 from nst_core.runtime.memory import released_after
 from nst_core.settings.picture import TransferSettings
@@ -69,13 +70,14 @@ class StillJob(Job):
     def input_files(self) -> list[str]:
         s = self.settings
         files = [s.content, *s.styles] + ([s.init_image] if s.init == "image" else [])
-        return [f for f in files if f]
+        return [f for f in [*files, *s.masks] if f]
 
     def with_input_files(self, mapping: dict[str, str]) -> "StillJob":
         s = self.settings
         return StillJob(s.replace(content=mapping.get(s.content, s.content),
                                   styles=tuple(mapping.get(p, p) for p in s.styles),
-                                  init_image=mapping.get(s.init_image, s.init_image)),
+                                  init_image=mapping.get(s.init_image, s.init_image),
+                                  masks=tuple(mapping.get(m, m) for m in s.masks)),
                         self.tuning, self.checkpoint)
 
 
@@ -91,8 +93,9 @@ class StillRun(Run):
         self.previews = previews
         s = job.settings.validate()
         init_image = load_image(s.init_image) if s.init == "image" else None
+        masks = [load_mask(m) if m else None for m in s.masks]
         self.picture = Picture(s, job.tuning.validate(), load_image(s.content),
-                               [load_image(p) for p in s.styles], init_image)
+                               [load_image(p) for p in s.styles], init_image, masks)
 
     @property
     def output_size(self) -> tuple[int, int]:

@@ -103,11 +103,14 @@ class VideoJob(Job):
 
     def input_files(self) -> list[str]:
         s = self.settings
-        return [s.content, *(s.picture.styles if s.method == "optimize" else (s.model,))]
+        if s.method != "optimize":
+            return [s.content, s.model]
+        return [s.content, *s.picture.styles, *(m for m in s.picture.masks if m)]
 
     def with_input_files(self, mapping: dict[str, str]) -> VideoJob:
         s = self.settings
-        picture = s.picture.replace(styles=tuple(mapping.get(p, p) for p in s.picture.styles))
+        picture = s.picture.replace(styles=tuple(mapping.get(p, p) for p in s.picture.styles),
+                                    masks=tuple(mapping.get(m, m) for m in s.picture.masks))
         return dataclasses.replace(self, settings=s.replace(
             content=mapping.get(s.content, s.content), model=mapping.get(s.model, s.model),
             picture=picture))

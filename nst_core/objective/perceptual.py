@@ -15,7 +15,8 @@ from typing import Callable, Mapping, Sequence
 import torch
 from torch import nn
 
-from nst_core.objective.losses import ContentLoss, StyleLoss, tv_loss
+from nst_core.objective.losses import ContentLoss, StyleLoss, gram, tv_loss
+from nst_core.objective.regions import Region, make_regions, region_style
 from nst_core.settings.picture import TransferSettings
 
 Features = dict[str, torch.Tensor]
@@ -26,14 +27,20 @@ Term = Callable[[Features, torch.Tensor], torch.Tensor]
 
 class Objective(nn.Module):
     """Weighted content, style and TV terms against fixed targets; `forward` returns every
-    weighted term and their sum under "total"."""
+    weighted term and their sum under "total". With `regions` (nst_core.objective.regions) the
+    style term is each painting's inside its own region, and `style_grams` only names the
+    layers."""
 
     def __init__(self, content_targets: Mapping[str, torch.Tensor | None],
                  style_grams: Mapping[str, torch.Tensor], style_layer_weights: Sequence[float],
-                 content_weight: float, style_weight: float, tv_weight: float):
+                 content_weight: float, style_weight: float, tv_weight: float,
+                 regions: Sequence[Region] | None = None):
         super().__init__()
         self.content = nn.ModuleDict({n: ContentLoss(t) for n, t in content_targets.items()})
-        self.style = nn.ModuleDict({n: StyleLoss(g) for n, g in style_grams.items()})
+        self.style_layers = tuple(style_grams)
+        self.regions = list(regions) if regions else None
+        self.style = nn.ModuleDict({} if self.regions else
+                                   {n: StyleLoss(g) for n, g in style_grams.items()})
         total = sum(style_layer_weights) or 1.0
         self.layer_weights = [w / total for w in style_layer_weights]
         self.weights = {"content": content_weight, "style": style_weight, "tv": tv_weight}
@@ -41,30 +48,40 @@ class Objective(nn.Module):
 
     @classmethod
     def gatys(cls, extract: Extract, content: torch.Tensor, styles: Sequence[torch.Tensor],
-              settings: TransferSettings) -> "Objective":
+              settings: TransferSettings, guides: Sequence[torch.Tensor] | None = None,
+              method: str = "inside") -> "Objective":
         """Targets from a content image and blended style images, (1, 3, H, W) each, through
-        `extract` (the network in the precision the run uses, so targets and picture match)."""
+        `extract` (the network in the precision the run uses, so targets and picture match).
+        `guides`: each painting's region at the content's size (nst_core.objective.regions),
+        followed through the network by `method`; None: every painting everywhere."""
         with torch.no_grad():
             feats = extract(content)
             content_targets = {n: feats[n] for n in settings.content_layers}
             del feats
-        return cls(content_targets, _style_grams(extract, styles, settings),
-                   settings.layer_weights(), settings.content_weight, settings.style_weight,
-                   settings.tv_weight)
+        return cls.for_styles(extract, styles, settings, guides, method, content_targets)
 
     @classmethod
     def for_styles(cls, extract: Extract, styles: Sequence[torch.Tensor],
-                   settings: TransferSettings) -> "Objective":
+                   settings: TransferSettings, guides: Sequence[torch.Tensor] | None = None,
+                   method: str = "inside",
+                   content_targets: Mapping[str, torch.Tensor | None] | None = None
+                   ) -> "Objective":
         """The same objective with the style targets fixed and the content targets given per
-        call (`forward(..., content=)`): instant-style training, where each batch of photos is
-        its own content. Gram targets are (1, C, C) and broadcast over the batch."""
-        return cls({n: None for n in settings.content_layers},
-                   _style_grams(extract, styles, settings), settings.layer_weights(),
-                   settings.content_weight, settings.style_weight, settings.tv_weight)
+        call (`forward(..., content=)`): instant-style training and a video's frames, where
+        each photo is its own content. Gram targets are (1, C, C) and broadcast over a batch."""
+        if content_targets is None:
+            content_targets = {n: None for n in settings.content_layers}
+        weights = (settings.layer_weights(), settings.content_weight, settings.style_weight,
+                   settings.tv_weight)
+        if guides is None:
+            return cls(content_targets, _style_grams(extract, styles, settings), *weights)
+        per_style = [_style_grams(extract, [st], settings) for st in styles]
+        regions = make_regions(per_style, guides, settings.style_layers, method)
+        return cls(content_targets, per_style[0], *weights, regions=regions)
 
     @property
     def layers(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys([*self.content.keys(), *self.style.keys()]))
+        return tuple(dict.fromkeys([*self.content.keys(), *self.style_layers]))
 
     def add_term(self, name: str, weight: float, term: Term) -> None:
         """Add `weight * term(features, image)` to the total, reported under `name`."""
@@ -78,7 +95,11 @@ class Objective(nn.Module):
         the photos this image should keep), for an objective made by `for_styles`."""
         c = sum(loss(feats[n], None if content is None else content[n])
                 for n, loss in self.content.items())
-        s = sum(w * loss(feats[n]) for (n, loss), w in zip(self.style.items(), self.layer_weights))
+        if self.regions:
+            s = region_style(feats, self.regions, self.style_layers, self.layer_weights)
+        else:
+            s = sum(w * loss(feats[n])
+                    for (n, loss), w in zip(self.style.items(), self.layer_weights))
         terms = {"content": self.weights["content"] * c, "style": self.weights["style"] * s,
                  "tv": self.weights["tv"] * tv_loss(image)}
         for name, weight, term in self.extra:
@@ -89,9 +110,11 @@ class Objective(nn.Module):
 
 def _style_grams(extract: Extract, styles: Sequence[torch.Tensor],
                  settings: TransferSettings) -> dict[str, torch.Tensor]:
-    """The blended Gram target of each style layer, (1, C, C)."""
+    """The blended Gram target of each style layer, (1, C, C) (one style: its own)."""
     with torch.no_grad():
         feats = [extract(s) for s in styles]
+        if len(styles) == 1:
+            return {n: gram(feats[0][n]).detach() for n in settings.style_layers}
         blend = settings.blend()
         return {n: StyleLoss.blended([f[n] for f in feats], blend).target
                 for n in settings.style_layers}

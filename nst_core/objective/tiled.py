@@ -27,6 +27,8 @@ import torch
 
 from nst_core.networks.layers import stride, tile_margin
 from nst_core.objective.losses import _EPS, gram, relative_mse, tv_loss
+from nst_core.objective.regions import EMPTY as _REGION_EMPTY
+from nst_core.objective.regions import Region
 
 Features = dict[str, torch.Tensor]
 Extract = Callable[[torch.Tensor], Features]
@@ -51,6 +53,11 @@ class Tile:
     def crop(self, image: torch.Tensor) -> torch.Tensor:
         y0, y1, x0, x1 = self.outer
         return image[..., y0:y1, x0:x1]
+
+    def owned_of_whole(self, whole: torch.Tensor, layer_stride: int) -> torch.Tensor:
+        """The positions this tile owns of a map of the whole picture at a layer (a guide)."""
+        y0, y1, x0, x1 = (v // layer_stride for v in self.inner)
+        return whole[..., y0:y1, x0:x1]
 
 
 def _splits(length: int, most: int, align: int) -> list[int]:
@@ -134,18 +141,22 @@ class TiledObjective:
     """content, style and TV against fixed targets, like nst_core.objective.perceptual's
     `Objective` and with its weights and normalisation, for a picture evaluated `tile` pixels at
     a time. `terms(image)` returns every weighted term and "total", whose backward gives the
-    image the whole picture's gradient."""
+    image the whole picture's gradient. With `regions` each painting's Gram matrices are taken
+    over its own region (nst_core.objective.regions), and `style_grams` only names the layers."""
 
     def __init__(self, extract: Extract, content: torch.Tensor,
                  style_grams: dict[str, torch.Tensor], style_layer_weights: Sequence[float],
-                 content_layers: Sequence[str], weights: dict[str, float], tile: int):
+                 content_layers: Sequence[str], weights: dict[str, float], tile: int,
+                 regions: Sequence[Region] | None = None):
         self.extract = extract
         self.style_layers = tuple(style_grams)
         self.content_layers = tuple(content_layers)
         layers = tuple(dict.fromkeys([*self.content_layers, *self.style_layers]))
         self.size = (content.shape[-1], content.shape[-2])
         self.tiles = plan_tiles(self.size, tile, layers)
-        self.targets = style_grams
+        #: one Region a painting; a whole-picture style is one region without a guide
+        self.regions = list(regions) if regions else [
+            Region(dict(style_grams), {}, {n: 1.0 for n in self.style_layers})]
         total = sum(style_layer_weights) or 1.0
         self.layer_weights = [w / total for w in style_layer_weights]
         self.weights = dict(weights)
@@ -165,40 +176,66 @@ class TiledObjective:
         self.content_scale = {n: 1.0 / (self.content_count[n] * (squares[n] / self.content_count[n]
                                                                   + _EPS))
                               for n in self.content_layers}
+        # each region's weight in its Gram matrices' sums: positions, or its guide's sum
+        self.style_counts = [{n: self._count(n) * (float(r.guides[n].sum()) / self._positions(n)
+                                                   if r.guides else 1.0)
+                              for n in self.style_layers} for r in self.regions]
 
     def full(self, layer: str) -> tuple[int, int]:
         return _feature_size(self.size, layer)
 
+    def _positions(self, layer: str) -> int:
+        rows, cols = self.full(layer)
+        return rows * cols
+
     def _count(self, layer: str) -> int:
         """Elements of the whole picture's features at `layer`."""
-        rows, cols = self.full(layer)
         channels = self.content_parts[0][layer].shape[1] if layer in self.content_layers \
-            else self.targets[layer].shape[-1]
-        return channels * rows * cols
+            else self.regions[0].targets[layer].shape[-1]
+        return channels * self._positions(layer)
+
+    def _active(self):
+        """(region index, region, layer, layer weight) of every term the style has."""
+        for n, lw in zip(self.style_layers, self.layer_weights):
+            for i, r in enumerate(self.regions):
+                if r.shares[n] >= _REGION_EMPTY:
+                    yield i, r, n, lw
+
+    @staticmethod
+    def _weighted(t: Tile, r: Region, layer: str, own: torch.Tensor) -> torch.Tensor:
+        """A tile's own features at `layer`, weighted by the root of the region's guide."""
+        if not r.guides:
+            return own
+        g = t.owned_of_whole(r.guides[layer], stride(layer))
+        return own * g.sqrt().to(own.dtype)
 
     def terms(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = image.detach()
         w = self.weights
+        active = list(self._active())
         # pass 1: the whole picture's Gram matrices and content error
-        sums: dict[str, torch.Tensor] = {}
+        sums: dict[tuple[int, str], torch.Tensor] = {}
         error = 0.0
         with torch.no_grad():
             for t, part in zip(self.tiles, self.content_parts):
                 feats = self.extract(t.crop(x))
-                for n in self.style_layers:
-                    s = _outer_sum(t.owned(feats[n], stride(n)))
-                    sums[n] = s if n not in sums else sums[n] + s
+                for i, r, n, _ in active:
+                    own = self._weighted(t, r, n, t.owned(feats[n], stride(n)))
+                    s = _outer_sum(own)
+                    sums[i, n] = s if (i, n) not in sums else sums[i, n] + s
                 for n in self.content_layers:
                     own = t.owned(feats[n], stride(n))
                     error += float((own - part[n]).double().pow(2).sum()) * self.content_scale[n]
                 del feats
-        style_counts = {n: self._count(n) for n in self.style_layers}
-        grams = {n: (sums[n] / style_counts[n]).requires_grad_(True) for n in self.style_layers}
+        grams = {(i, n): (sums[i, n] / self.style_counts[i][n]).requires_grad_(True)
+                 for i, _, n, _ in active}
         with torch.enable_grad():
-            style = sum(lw * relative_mse(grams[n], self.targets[n])
-                        for n, lw in zip(self.style_layers, self.layer_weights))
-            d_grams = torch.autograd.grad(style, list(grams.values()))
-        d_gram = dict(zip(self.style_layers, d_grams))
+            style = sum(lw * r.shares[n] * relative_mse(grams[i, n], r.targets[n])
+                        for i, r, n, lw in active)
+            d_grams = torch.autograd.grad(style, list(grams.values())) if active else ()
+        d_gram = dict(zip(grams, d_grams))
+        if not active:
+            style = x.new_zeros(())
         # pass 2: each tile's share of the gradient
         grad = torch.zeros_like(x)
         for t, part in zip(self.tiles, self.content_parts):
@@ -206,11 +243,11 @@ class TiledObjective:
             with torch.enable_grad():
                 feats = self.extract(piece)
                 surrogate = piece.new_zeros(())
-                for n in self.style_layers:
-                    own = t.owned(feats[n], stride(n))
-                    # gram() divides by the tile's own count; the whole picture's is n
-                    scale = own.shape[1] * own.shape[2] * own.shape[3] / style_counts[n]
-                    surrogate = surrogate + w["style"] * scale * (gram(own) * d_gram[n]).sum()
+                for i, r, n, _ in active:
+                    own = self._weighted(t, r, n, t.owned(feats[n], stride(n)))
+                    # gram() divides by the tile's own count; the whole picture's is the count
+                    scale = own.shape[1] * own.shape[2] * own.shape[3] / self.style_counts[i][n]
+                    surrogate = surrogate + w["style"] * scale * (gram(own) * d_gram[i, n]).sum()
                 for n in self.content_layers:
                     own = t.owned(feats[n], stride(n))
                     surrogate = surrogate + (w["content"] * self.content_scale[n]

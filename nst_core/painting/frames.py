@@ -23,11 +23,13 @@ import torch
 from nst_core.base.errors import ImageError
 from nst_core.media import color
 from nst_core.media.images import LoadedImage, fit_long_side, load_image, resize
+from nst_core.media.masks import load_mask, mask_tensor
 from nst_core.media.tensors import to_tensor, to_uint8
 from nst_core.networks.layers import pooling_depth
 from nst_core.networks.stylize import cached_model, stylize
 from nst_core.networks.vgg import shared_features
 from nst_core.objective.perceptual import Objective
+from nst_core.objective.regions import region_guides
 from nst_core.painting.optimize import Iterate, make_optimizer, minimize
 from nst_core.painting.picture import Picture
 from nst_core.runtime.devices import autocast_dtype, precision_name
@@ -70,6 +72,8 @@ class FramePainter:
     def _load_styles(self) -> None:
         p = self.settings.picture
         self.styles = [load_image(path) for path in p.styles]
+        #: each painting's region (the same in every frame), or None: everywhere
+        self.masks = [load_mask(m) if m else None for m in p.masks] if p.regional else None
         deepest = max(pooling_depth(n) for n in p.content_layers + p.style_layers)
         need = 2 ** (deepest + 1)
         if min(self.size) < need:
@@ -106,7 +110,13 @@ class FramePainter:
         if p.color == "histogram":
             content = to_tensor(first, self.device)
             styles = [color.match_color(st, content) for st in styles]
-        objective = Objective.for_styles(self._extract, styles, p)
+        guides = None
+        if self.masks is not None:
+            guides = region_guides([None if m is None else
+                                    mask_tensor(m, self.size, p.soft_edges, self.device)
+                                    for m in self.masks], p.blend())
+        objective = Objective.for_styles(self._extract, styles, p, guides,
+                                         self.tuning.region_guides)
         objective.add_term("temporal", self.settings.temporal_weight, self._temporal_term)
         return objective
 
@@ -121,7 +131,7 @@ class FramePainter:
         p = self.settings.picture
         name = f"frame {index + 1} of {self.settings.content}"
         return Picture(p.replace(size=max(self.size)), self.tuning,
-                       LoadedImage(rgb, None, name), self.styles)
+                       LoadedImage(rgb, None, name), self.styles, None, self.masks)
 
     def optimize(self, index: int, rgb: np.ndarray, inputs: Sequence[np.ndarray],
                  outputs: Sequence[np.ndarray], objective: Objective,

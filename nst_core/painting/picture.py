@@ -26,9 +26,11 @@ from nst_core.base.events import Event, Note, Preview, PreviewPolicy, Progress, 
 from nst_core.base.results import Ended, Status
 from nst_core.media import color
 from nst_core.media.images import LoadedImage, fit_long_side, resize
+from nst_core.media.masks import mask_tensor
 from nst_core.media.tensors import deep_to_tensor, to_tensor, to_uint8, to_uint16
 from nst_core.networks.vgg import shared_features
 from nst_core.objective.perceptual import Objective
+from nst_core.objective.regions import make_regions, region_guides
 from nst_core.objective.tiled import TiledObjective, tiled_grams
 from nst_core.painting import checkpoint as checkpoints
 from nst_core.painting import pace
@@ -88,7 +90,8 @@ class Picture:
     `OutOfMemoryError` before any work starts; the settings must be valid already."""
 
     def __init__(self, settings: TransferSettings, tuning: Tuning, content: LoadedImage,
-                 styles: list[LoadedImage], init_image: LoadedImage | None = None):
+                 styles: list[LoadedImage], init_image: LoadedImage | None = None,
+                 masks: list[np.ndarray | None] | None = None):
         self.settings = s = settings
         self.tuning = tuning
         #: (scale, total loss, rejected) of every point the optimizer evaluated, for the
@@ -98,6 +101,10 @@ class Picture:
         self.content = content
         self.styles = styles
         self.init_image = init_image
+        #: each painting's region (nst_core.media.masks), None where it covers everything;
+        #: None when no painting is limited to a region
+        self.masks = masks if masks and any(m is not None for m in masks) else None
+        self.mask_paths = [p for p in s.masks if p] if self.masks else []
         self.scales = plan_scales(s, self.content.size, self.tuning)
         self._check_sizes()
         self.net = shared_features(s.content_layers + s.style_layers, s.weights, s.weights_path,
@@ -128,7 +135,7 @@ class Picture:
     def input_files(self) -> list[str]:
         """The files this picture is made from, as their paths name them."""
         init = [self.init_image.path] if self.init_image is not None else []
-        return [self.content.path, *(img.path for img in self.styles), *init]
+        return [self.content.path, *(img.path for img in self.styles), *init, *self.mask_paths]
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -219,7 +226,7 @@ class Picture:
                     continue
                 content, net_content, styles = self._prepare(scale)
                 plan = self.plans[k]
-                terms, count = self._objective(net_content, styles, plan)
+                terms, count = self._objective(net_content, styles, plan, self._guides(scale))
                 if plan.tile:
                     yield Note(f"Scale {k + 1} ({scale.size[0]}x{scale.size[1]}) is painted in "
                                f"{count} tiles of up to {plan.tile} px, with one loss for the "
@@ -313,24 +320,40 @@ class Picture:
     def _extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net.extract(image, self.dtype)
 
-    def _objective(self, content: torch.Tensor, styles: list[torch.Tensor], plan: MemoryPlan
+    def _objective(self, content: torch.Tensor, styles: list[torch.Tensor], plan: MemoryPlan,
+                   guides: list[torch.Tensor] | None = None
                    ) -> tuple[Callable[[torch.Tensor], dict[str, torch.Tensor]], int]:
         """The terms of one scale's loss as a function of the image, and the tiles it goes
         through the network in: whole (1), or tile by tile (the same loss and gradient,
-        nst_core.objective.tiled)."""
-        s = self.settings
+        nst_core.objective.tiled). `guides`: each painting's region at this scale."""
+        s, method = self.settings, self.tuning.region_guides
         if not plan.tile:
-            objective = Objective.gatys(self._extract, content, styles, s)
+            objective = Objective.gatys(self._extract, content, styles, s, guides, method)
             return (lambda image: objective(self._extract(image), image)), 1
-        blend = s.blend()
-        grams: dict[str, torch.Tensor] = {}
-        for style, weight in zip(styles, blend):  # a print-size painting needs tiles too
-            for n, g in tiled_grams(self._extract, style, s.style_layers, plan.tile).items():
-                grams[n] = weight * g if n not in grams else grams[n] + weight * g
+        # a print-size painting needs tiles too
+        per_style = [tiled_grams(self._extract, style, s.style_layers, plan.tile)
+                     for style in styles]
+        regions = None
+        if guides is not None:
+            regions = make_regions(per_style, guides, s.style_layers, method)
+            grams = per_style[0]
+        else:
+            grams = {n: sum(w * g[n] for g, w in zip(per_style, s.blend()))
+                     for n in s.style_layers}
         weights = {"content": s.content_weight, "style": s.style_weight, "tv": s.tv_weight}
         tiled = TiledObjective(self._extract, content, grams, s.layer_weights(),
-                               s.content_layers, weights, plan.tile)
+                               s.content_layers, weights, plan.tile, regions)
         return tiled.terms, len(tiled.tiles)
+
+    def _guides(self, scale: Scale) -> list[torch.Tensor] | None:
+        """Each painting's guide at this scale's size (nst_core.objective.regions), or None
+        when every painting covers the whole picture."""
+        if self.masks is None:
+            return None
+        soft = self.settings.soft_edges
+        masks = [None if m is None else mask_tensor(m, scale.size, soft, self.device)
+                 for m in self.masks]
+        return region_guides(masks, self.settings.blend())
 
     def _check_sizes(self) -> None:
         need = min_side_for(self.settings)

@@ -47,6 +47,15 @@ class TransferSettings(Fields):
     style_blend: tuple[float, ...] = field(default=(), metadata=meta(
         "How much each style image counts, one number per style (normalized to sum to 1); "
         "empty means equal.", range=(0.0, 1e6), label="Style blend"))
+    masks: tuple[str, ...] = field(default=(), metadata=meta(
+        "Where each painting goes: one greyscale mask per style image, in the styles' order "
+        "(white = this painting, black = not, grey = partly; scaled to the photo); an empty "
+        "entry lets that painting cover the whole picture. Where no painting's mask reaches, "
+        "the picture keeps the photo.", label="Regions"))
+    soft_edges: float = field(default=1.0, metadata=meta(
+        "How soft the regions' borders are: the masks are blurred by this percentage of the "
+        "picture's long side (0 keeps them as painted).", range=(0.0, 20.0),
+        label="Soft edges"))
     size: int = field(default=512, metadata=meta(
         "Long side of the output in pixels. Time grows with the square of it; beyond what "
         "fits in memory the picture is painted in tiles.",
@@ -149,6 +158,11 @@ class TransferSettings(Fields):
         total = sum(raw)
         return tuple(w / total for w in raw)
 
+    @property
+    def regional(self) -> bool:
+        """Whether any painting is limited to a region of the picture."""
+        return any(self.masks)
+
     def layer_weights(self) -> tuple[float, ...]:
         return self.style_layer_weights or (1.0,) * len(self.style_layers)
 
@@ -166,6 +180,11 @@ class TransferSettings(Fields):
                                     f"{len(self.styles)} styles but {len(self.style_blend)} weights")
             if sum(self.style_blend) <= 0:
                 raise SettingsError("style_blend", "at least one weight must be above 0")
+        if self.masks:
+            if len(self.masks) != len(self.styles):
+                raise SettingsError("masks", f"give one mask per style image (an empty one for "
+                                    f"a painting that covers the whole picture): "
+                                    f"{len(self.styles)} styles but {len(self.masks)} masks")
         if not self.content_layers:
             raise SettingsError("content_layers", "choose at least one layer")
         if not self.style_layers:

@@ -86,6 +86,13 @@ class Tuning(Fields):
         "1.1-1.3x on 2 AVX2 cores. Process-wide once on: a later run with it off cannot undo "
         "it."))
 
+    region_guides: Literal["inside", "average", "all"] = field(default="inside", metadata=meta(
+        "How a region's mask follows the network to each style layer "
+        "(nst_core.objective.regions): 'inside' counts a feature for a region only where all "
+        "it sees lies there (no style leaks across a border), 'average' pools the mask as it "
+        "is, 'all' counts whatever touches the region. Measured in benchmarks/regions.py.",
+        choices=("inside", "average", "all")))
+
     def precision_for(self, device_type: str) -> str:
         return dict(self.precision).get(device_type, "float32")
 

@@ -415,3 +415,55 @@ def test_a_16_bit_photo_keeps_its_16_bits_to_a_16_bit_tiff(tmp_path, painting_pa
     assert back.dtype == np.uint16 and back.shape == (40, 48, 3)
     assert np.abs(back.astype(int) - ramp.astype(int)).max() <= 1
     assert (back % 257 != 0).mean() > 0.9
+
+
+def _half_mask(path, size, left=True):
+    w, h = size
+    m = np.zeros((h, w), np.uint8)
+    if left:
+        m[:, : w // 2] = 255
+    else:
+        m[:, w // 2:] = 255
+    Image.fromarray(m).save(path)
+    return str(path)
+
+
+def test_a_mask_after_a_style_limits_it_and_travels_with_the_settings(tmp_path, capsys,
+                                                                      photo_path, painting_path,
+                                                                      painting2_path):
+    left = _half_mask(tmp_path / "left.png", (32, 16))  # another size: scaled to the photo
+    args = ["--content", str(photo_path), "--style", str(painting_path), "--mask", "left.png",
+            "--style", str(painting2_path), "--size", "48", "--iters", "2", "--no-multiscale",
+            "-q"]
+    assert cli.main(args + ["-o", "a.png"]) == 0
+    s = TransferSettings.from_json(read_settings_json(tmp_path / "a.png"))
+    assert s.masks == (left, "") and s.regional
+    # --settings-from brings the regions back; a new --style without masks clears them
+    assert cli.main(["--settings-from", "a.png", "-o", "b.png", "-q"]) == 0
+    assert TransferSettings.from_json(read_settings_json(tmp_path / "b.png")).masks == s.masks
+    assert cli.main(["--settings-from", "a.png", "--style", str(painting_path), "-o", "c.png",
+                     "-q"]) == 0
+    assert TransferSettings.from_json(read_settings_json(tmp_path / "c.png")).masks == ()
+
+
+@pytest.mark.parametrize("mask, words", [
+    ("missing.png", "file not found"),
+    ("black.png", "all black"),
+    ("broken.png", "damaged or truncated"),
+])
+def test_a_bad_mask_is_refused_in_one_line_before_work(tmp_path, capsys, photo_path,
+                                                       painting_path, mask, words):
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "black.png")
+    Image.fromarray(np.full((40, 40), 255, np.uint8)).save(tmp_path / "whole.png")
+    (tmp_path / "broken.png").write_bytes((tmp_path / "whole.png").read_bytes()[:60])
+    assert cli.main(["--content", str(photo_path), "--style", str(painting_path), "--mask",
+                     mask, "--size", "48", "--iters", "1", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and words in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.glob("photo_*.png"))
+
+
+def test_a_mask_needs_a_style_before_it(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--mask", "m.png", "--size", "48", "-q"])
+    assert e.value.code == 2 and "after that --style" in capsys.readouterr().err
