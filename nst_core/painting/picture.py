@@ -226,7 +226,8 @@ class Picture:
                     continue
                 content, net_content, styles = self._prepare(scale)
                 plan = self.plans[k]
-                terms, count = self._objective(net_content, styles, plan, self._guides(scale))
+                guides = self._guides(scale)
+                terms, count = self._objective(net_content, styles, plan, guides)
                 if plan.tile:
                     yield Note(f"Scale {k + 1} ({scale.size[0]}x{scale.size[1]}) is painted in "
                                f"{count} tiles of up to {plan.tile} px, with one loss for the "
@@ -236,6 +237,10 @@ class Picture:
                     x = start_image
                 elif best is None:
                     x = self._initial(scale, net_content, styles, gen)
+                    if guides is not None and s.init != "content":
+                        # where no painting goes the picture keeps the photo from the start
+                        cover = torch.cat(guides).sum(0, keepdim=True).clamp(0, 1)
+                        x = x * cover + net_content * (1 - cover)
                 else:
                     if start_gamma is not None:  # H0 grows with the pixels (optimize.py)
                         start_gamma *= scale.size[0] * scale.size[1] / best[0, 0].numel()

@@ -172,7 +172,23 @@ def test_the_unmasked_half_keeps_the_photo(tmp_path):
     change = np.abs(out - photo.astype(float)).mean(axis=(0, 2))  # per column
     assert change[: w // 2 - 16].mean() > 4 * change[w // 2 + 16:].mean()
     assert change[w // 2 + 16:].mean() < 6.0
+    # starting from noise, the part no painting reaches starts (and stays) the photo
+    noisy = StillJob(s.replace(init="noise", iterations=5),
+                     Tuning().with_precision("cpu", "float32")).prepare().run().image
+    far = np.abs(noisy.astype(float) - photo)[:, w // 2 + 16:].mean()
+    assert far < 6.0 and np.abs(noisy.astype(float) - photo)[:, : w // 2 - 16].mean() > 20
     Image.fromarray(np.zeros((h, w), np.uint8)).save(tmp_path / "black.png")
     with pytest.raises(ImageError, match="all black"):
         StillJob(s.replace(masks=(str(tmp_path / "black.png"),))).prepare()
     assert read_rgb(tmp_path / "photo.png").shape == (h, w, 3)
+
+
+def test_masks_travel_with_a_job_to_another_machine():
+    """A Ray worker gets the masks' files with the photo and the paintings."""
+    s = TransferSettings(content="/a/photo.png", styles=("/a/p1.png", "/a/p2.png"),
+                         masks=("/a/m1.png", ""))
+    job = StillJob(s)
+    assert job.input_files() == ["/a/photo.png", "/a/p1.png", "/a/p2.png", "/a/m1.png"]
+    moved = job.with_input_files({f: "/w" + f for f in job.input_files()})
+    assert moved.settings.masks == ("/w/a/m1.png", "")
+    assert StillJob.from_payload(moved.payload()).settings.masks == ("/w/a/m1.png", "")
