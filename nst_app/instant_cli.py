@@ -19,7 +19,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from nst_core import NONE, NSTError, Progress
+from nst_core import NONE, Note, NSTError, Progress
 from nst_core.base.errors import ModelError, RunFailedError, SettingsError
 from nst_core.kinds.apply import ApplyJob
 from nst_core.kinds.train import TrainJob
@@ -32,7 +32,7 @@ from . import models
 from .batch import expand_images, not_outputs
 from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Bar, absolute, common_flags,
                       dataclass_options, error, exit_code, given, interruptible, printable,
-                      report_json, setup_logging, stop_on_signals, time_left)
+                      report_json, setup_logging, stop_on_signals, time_left, warn)
 
 _TRAIN_RENAMED = {"crop": "size", "learning_rate": "lr"}
 _SKIP = ("style", "photos", "held_out", "output", "restart")
@@ -89,7 +89,9 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     with stop_on_signals(stop):
         try:
             for event in run.events():
-                if isinstance(event, Progress):
+                if isinstance(event, Note):  # a damaged checkpoint trained again
+                    warn(event.text)
+                elif isinstance(event, Progress):
                     bar.show(event.iteration, f"loss {event.losses['total']:.3g} (content "
                              f"{event.losses['content']:.3g}, style {event.losses['style']:.3g})"
                              f" | {event.rate or 0:.1f} samples/s | {time_left(event.eta)}")

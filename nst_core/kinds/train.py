@@ -33,13 +33,13 @@ from nst_core.base.errors import (
     RunFailedError,
     SettingsError,
 )
-from nst_core.base.events import Event, Preview, PreviewPolicy, Progress, Timer
+from nst_core.base.events import Event, Note, Preview, PreviewPolicy, Progress, Timer
 from nst_core.base.results import Ended, Status
 from nst_core.job import Job, Run
 from nst_core.media.images import fit_long_side, load_image, resize
 from nst_core.media.tensors import to_tensor
 from nst_core.media.video import is_video, sample_frames
-from nst_core.networks.model_file import load_model, save_model, thumbnail_of
+from nst_core.networks.model_file import damaged_own, load_model, save_model, thumbnail_of
 from nst_core.networks.stylize import stylize
 from nst_core.networks.transformer import TransformerNet
 from nst_core.networks.vgg import shared_features
@@ -169,6 +169,8 @@ class TrainRun(Run):
         self.net = TransformerNet(s.shape)
         self.opt_state: dict | None = None
         self.start_step = 0
+        #: why the model file there is not resumed but trained again (it is damaged), or ""
+        self.redone = ""
         self._resume()
         ls = s.loss_settings()
         self.loss_net = shared_features(ls.content_layers + ls.style_layers,
@@ -186,8 +188,14 @@ class TrainRun(Run):
         try:
             model = load_model(p)
         except ModelError as e:
-            raise SettingsError("output", f"{e}; choose another model file, or restart to "
-                                          "replace it") from None
+            if not damaged_own(p):  # another kind of file: never trained over
+                raise SettingsError("output", f"{e}; choose another model file, or restart "
+                                              "to replace it") from None
+            # this app's checkpoint, damaged: nothing in it to keep, so it is trained again
+            self.redone = f"{e.args[0].split(';')[0]}; training starts again from the first " \
+                          "step and replaces it"
+            log.warning("%s", self.redone)
+            return
         if model.meta.get("style_digest") != self.style_digest:
             raise SettingsError("output", f"{p} holds an instant style of "
                                 f"{model.painting!r}, not of this painting; choose another "
@@ -209,6 +217,8 @@ class TrainRun(Run):
     @released_after
     def events(self) -> Iterator[Event]:
         s, timer = self.settings, Timer()
+        if self.redone:
+            yield Note(self.redone)
         configure(self.device)
         dev = self.device
         torch.manual_seed(s.seed + self.start_step)

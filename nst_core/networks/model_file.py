@@ -175,6 +175,19 @@ def load_model(path: str | os.PathLike) -> InstantModel:
     return model
 
 
+def damaged_own(path: str | os.PathLike) -> bool:
+    """Whether an unreadable model file is one of this app's own, damaged (a .nst file whose
+    container, a zip archive, was written but is cut short or spoilt), rather than another
+    kind of file that merely took the name: only the first may be trained again over."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return p.suffix.lower() == SUFFIX and head == b"PK\x03\x04"
+
+
 def strip(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     """Copy a model without its training state (a third of the size): for export and shipping."""
     m = load_model(src)

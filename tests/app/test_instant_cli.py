@@ -237,3 +237,24 @@ def test_an_interrupted_apply_run_again_finishes_what_it_left(tmp_path, tiny_mod
     # a picture someone else put there is not taken for one of ours either
     Image.fromarray(make_photo(32, 24)).save(made[0])
     assert apply_main(args + ["-q"]) == 2
+
+
+def test_a_damaged_checkpoint_is_trained_again_and_said_so(tmp_path, capsys):
+    """A model file of this app cut short (a crash while the disk was full) is no dead end:
+    training starts again, says why in one line, and replaces it; a file of another kind
+    under that name is still refused."""
+    s = tiny_train_settings(tmp_path)
+    out = tmp_path / "m.nst"
+    args = ["--style", s.style, "--photos", str(_photos_dir(tmp_path)), "-o", str(out), *TINY]
+    assert train_main(args + ["-q"]) == 0
+    whole = out.read_bytes()
+    out.write_bytes(whole[: len(whole) // 2])
+    capsys.readouterr()
+    assert train_main(args + ["-q"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: ") and "starts again" in err[0]
+    assert load_model(out).steps_done == 2
+    other = tmp_path / "notes.nst"
+    other.write_bytes(b"PK but not ours")
+    assert train_main(args[:-len(TINY)] [:5] + [str(other), *TINY]) == 2
+    assert other.read_bytes() == b"PK but not ours"
