@@ -17,6 +17,7 @@ from torch import nn
 
 from nst_core.objective.losses import ContentLoss, StyleLoss, gram, tv_loss
 from nst_core.objective.regions import Region, make_regions, region_style
+from nst_core.objective.tiled import TiledObjective, tiled_grams
 from nst_core.settings.picture import TransferSettings
 
 Features = dict[str, torch.Tensor]
@@ -118,3 +119,28 @@ def _style_grams(extract: Extract, styles: Sequence[torch.Tensor],
         blend = settings.blend()
         return {n: StyleLoss.blended([f[n] for f in feats], blend).target
                 for n in settings.style_layers}
+
+
+def scale_objective(extract: Extract, content: torch.Tensor, styles: Sequence[torch.Tensor],
+                    settings: TransferSettings, tile: int = 0,
+                    guides: Sequence[torch.Tensor] | None = None, method: str = "inside"
+                    ) -> tuple[Callable[[torch.Tensor], dict[str, torch.Tensor]], int]:
+    """One scale's loss terms as a function of the image, and how many tiles it goes through
+    the network in: whole (1, `tile` 0), or tile by tile with the same loss and gradient
+    (nst_core.objective.tiled). `guides`: each painting's region at this scale."""
+    s = settings
+    if not tile:
+        objective = Objective.gatys(extract, content, styles, s, guides, method)
+        return (lambda image: objective(extract(image), image)), 1
+    # a print-size painting needs tiles too
+    per_style = [tiled_grams(extract, style, s.style_layers, tile) for style in styles]
+    regions = None
+    if guides is not None:
+        regions = make_regions(per_style, guides, s.style_layers, method)
+        grams = per_style[0]
+    else:
+        grams = {n: sum(w * g[n] for g, w in zip(per_style, s.blend())) for n in s.style_layers}
+    weights = {"content": s.content_weight, "style": s.style_weight, "tv": s.tv_weight}
+    tiled = TiledObjective(extract, content, grams, s.layer_weights(), s.content_layers,
+                           weights, tile, regions)
+    return tiled.terms, len(tiled.tiles)

@@ -22,9 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nst_core.media.masks import mask_tensor
 from nst_core.networks.layers import LAYER_INDEX, LAYER_NAMES
 from nst_core.objective.losses import gram, relative_mse
 
@@ -49,6 +51,14 @@ def region_guides(masks: Sequence[torch.Tensor | None], blend: Sequence[float]
     guides = torch.where(total > 0, cover * shares / total.clamp_min(1e-12),
                          torch.zeros_like(shares))
     return list(guides.split(1))
+
+
+def guides_at(masks: Sequence[np.ndarray | None], size: tuple[int, int], soft: float,
+              blend: Sequence[float], device: torch.device | str = "cpu") -> list[torch.Tensor]:
+    """Each painting's guide at a picture of (w, h) = `size`, from its mask (None: the whole
+    picture; nst_core.media.masks), the borders blurred by `soft` percent of the long side."""
+    return region_guides([None if m is None else mask_tensor(m, size, soft, device)
+                          for m in masks], blend)
 
 
 def propagate(guide: torch.Tensor, layers: Sequence[str], method: str = "inside"

@@ -23,13 +23,13 @@ import torch
 from nst_core.base.errors import ImageError
 from nst_core.media import color
 from nst_core.media.images import LoadedImage, fit_long_side, load_image, resize
-from nst_core.media.masks import load_mask, mask_tensor
+from nst_core.media.masks import load_mask
 from nst_core.media.tensors import to_tensor, to_uint8
 from nst_core.networks.layers import pooling_depth
 from nst_core.networks.stylize import cached_model, stylize
 from nst_core.networks.vgg import shared_features
 from nst_core.objective.perceptual import Objective
-from nst_core.objective.regions import region_guides
+from nst_core.objective.regions import guides_at
 from nst_core.painting.optimize import Iterate, make_optimizer, minimize
 from nst_core.painting.picture import Picture
 from nst_core.runtime.devices import autocast_dtype, precision_name
@@ -110,11 +110,8 @@ class FramePainter:
         if p.color == "histogram":
             content = to_tensor(first, self.device)
             styles = [color.match_color(st, content) for st in styles]
-        guides = None
-        if self.masks is not None:
-            guides = region_guides([None if m is None else
-                                    mask_tensor(m, self.size, p.soft_edges, self.device)
-                                    for m in self.masks], p.blend())
+        guides = None if self.masks is None else \
+            guides_at(self.masks, self.size, p.soft_edges, p.blend(), self.device)
         objective = Objective.for_styles(self._extract, styles, p, guides,
                                          self.tuning.region_guides)
         objective.add_term("temporal", self.settings.temporal_weight, self._temporal_term)

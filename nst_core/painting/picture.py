@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,12 +26,10 @@ from nst_core.base.events import Event, Note, Preview, PreviewPolicy, Progress, 
 from nst_core.base.results import Ended, Status
 from nst_core.media import color
 from nst_core.media.images import LoadedImage, fit_long_side, resize
-from nst_core.media.masks import mask_tensor
 from nst_core.media.tensors import deep_to_tensor, to_tensor, to_uint8, to_uint16
 from nst_core.networks.vgg import shared_features
-from nst_core.objective.perceptual import Objective
-from nst_core.objective.regions import make_regions, region_guides
-from nst_core.objective.tiled import TiledObjective, tiled_grams
+from nst_core.objective.perceptual import scale_objective
+from nst_core.objective.regions import guides_at
 from nst_core.painting import checkpoint as checkpoints
 from nst_core.painting import pace
 from nst_core.painting.optim import BoxLBFGS
@@ -47,7 +45,6 @@ from nst_core.painting.sizing import (
 )
 from nst_core.runtime.devices import (
     SMALLEST_TILE,
-    MemoryPlan,
     autocast_dtype,
     configure,
     estimate_memory,
@@ -226,8 +223,10 @@ class Picture:
                     continue
                 content, net_content, styles = self._prepare(scale)
                 plan = self.plans[k]
-                guides = self._guides(scale)
-                terms, count = self._objective(net_content, styles, plan, guides)
+                guides = guides_at(self.masks, scale.size, s.soft_edges, s.blend(),
+                                   self.device) if self.masks is not None else None
+                terms, count = scale_objective(self._extract, net_content, styles, s,
+                                               plan.tile, guides, self.tuning.region_guides)
                 if plan.tile:
                     yield Note(f"Scale {k + 1} ({scale.size[0]}x{scale.size[1]}) is painted in "
                                f"{count} tiles of up to {plan.tile} px, with one loss for the "
@@ -324,41 +323,6 @@ class Picture:
     # ---- parts -------------------------------------------------------------------------------
     def _extract(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net.extract(image, self.dtype)
-
-    def _objective(self, content: torch.Tensor, styles: list[torch.Tensor], plan: MemoryPlan,
-                   guides: list[torch.Tensor] | None = None
-                   ) -> tuple[Callable[[torch.Tensor], dict[str, torch.Tensor]], int]:
-        """The terms of one scale's loss as a function of the image, and the tiles it goes
-        through the network in: whole (1), or tile by tile (the same loss and gradient,
-        nst_core.objective.tiled). `guides`: each painting's region at this scale."""
-        s, method = self.settings, self.tuning.region_guides
-        if not plan.tile:
-            objective = Objective.gatys(self._extract, content, styles, s, guides, method)
-            return (lambda image: objective(self._extract(image), image)), 1
-        # a print-size painting needs tiles too
-        per_style = [tiled_grams(self._extract, style, s.style_layers, plan.tile)
-                     for style in styles]
-        regions = None
-        if guides is not None:
-            regions = make_regions(per_style, guides, s.style_layers, method)
-            grams = per_style[0]
-        else:
-            grams = {n: sum(w * g[n] for g, w in zip(per_style, s.blend()))
-                     for n in s.style_layers}
-        weights = {"content": s.content_weight, "style": s.style_weight, "tv": s.tv_weight}
-        tiled = TiledObjective(self._extract, content, grams, s.layer_weights(),
-                               s.content_layers, weights, plan.tile, regions)
-        return tiled.terms, len(tiled.tiles)
-
-    def _guides(self, scale: Scale) -> list[torch.Tensor] | None:
-        """Each painting's guide at this scale's size (nst_core.objective.regions), or None
-        when every painting covers the whole picture."""
-        if self.masks is None:
-            return None
-        soft = self.settings.soft_edges
-        masks = [None if m is None else mask_tensor(m, scale.size, soft, self.device)
-                 for m in self.masks]
-        return region_guides(masks, self.settings.blend())
 
     def _check_sizes(self) -> None:
         need = min_side_for(self.settings)

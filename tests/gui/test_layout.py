@@ -58,7 +58,7 @@ def test_the_window_fits_the_screen_and_the_picture_dominates_at_launch(layouts,
 @pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
 def test_with_every_panel_open_it_still_fits_and_every_control_is_reachable(layouts, size):
     pages = layouts[size]["pages"]
-    assert sorted(pages) == ["batch", "images", "instant", "paint", "video"]
+    assert sorted(pages) == ["batch", "images", "instant", "paint", "regions", "video"]
     for name, page in pages.items():
         assert page["inside"], (name, page)
         assert page["minimum"][0] <= size[0] and page["minimum"][1] <= size[1], (name, page)
