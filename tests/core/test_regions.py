@@ -192,3 +192,27 @@ def test_masks_travel_with_a_job_to_another_machine():
     moved = job.with_input_files({f: "/w" + f for f in job.input_files()})
     assert moved.settings.masks == ("/w/a/m1.png", "")
     assert StillJob.from_payload(moved.payload()).settings.masks == ("/w/a/m1.png", "")
+
+
+def test_regions_with_the_photos_colours_and_two_paintings_blended_in_one(tmp_path):
+    """Colour kept (luminance), two paintings sharing the left half: the right half is still
+    the photo, the left is repainted."""
+    w, h = 96, 64
+    photo = textured(w, h, 3)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    for k, colour in enumerate(((250, 40, 20), (20, 40, 250))):
+        painting = np.zeros((64, 64, 3), np.uint8)
+        painting[k::6] = colour
+        Image.fromarray(painting).save(tmp_path / f"p{k}.png")
+    mask = np.zeros((h, w), np.uint8)
+    mask[:, : w // 2] = 255
+    Image.fromarray(mask).save(tmp_path / "left.png")
+    left = str(tmp_path / "left.png")
+    s = TransferSettings(content=str(tmp_path / "photo.png"),
+                         styles=(str(tmp_path / "p0.png"), str(tmp_path / "p1.png")),
+                         masks=(left, left), style_blend=(0.7, 0.3), color="luminance",
+                         size=96, iterations=12, multiscale=False, soft_edges=0.0,
+                         style_weight=1e4)
+    out = StillJob(s, Tuning().with_precision("cpu", "float32")).prepare().run().image
+    change = np.abs(out.astype(float) - photo).mean(axis=(0, 2))
+    assert change[: w // 2 - 16].mean() > 5 * change[w // 2 + 16:].mean()
