@@ -3,11 +3,14 @@
     .venv/bin/python scripts/screenshot.py paint   [--out docs/screenshot.png]
     .venv/bin/python scripts/screenshot.py instant [--out docs/instant.png]
     .venv/bin/python scripts/screenshot.py video   [--out docs/video.png]
+    .venv/bin/python scripts/screenshot.py regions [--out docs/regions.png]
 
 paint: the Quick preview of the bundled photo as The Starry Night blended with The Great Wave,
 grabbed during its final scale with the loss plot open; instant: the photo repainted by the
 shipped Starry Night style; video: a frame of the sample clip previewed with the Great Wave
-style. Each opens the window with a data folder and settings of its own.
+style; regions: the Regions page with the sky of the bundled photo painted for The Starry
+Night, brush strokes as the mouse makes them. Each opens the window with a data folder and
+settings of its own.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DEFAULT_OUT = {"paint": "docs/screenshot.png", "instant": "docs/instant.png",
-               "video": "docs/video.png"}
+               "video": "docs/video.png", "regions": "docs/regions.png"}
 
 
 def main() -> int:
@@ -100,7 +103,22 @@ def main() -> int:
         QTimer.singleShot(800, lambda: (w.videos.preview_video_frame(v.seconds()),
                                         when(lambda: w.current is not None)))
 
-    QTimer.singleShot(1500, {"paint": paint, "instant": instant, "video": video}[args.what])
+    def regions() -> None:
+        from PySide6.QtCore import QPointF
+
+        w.show_page("regions")
+        w.regions_panel.size.setValue(90)
+        photo = w.canvas.image()
+        for y in (0.05, 0.15, 0.25, 0.31):
+            row = [QPointF(photo.width() * x / 20, photo.height() * y) for x in range(21)]
+            w.regions.stroke("begin", row[0])
+            for point in row[1:]:
+                w.regions.stroke("move", point)
+            w.regions.stroke("end", row[-1])
+        grab(500)
+
+    QTimer.singleShot(1500, {"paint": paint, "instant": instant, "video": video,
+                             "regions": regions}[args.what])
     app.exec()
     return 0 if done else 1
 
