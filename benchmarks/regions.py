@@ -20,6 +20,8 @@ sky   Two photos, each with two paintings: the sky (a mask found by colour) in o
       in the other. Each region's guided Gram distance to its own painting against the
       whole-picture render with that painting (the same region measured), and to the other
       painting (what leaked in).
+cost  Seconds per iteration at the size, single scale, with no region, one (the left half) and
+      two (left and right halves, two paintings), each after two warm-up iterations.
 """
 from __future__ import annotations
 
@@ -210,11 +212,47 @@ def sky_case(size: int, method: str, save: Path | None, iterations: int | None) 
     return rows
 
 
+def cost_case(size: int, iterations: int | None) -> list[dict]:
+    from nst_core import StillJob, TransferSettings
+    from nst_core.media.images import load_image
+
+    photo = str(SAMPLES / "content" / "tubingen.jpg")
+    arts = [str(SAMPLES / "style" / "starry_night.jpg"), str(SAMPLES / "style" / "great_wave.jpg")]
+    src = load_image(photo)
+    left = np.zeros(src.rgb.shape[:2], np.uint8)
+    left[:, : src.size[0] // 2] = 255
+    paths = [Path("/tmp/cost_left.png"), Path("/tmp/cost_right.png")]
+    Image.fromarray(left).save(paths[0])
+    Image.fromarray(255 - left).save(paths[1])
+    steps = iterations or 10
+    rows = []
+    for name, styles, masks in (("none", arts[:1], ()), ("one", arts[:1], (str(paths[0]),)),
+                                ("two", arts, tuple(str(p) for p in paths))):
+        settings = TransferSettings(content=photo, styles=tuple(styles), masks=masks, size=size,
+                                    iterations=steps + 2, multiscale=False, early_stop=0.0)
+        run = StillJob(settings).prepare()
+        times = []
+        t = time.perf_counter()
+        for event in run.events():
+            if type(event).__name__ == "Progress":
+                now = time.perf_counter()
+                times.append(now - t)
+                t = now
+        per = float(np.mean(times[2:]))
+        rows.append({"case": "cost", "regions": name, "seconds_per_iteration": per})
+    print(f"\ncost: seconds per iteration at {size} px, single scale")
+    for r in rows:
+        print(f"{r['regions']:5} regions  {r['seconds_per_iteration']:.3f} s  "
+              f"({r['seconds_per_iteration'] / rows[0]['seconds_per_iteration']:.2f}x)")
+    return rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
-    p.add_argument("--cases", nargs="+", default=["half", "sky"], choices=("half", "sky"))
+    p.add_argument("--cases", nargs="+", default=["half", "sky"],
+                   choices=("half", "sky", "cost"))
     p.add_argument("--save-dir", type=Path)
     p.add_argument("--quick", action="store_true", help="64 px, 4 iterations: a smoke test")
     args = p.parse_args(argv)
@@ -226,6 +264,8 @@ def main(argv=None) -> int:
     if "sky" in args.cases:
         sky_case(size, args.methods[0] if args.methods[0] != "multiply" else "inside",
                  args.save_dir, iterations)
+    if "cost" in args.cases:
+        cost_case(size, iterations)
     return 0
 
 

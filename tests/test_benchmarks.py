@@ -44,6 +44,8 @@ def test_eta_benchmark_compares_the_estimate_with_the_truth(capsys):
     ("instant", ["--quick", "speed"], "samples/s"),
     ("gpu", ["--quick", "apply"], "stylize"),
     ("video", ["--quick"], "warping"),
+    ("regions", ["--quick", "--methods", "inside", "--cases", "half", "cost"],
+     "seconds per iteration"),
 ])
 def test_every_benchmark_runs_in_its_quick_mode(name, args, says, capsys):
     assert _bench(name).main(args) == 0
