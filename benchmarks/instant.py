@@ -173,7 +173,7 @@ def quality(args) -> dict:
 
 def _fmt(q: dict) -> str:
     return (f"gram {q['gram']:.4f}  adain {q['adain']:.4f}  content {q['content']:.4f}  "
-            f"ssim {q['ssim']:.3f}")
+            f"ssim {q['ssim']:.3f}  hatching {q['hatching']:.0f}")
 
 
 def main(argv: list[str] | None = None) -> int:

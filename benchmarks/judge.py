@@ -12,6 +12,9 @@ float32 (whatever precision the run used):
     ssim     SSIM of the blurred luminance of picture and photo: the photo's structure, with
              the painted texture blurred away (Gaussian, sigma = long side / 128), SSIM with
              the usual 11-tap Gaussian window (sigma 1.5)                   (higher is better)
+    hatching how regular the fine texture is (`hatching`): the strongest peaks of the
+             high-passed luminance's power spectrum against its median; a woven or hatched
+             pattern repeats and peaks, a painting's strokes do not            (lower is better)
 
 The painting is scaled to the picture's long side (style scale 1), as a run with the default
 settings sees it.
@@ -59,6 +62,26 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1)
                                                       * (var_a + var_b + c2))
     return float(s.mean())
+
+
+def hatching(x: torch.Tensor, peaks: int = 8) -> float:
+    """The periodic high-frequency energy of a (1, 3, H, W) picture in 0..1: its luminance less
+    a Gaussian blur of 2 px (the fine texture), windowed (Hann), as a power spectrum; the mean
+    of its `peaks` strongest frequencies (the lowest 1/32 of frequencies left out, where the
+    picture's layout lives) over the spectrum's median. A texture that repeats concentrates
+    its energy in a few frequencies: a pure grating scores in the thousands, white noise about
+    10 (the largest of many exponential draws against their median)."""
+    lum = luminance(x)
+    fine = (lum - _blur(lum, 2.0))[0, 0]
+    h, w = fine.shape
+    window = torch.outer(torch.hann_window(h, periodic=False), torch.hann_window(w, periodic=False))
+    power = torch.fft.rfft2(fine * window).abs() ** 2
+    fy = torch.fft.fftfreq(h).abs()[:, None]
+    fx = torch.fft.rfftfreq(w)[None, :]
+    keep = torch.maximum(fy, fx) > 1 / 32
+    values = power[keep]
+    return float(values.topk(min(peaks, values.numel())).values.mean()
+                 / values.median().clamp_min(1e-20))
 
 
 def luminance(x: torch.Tensor) -> torch.Tensor:
@@ -125,4 +148,5 @@ class Judge:
             content = float(((f[CONTENT_LAYER] - self.content) ** 2).sum()
                             / (self.content ** 2).sum())
             s = ssim(_blur(luminance(x), self.sigma), self.photo_lum)
-        return {"gram": gram_d, "adain": adain, "content": content, "ssim": s}
+        return {"gram": gram_d, "adain": adain, "content": content, "ssim": s,
+                "hatching": hatching(x)}

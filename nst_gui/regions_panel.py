@@ -172,6 +172,8 @@ class RegionsWork(QObject):
         panel.save_requested.connect(self.save_dialog)
         panel.shown_changed.connect(lambda _: self.refresh())
         panel.size.valueChanged.connect(lambda _: self._brush())
+        panel.target.currentIndexChanged.connect(  # only a painting with a region saves
+            lambda _: panel.save_button.setEnabled(panel.chosen() in self.model.masks))
         w.canvas.stroke.connect(self.stroke)
         w.inputs.changed.connect(self.inputs_changed)
         self.inputs_changed()
