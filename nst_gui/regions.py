@@ -98,8 +98,9 @@ class RegionMasks(QObject):
 
     def end(self, text: str = "Paint") -> None:
         """The stroke is over: one step to undo."""
-        if self._before is not None:
-            self.undo_stack.push(_Snapshot(self, text, self._before, _copy(self.masks)))
+        before = self._before
+        if before is not None and _keys(before) != _keys(self.masks):  # it changed something
+            self.undo_stack.push(_Snapshot(self, text, before, _copy(self.masks)))
         self._before, self._last = None, None
 
     def _dab(self, point: QPointF, target: str | int, radius: float, hardness: float,
@@ -200,6 +201,11 @@ class RegionMasks(QObject):
 def _copy(masks: dict[str, QImage]) -> dict[str, QImage]:
     """Copies that share the pixels until either side is painted."""
     return {k: QImage(v) for k, v in masks.items()}
+
+
+def _keys(masks: dict[str, QImage]) -> dict[str, int]:
+    """Which pixels each mask holds: a copy keeps its original's key until it is painted."""
+    return {k: v.cacheKey() for k, v in masks.items()}
 
 
 def png_bytes(image: QImage) -> bytes:

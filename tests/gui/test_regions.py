@@ -134,3 +134,13 @@ def test_regions_go_into_the_run_and_come_back_from_the_history(regions, qtbot, 
     assert _mask(w, painting)[:, -5:].min() == 255
     w.regions_panel.undo_button.click()
     assert np.array_equal(_mask(w, painting), load_mask(s.masks[0]))
+
+
+def test_a_stroke_that_changes_nothing_is_no_step_to_undo(regions, qtbot):
+    """The photo's brush over a picture without regions takes nothing away."""
+    w = regions
+    w.regions_panel.target.setCurrentIndex(w.regions_panel.target.findData(KEEP))
+    photo_w, y = w.canvas.image().width(), w.canvas.image().height() / 2
+    _drag(qtbot, w.canvas, QPointF(photo_w * 0.1, y), QPointF(photo_w * 0.4, y))
+    assert w.regions.model.masks == {} and w.regions.model.undo_stack.count() == 0
+    assert not w.regions_panel.undo_button.isEnabled()
