@@ -29,7 +29,8 @@ restores them later.</li>
 </ol>
 <h3>More kinds of work</h3>
 <ul>
-<li><b>Regions</b>: paint over the photo where each painting goes (B: brush, E: eraser,
+<li><b>Regions</b>: paint over the photo where each painting goes (B: brush, E: eraser, [ and ]:
+brush size,
 Ctrl+Z: undo); the rest keeps the photo. Right-drag pans while you paint.</li>
 <li><b>Instant</b>: a network trained once per painting repaints any photo (or the camera) at
 once. <i>Make an instant style from this painting…</i> trains a new one; it keeps the computer

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, QFormLayout,
                                QGridLayout, QLabel, QPushButton, QSlider, QToolButton,
                                QVBoxLayout, QWidget)
@@ -68,7 +68,8 @@ class RegionsPanel(QWidget):
         self.size = QSlider(Qt.Orientation.Horizontal)
         self.size.setRange(2, 300)
         self.size.setValue(40)
-        self.size.setToolTip("The brush's radius, in pixels of the photo as painted")
+        self.size.setToolTip("The brush's radius, in pixels of the photo as painted ([ and ] "
+                             "make it smaller and larger)")
         self.hardness = QSlider(Qt.Orientation.Horizontal)
         self.hardness.setRange(0, 100)
         self.hardness.setValue(60)
@@ -164,6 +165,15 @@ class RegionsWork(QObject):
                                else QKeySequence.StandardKey.Redo)
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             button.setDefaultAction(action)
+            w.canvas.addAction(action)
+            panel.addAction(action)
+        for keys, factor in (("[", 0.8), ("]", 1.25)):  # brush size, as painting programs do
+            action = QAction(self)
+            action.setShortcut(QKeySequence(keys))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            action.triggered.connect(lambda _=False, f=factor: panel.size.setValue(
+                max(panel.size.minimum(), min(panel.size.maximum(),
+                                              round(panel.size.value() * f)))))
             w.canvas.addAction(action)
             panel.addAction(action)
         self.model.changed.connect(self.refresh)

@@ -144,3 +144,10 @@ def test_a_stroke_that_changes_nothing_is_no_step_to_undo(regions, qtbot):
     _drag(qtbot, w.canvas, QPointF(photo_w * 0.1, y), QPointF(photo_w * 0.4, y))
     assert w.regions.model.masks == {} and w.regions.model.undo_stack.count() == 0
     assert not w.regions_panel.undo_button.isEnabled()
+    # [ and ] make the brush smaller and larger, as the ring on the canvas shows
+    w.canvas.setFocus()
+    before = w.canvas.brush
+    qtbot.keyClick(w.canvas, Qt.Key.Key_BracketRight)
+    assert w.regions_panel.size.value() == 25 and w.canvas.brush == pytest.approx(before * 1.25)
+    qtbot.keyClick(w.canvas, Qt.Key.Key_BracketLeft)
+    assert w.regions_panel.size.value() == 20
