@@ -1,7 +1,7 @@
 """A property of every verb of the command line: given any mix of good, damaged, duplicate and
 missing inputs and outputs, a verb either makes a complete result or says in one line what was
 wrong (exit 2 before any work, exit 1 for the items that failed), and nothing of the person's is
-lost or replaced (no --overwrite here)."""
+lost or replaced; with --overwrite, only the output the command names may be replaced."""
 from __future__ import annotations
 
 import hashlib
@@ -69,20 +69,24 @@ def _args(name: str, inputs: list[str], output: str, root: Path, model: str) -> 
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(name=st.sampled_from(("render", "batch", "train", "apply", "video")),
        inputs=st.lists(st.sampled_from(INPUTS), min_size=1, max_size=3),
-       output=st.sampled_from(OUTPUTS))
-def test_every_verb_finishes_or_says_why_and_loses_nothing(name, inputs, output, tiny_model,
-                                                           capsys):
+       output=st.sampled_from(OUTPUTS), overwrite=st.booleans())
+def test_every_verb_finishes_or_says_why_and_loses_nothing(name, inputs, output, overwrite,
+                                                           tiny_model, capsys):
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         _world(root)
         before = _snapshot(root)
-        code = verb(name)([*_args(name, inputs, output, root, tiny_model), *TINY[name], "-q"])
+        args = _args(name, inputs, output, root, tiny_model)
+        code = verb(name)([*args, *TINY[name], "-q", *(["--overwrite"] if overwrite else [])])
         err = capsys.readouterr().err
         after = _snapshot(root)
         assert code in (0, 1, 2), (code, err)
-        event(f"{name} exit {code}")
-        # nothing of the person's lost or replaced, whatever happened
-        assert {k: v for k, v in after.items() if k in before} == before, err
+        event(f"{name} exit {code}{' --overwrite' if overwrite else ''}")
+        # nothing of the person's lost or replaced, whatever happened; --overwrite may replace
+        # the one output the command names, nothing else
+        named = str(Path(args[args.index("-o") + 1]).relative_to(root))
+        replaced = {k for k in before if after.get(k) != before[k]}
+        assert replaced <= ({named} if overwrite else set()), (replaced, err)
         if code == 2:
             lines = [ln for ln in err.splitlines() if ln.strip()]
             assert len(lines) == 1 and lines[0].startswith("error: "), err
@@ -91,7 +95,7 @@ def test_every_verb_finishes_or_says_why_and_loses_nothing(name, inputs, output,
         elif code == 1:  # the failed items named, the rest made
             assert any(w in err for w in ("damaged", "not found", "missing")), err
         else:  # complete: one picture per photo for the verbs that take many
-            made = set(after) - set(before)
+            made = (set(after) - set(before)) | replaced
             photos = sum({"shots": 3}.get(i, 1) for i in inputs)
             wanted = photos if name in ("batch", "apply") and output != "new.png" else \
                 2 if name == "video" and output == "outdir" else 1  # the clip's two frames
