@@ -53,13 +53,14 @@ def bf16_name(device: str) -> str:
     return "bfloat16" if device == "cuda" or fast_cpu_bf16() else "bfloat16-emulated"
 
 
-def one_run(settings, precision: str) -> dict:
+def one_run(settings, precision: str, winograd: bool = True) -> dict:
     from judge import Judge
 
     from nst_core import StillJob, Tuning
 
     device = "cuda" if settings.device == "cuda" else "cpu"
-    run = StillJob(settings, Tuning().with_precision(device, precision)).prepare()
+    tuning = Tuning(winograd=winograd).with_precision(device, precision)
+    run = StillJob(settings, tuning).prepare()
     t0 = time.perf_counter()
     result = run.run()
     seconds = time.perf_counter() - t0
@@ -90,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[256])
     ap.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=list(PRESETS))
     ap.add_argument("--pairs", type=int, default=len(PAIRS))
+    ap.add_argument("--photo", help="only the pair of this photo (tubingen, chelsea, astronaut)")
+    ap.add_argument("--control", action="store_true",
+                    help="also float32 with direct convolutions instead of Winograd (the same "
+                         "maths to 1e-5 a convolution): how far float32 lands from itself")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--json", help="append one JSON line per run to this file")
     ap.add_argument("--save-dir", help="save each picture here as PNG")
@@ -103,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     plan = [(size, preset, pair) for size in args.sizes for preset in args.presets
             for pair in PAIRS[: args.pairs]]
+    if args.photo:
+        plan = [p for p in plan if Path(p[2][0]).stem == args.photo]
     if args.quick:
         plan = [(64, "quick", PAIRS[0])]
     for size, preset, (photo, painting) in plan:
@@ -110,9 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.quick:
             settings = settings.replace(iterations=6)
         pair_rows = {}
-        for precision in ("float32", low):
+        for precision in ("float32", low) + (("float32-direct",) if args.control else ()):
+            direct = precision == "float32-direct"
             row = {"size": size, "preset": preset, "photo": photo, "painting": painting,
-                   **one_run(settings, precision)}
+                   **one_run(settings, "float32" if direct else precision, not direct)}
+            row["precision"] = precision
             image = row.pop("image")
             if args.save_dir:
                 Path(args.save_dir).mkdir(parents=True, exist_ok=True)
@@ -131,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{other['content'] / ref['content']:.3f} ssim {other['ssim'] - ref['ssim']:+.3f}"
               f" time {other['seconds'] / ref['seconds']:.2f}x -> "
               f"{'same picture' if verdict else 'DIFFERENT'}", flush=True)
+        if args.control:
+            c = pair_rows["float32-direct"]
+            print(f"{'':14s} float32 direct/Winograd: gram {c['gram'] / ref['gram']:.3f} adain "
+                  f"{c['adain'] / ref['adain']:.3f} content {c['content'] / ref['content']:.3f}"
+                  f" ssim {c['ssim'] - ref['ssim']:+.3f}; bf16/direct: gram "
+                  f"{other['gram'] / c['gram']:.3f} content {other['content'] / c['content']:.3f}",
+                  flush=True)
     passing = sorted({(p, s) for s, p, _, _ in rows}
                      - {(p, s) for s, p, _, ok in rows if not ok})
     print("bf16 gives the float32 picture for every pair at:",
