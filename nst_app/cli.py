@@ -157,13 +157,19 @@ def settings_from_args(args: argparse.Namespace) -> TransferSettings:
     for key in _PATH_FIELDS:
         if changes.get(key):
             changes[key] = absolute(changes[key])
+    paintings_given(changes)
+    if changes.get("init_image") and "init" not in changes:
+        changes["init"] = "image"
+    return base.replace(**changes).validate()
+
+
+def paintings_given(changes: dict[str, Any]) -> None:
+    """The paintings (and their regions) given as --style/--mask, as absolute paths in
+    `changes`; paintings given without any mask clear the masks of the settings they replace."""
     if "styles" in changes:
         changes["styles"] = tuple(absolute(s) for s in changes["styles"])
         masks = changes.get("masks", ())
         changes["masks"] = tuple(absolute(m) if m else "" for m in masks) if any(masks) else ()
-    if changes.get("init_image") and "init" not in changes:
-        changes["init"] = "image"
-    return base.replace(**changes).validate()
 
 
 def load_settings_file(path: str) -> TransferSettings:

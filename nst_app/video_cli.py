@@ -23,7 +23,7 @@ from nst_core import NONE, NSTError, Note, OutputExistsError, Progress
 from nst_core.base.errors import RunFailedError
 from nst_core.media.images import os_reason, unique_path
 
-from .cli import add_settings_options
+from .cli import add_settings_options, paintings_given
 from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Bar, absolute, common_flags,
                       dataclass_options, error, exit_code, given, history_for, interruptible,
                       printable, report_json, setup_logging, stop_on_signals, time_left, warn)
@@ -69,8 +69,7 @@ def settings_from_args(args: argparse.Namespace):
 
     picture = default_settings()
     changes = given(args, TransferSettings, skip=("content", "init_image"))
-    if "styles" in changes:
-        changes["styles"] = tuple(absolute(s) for s in changes["styles"])
+    paintings_given(changes)
     if changes.get("weights_path"):
         changes["weights_path"] = absolute(changes["weights_path"])
     picture = picture.replace(**changes)

@@ -51,6 +51,30 @@ def test_video_optimized_at_a_frame_rate_limit(tmp_path, painting_path, capsys, 
     assert HistoryStore(paths.history_dir(app_data)).entries() == []
 
 
+def test_a_video_takes_a_painting_with_its_region(tmp_path, painting_path, capsys, app_data):
+    """--mask after --style limits the painting in every frame; a mask that cannot be read is
+    refused in one line before any frame is painted."""
+    import numpy as np
+    from PIL import Image
+
+    clip = write_clip(tmp_path / "c.mp4", frames=2, fps=10)
+    mask = np.zeros((48, 64), np.uint8)
+    mask[:, :32] = 255
+    Image.fromarray(mask).save(tmp_path / "left.png")
+    args = ["--content", str(clip), "--style", str(painting_path), "--mask",
+            str(tmp_path / "left.png"), "--size", "64", "--iters", "2", "--frame-iters", "1",
+            "--device", "cpu", "-q", "--json"]
+    assert video_main([*args, "-o", str(tmp_path / "frames")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    entry, = HistoryStore(paths.history_dir(app_data)).entries()
+    assert summary["ok"] and entry.settings.masks == (str(tmp_path / "left.png"),)
+    args[args.index(str(tmp_path / "left.png"))] = str(tmp_path / "gone.png")
+    assert video_main([*args, "-o", str(tmp_path / "again")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "gone.png" in err and "file not found" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "again").exists()
+
+
 @pytest.mark.parametrize("content", ["empty", "text", "missing"])
 def test_a_bad_clip_exits_2_in_one_line_and_writes_nothing(tmp_path, capsys, content):
     clip = tmp_path / "bad.mp4"
