@@ -61,6 +61,8 @@ class RegionMasks(QObject):
         self.undo_stack.setUndoLimit(100)
         self._before: dict[str, QImage] | None = None
         self._last: QPointF | None = None
+        #: painting -> (the file a restored mask was read from, the pixels it was read as)
+        self._sources: dict[str, tuple[str, int]] = {}
 
     # ---- the photo -----------------------------------------------------------------------------
     def set_photo_size(self, width: int, height: int) -> None:
@@ -68,6 +70,7 @@ class RegionMasks(QObject):
         scale = min(1.0, WORK_SIDE / max(1, width, height))
         self.size = (max(1, round(width * scale)), max(1, round(height * scale)))
         self.masks = {}
+        self._sources = {}
         self.undo_stack.clear()
         self.changed.emit()
 
@@ -135,13 +138,17 @@ class RegionMasks(QObject):
             Qt.TransformationMode.SmoothTransformation)
         self._change(text, {**self.masks, path: grey})
 
-    def replace_all(self, masks: dict[str, QImage]) -> None:
-        """Masks restored from saved settings: not a step to undo."""
+    def replace_all(self, masks: dict[str, QImage], files: dict[str, str] | None = None
+                    ) -> None:
+        """Masks restored from saved settings, read from `files` (painting -> mask file): not
+        a step to undo. While a mask stays as it was read, the settings name its own file."""
         self.masks = {}
         for path, mask in masks.items():
             self.masks[path] = mask.convertToFormat(QImage.Format.Format_Grayscale8).scaled(
                 self.size[0], self.size[1], Qt.AspectRatioMode.IgnoreAspectRatio,
                 Qt.TransformationMode.SmoothTransformation)
+        self._sources = {p: (f, self.masks[p].cacheKey()) for p, f in (files or {}).items()
+                         if p in self.masks}
         self.undo_stack.clear()
         self.changed.emit()
 
@@ -187,6 +194,10 @@ class RegionMasks(QObject):
             mask = self.masks.get(path)
             if mask is None:
                 out.append("")
+                continue
+            source, key = self._sources.get(path, ("", None))
+            if source and key == mask.cacheKey() and Path(source).is_file():
+                out.append(source)  # as it was read: its own file, at its own resolution
                 continue
             data = png_bytes(mask)
             name = folder / f"{hashlib.sha1(data).hexdigest()[:16]}.png"

@@ -207,15 +207,17 @@ class RegionsWork(QObject):
         left out)."""
         self.panel.soft.setValue(s.soft_edges)
         self._sync_photo()
-        masks, problems = {}, []
+        masks, files, problems = {}, {}, []
         for style, path in zip(s.styles, s.masks):
             if not path:
                 continue
+            painting = str(Path(style).absolute())
             try:
-                masks[str(Path(style).absolute())] = _to_qimage(load_mask(path))
+                masks[painting] = _to_qimage(load_mask(path))
+                files[painting] = path
             except ImageError as e:
                 problems.append(f"{e} (its painting covers the whole picture instead)")
-        self.model.replace_all(masks)
+        self.model.replace_all(masks, files)
         return problems
 
     # ---- the page ------------------------------------------------------------------------------

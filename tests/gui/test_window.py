@@ -416,6 +416,19 @@ def test_memory_need_is_shown_and_too_large_is_marked(window, monkeypatch):
     assert "too large, even in tiles" in window.params.memory_label.text()
 
 
+def _left_half(photo_path) -> str:
+    """A mask of the photo's left half, beside it."""
+    from PIL import Image
+
+    with Image.open(photo_path) as im:
+        w, h = im.size
+    mask = np.zeros((h, w), np.uint8)
+    mask[:, : w // 2] = 255
+    path = photo_path.parent / "left-half.png"
+    Image.fromarray(mask).save(path)
+    return str(path)
+
+
 def test_form_round_trips_every_setting(window, photo_path, painting_path, painting2_path):
     """Any field the form forgot would come back as its default here."""
     s = TransferSettings(
@@ -426,7 +439,7 @@ def test_form_round_trips_every_setting(window, photo_path, painting_path, paint
         optimizer="adam", learning_rate=0.05, iterations=77, early_stop=0.01, settle=0.55,
         multiscale=False, scales=4, style_scale=0.5, color="luminance", pooling="avg", seed=1234,
         device="cpu", max_memory=12.5, tile=1024, weights="torchvision",
-        weights_path="/x/vgg19.pth")
+        weights_path="/x/vgg19.pth", masks=(_left_half(photo_path), ""), soft_edges=3.5)
     assert set(s.to_dict()) == set(TransferSettings().to_dict())
     for name, value in s.to_dict().items():  # every field differs from its default
         assert value != TransferSettings().to_dict()[name] or name == "init_image", name
