@@ -88,10 +88,10 @@ def test_a_region_over_the_whole_picture_is_the_plain_objective(net):
 
 def test_tiled_regions_have_the_whole_pictures_loss_and_gradient(net):
     settings = TransferSettings(content="c", styles=("s", "t"), style_layers=STYLE)
-    content = _image(208, 176, 1)
-    styles = [_image(160, 144, 2), _image(144, 160, 4)]
-    mask = torch.zeros(1, 1, 176, 208)
-    mask[..., :, :90] = 1.0
+    content = _image(176, 144, 1)
+    styles = [_image(128, 112, 2), _image(112, 128, 4)]
+    mask = torch.zeros(1, 1, 144, 176)
+    mask[..., :, :80] = 1.0
     guides = region_guides([mask, 1 - mask], (0.5, 0.5))
     whole = Objective.gatys(net.extract, content, styles, settings, guides, "inside")
     from nst_core.objective.regions import make_regions
@@ -100,7 +100,8 @@ def test_tiled_regions_have_the_whole_pictures_loss_and_gradient(net):
     regions = make_regions(per_style, guides, STYLE, "inside")
     tiled = TiledObjective(net.extract, content, per_style[0], settings.layer_weights(),
                            settings.content_layers, whole.weights, 96, regions)
-    x = (0.6 * content + 0.4 * _image(208, 176, 5)).requires_grad_(True)
+    assert len(tiled.tiles) == 4
+    x = (0.6 * content + 0.4 * _image(176, 144, 5)).requires_grad_(True)
     a = whole(net.extract(x), x)
     a["total"].backward()
     grad_whole = x.grad.clone()
