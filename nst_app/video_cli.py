@@ -23,7 +23,7 @@ from nst_core import NONE, NSTError, Note, OutputExistsError, Progress
 from nst_core.base.errors import RunFailedError
 from nst_core.media.images import os_reason, unique_path
 
-from .cli import add_settings_options, paintings_given
+from .picture_options import add_settings_options, paintings_given
 from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Bar, absolute, common_flags,
                       dataclass_options, error, exit_code, given, history_for, interruptible,
                       printable, report_json, setup_logging, stop_on_signals, time_left, warn)
