@@ -15,6 +15,7 @@ from nst_core.objective.regions import guided_gram, propagate, region_guides
 from nst_core.objective.tiled import TiledObjective
 
 from tests.conftest import read_rgb, textured
+from tests.core.test_tiles import same_loss_and_gradient
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
 STYLE = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -102,16 +103,7 @@ def test_tiled_regions_have_the_whole_pictures_loss_and_gradient(net):
                            settings.content_layers, whole.weights, 96, regions)
     assert len(tiled.tiles) == 4
     x = (0.6 * content + 0.4 * _image(176, 144, 5)).requires_grad_(True)
-    a = whole(net.extract(x), x)
-    a["total"].backward()
-    grad_whole = x.grad.clone()
-    x.grad = None
-    b = tiled.terms(x)
-    b["total"].backward()
-    assert float(a["style"].detach()) > 0.01
-    for term in ("content", "style", "total"):
-        assert float(b[term].detach()) == pytest.approx(float(a[term].detach()), rel=1e-4), term
-    assert float((x.grad - grad_whole).norm() / grad_whole.norm()) < 1e-4
+    same_loss_and_gradient(whole, tiled, net, x)
 
 
 def test_masks_are_read_scaled_and_refused_in_one_line(tmp_path):

@@ -66,18 +66,7 @@ def test_tiled_loss_and_gradient_equal_the_whole_pictures(net):
                            settings.content_layers, whole.weights, tile=96)
     assert len(tiled.tiles) == 6
     x = (0.6 * content + 0.4 * _image(208, 176, 5)).requires_grad_(True)
-
-    a = whole(net.extract(x), x)
-    a["total"].backward()
-    grad_whole = x.grad.clone()
-    x.grad = None
-    b = tiled.terms(x)
-    b["total"].backward()
-    for term in ("content", "style", "tv", "total"):
-        assert float(b[term].detach()) == pytest.approx(float(a[term].detach()), rel=1e-4), term
-    assert float(a["style"].detach()) > 0.01 and float(a["content"].detach()) > 0.01  # neither term is trivial
-    err = (x.grad - grad_whole).norm() / grad_whole.norm()
-    assert float(err) < 1e-4
+    grad_whole = same_loss_and_gradient(whole, tiled, net, x)
     # the margins matter: tiles judged without them give another gradient
     cut = TiledObjective(net.extract, content, whole_grams(whole), settings.layer_weights(),
                          settings.content_layers, whole.weights, tile=96)
@@ -87,6 +76,23 @@ def test_tiled_loss_and_gradient_equal_the_whole_pictures(net):
     x.grad = None
     cut.terms(x)["total"].backward()
     assert float((x.grad - grad_whole).norm() / grad_whole.norm()) > 0.05
+
+
+def same_loss_and_gradient(whole: Objective, tiled: TiledObjective, net, x: torch.Tensor
+                           ) -> torch.Tensor:
+    """Assert that the tiled objective has the whole one's terms and gradient at `x` (neither
+    the style nor the content term trivial); return the whole picture's gradient."""
+    a = whole(net.extract(x), x)
+    a["total"].backward()
+    grad_whole = x.grad.clone()
+    x.grad = None
+    b = tiled.terms(x)
+    b["total"].backward()
+    for term in ("content", "style", "tv", "total"):
+        assert float(b[term].detach()) == pytest.approx(float(a[term].detach()), rel=1e-4), term
+    assert float(a["style"].detach()) > 0.01 and float(a["content"].detach()) > 0.01
+    assert float((x.grad - grad_whole).norm() / grad_whole.norm()) < 1e-4
+    return grad_whole
 
 
 def whole_grams(objective: Objective) -> dict[str, torch.Tensor]:
