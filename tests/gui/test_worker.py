@@ -151,33 +151,3 @@ def test_a_stop_before_the_source_starts_is_honoured(qtbot, controller):
         controller.start(source)
         started.wait(5)
         controller.stop()
-
-
-def test_cycles_made_in_a_worker_are_collected_on_the_gui_thread(qtbot):
-    """Python's cycle collector runs on the GUI thread only (nst_gui.app.GuiThreadCollector):
-    garbage a worker makes is freed there, never in the worker."""
-    import gc
-    import threading
-
-    from nst_gui.app import create_app
-
-    create_app()
-    assert not gc.isenabled()
-    freed: list[str] = []
-
-    class Node:
-        def __del__(self):
-            freed.append(threading.current_thread().name)
-
-    def work():
-        a, b = Node(), Node()
-        a.other, b.other = b, a  # a cycle: only the collector frees it
-        for _ in range(50_000):  # allocations that would trigger an automatic collection
-            [[] for _ in range(3)]
-
-    t = threading.Thread(target=work, name="worker")
-    t.start()
-    t.join()
-    assert freed == []
-    qtbot.waitUntil(lambda: len(freed) == 2, timeout=5000)
-    assert freed == ["MainThread", "MainThread"]
