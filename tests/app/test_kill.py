@@ -110,14 +110,8 @@ def test_pause_ctrl_c_and_the_same_command_continues_replacing_its_own_picture(
     while time.time() < deadline and proc.poll() is None and not checkpoint.is_file():
         time.sleep(0.05)
     proc.send_signal(signal.SIGTSTP)
-    # the render keeps its checkpoint, then stops itself: at once, unless the signal came
-    # while a long native call (a first bf16 kernel being built) held the interpreter
-    until = time.time() + 10
-    while True:
-        state = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state == "T" or time.time() > until:
-            break
-        time.sleep(0.1)
+    time.sleep(0.5)
+    state = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     written = checkpoint.stat().st_mtime_ns
     time.sleep(1.0)
     paused = checkpoint.stat().st_mtime_ns == written  # no step while paused
