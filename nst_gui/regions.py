@@ -133,10 +133,7 @@ class RegionMasks(QObject):
 
     def set_mask(self, path: str, mask: QImage, text: str = "Load mask") -> None:
         """`mask` (any size, greyscale) becomes the painting's region, scaled to the masks'."""
-        grey = mask.convertToFormat(QImage.Format.Format_Grayscale8).scaled(
-            self.size[0], self.size[1], Qt.AspectRatioMode.IgnoreAspectRatio,
-            Qt.TransformationMode.SmoothTransformation)
-        self._change(text, {**self.masks, path: grey})
+        self._change(text, {**self.masks, path: self._fitted(mask)})
 
     def replace_all(self, masks: dict[str, QImage], files: dict[str, str] | None = None
                     ) -> None:
@@ -144,13 +141,17 @@ class RegionMasks(QObject):
         a step to undo. While a mask stays as it was read, the settings name its own file."""
         self.masks = {}
         for path, mask in masks.items():
-            self.masks[path] = mask.convertToFormat(QImage.Format.Format_Grayscale8).scaled(
-                self.size[0], self.size[1], Qt.AspectRatioMode.IgnoreAspectRatio,
-                Qt.TransformationMode.SmoothTransformation)
+            self.masks[path] = self._fitted(mask)
         self._sources = {p: (f, self.masks[p].cacheKey()) for p, f in (files or {}).items()
                          if p in self.masks}
         self.undo_stack.clear()
         self.changed.emit()
+
+    def _fitted(self, mask: QImage) -> QImage:
+        """A mask of any size and format as the masks are painted: greyscale, at their size."""
+        return mask.convertToFormat(QImage.Format.Format_Grayscale8).scaled(
+            self.size[0], self.size[1], Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.SmoothTransformation)
 
     def _change(self, text: str, after: dict[str, QImage]) -> None:
         before = _copy(self.masks)
