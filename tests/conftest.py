@@ -82,6 +82,26 @@ def app_data(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.fixture
+def spawn():
+    """Start a process like subprocess.Popen; any still running when the test ends (an
+    assertion failed before it was waited for) is killed and reaped, so none runs on behind
+    the suite."""
+    import subprocess
+
+    procs: list[subprocess.Popen] = []
+
+    def start(*args, **kwargs) -> subprocess.Popen:
+        procs.append(subprocess.Popen(*args, **kwargs))
+        return procs[-1]
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+
+
 def nan_after(monkeypatch, good_calls: int) -> None:
     """Make the objective's loss NaN from the (good_calls + 1)-th evaluation on (a test hook
     into the one objective every job shares)."""

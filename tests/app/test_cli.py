@@ -176,13 +176,12 @@ def test_first_ctrl_c_stops_and_saves_best_so_far(tmp_path, capsys, monkeypatch,
     assert (tmp_path / "stopped.png").is_file()
 
 
-def test_sigterm_is_handled_like_the_first_ctrl_c(tmp_path, photo_path, painting_path):
+def test_sigterm_is_handled_like_the_first_ctrl_c(tmp_path, photo_path, painting_path, spawn):
     """A logout or `kill` stops the run and keeps the picture so far (exit 130)."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "render", "--content",
-                             str(photo_path), "--style", str(painting_path), "--size", "64",
-                             "--iters", "100000", "--early-stop", "0", "-o", "term.png",
-                             "--json"], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = spawn([sys.executable, str(ROOT / "main.py"), "render", "--content",
+                  str(photo_path), "--style", str(painting_path), "--size", "64",
+                  "--iters", "100000", "--early-stop", "0", "-o", "term.png", "--json"],
+                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # wait until the bar shows the first iteration (it redraws with \r), then ask it to end
     seen = ""
     while "1/100000" not in seen:
@@ -337,10 +336,9 @@ def test_a_path_that_is_not_utf8_prints_after_saving(tmp_path):
     assert b"Saved to" in proc.stdout and b"caf\\udce9.png" in proc.stdout
 
 
-def test_ctrl_c_while_starting_up_is_one_line(tmp_path):
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "render", "--size", "64"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+def test_ctrl_c_while_starting_up_is_one_line(tmp_path, spawn):
+    proc = spawn([sys.executable, str(ROOT / "main.py"), "render", "--size", "64"],
+                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     import time
 
     time.sleep(0.6)  # importing torch takes longer than this

@@ -93,7 +93,7 @@ def test_a_render_killed_with_sigkill_continues_from_its_checkpoint(tmp_path, ph
 
 
 def test_pause_ctrl_c_and_the_same_command_continues_replacing_its_own_picture(
-        tmp_path, photo_path, painting_path):
+        tmp_path, photo_path, painting_path, spawn):
     """Ctrl-Z (SIGTSTP) pauses a render where it is and SIGCONT resumes it; Ctrl-C saves the
     picture so far and keeps the checkpoint; the same command continues and replaces that
     picture, its own (a picture of other settings is still refused)."""
@@ -104,8 +104,11 @@ def test_pause_ctrl_c_and_the_same_command_continues_replacing_its_own_picture(
                "--style", str(painting_path), "--size", "48", "--iters", "120", "--settle",
                "0", "--early-stop", "0", "--no-multiscale", "-o", str(out),
                "--checkpoint-every", "0.05", "--json"]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    # Its own process group, as a shell puts each job: SIGTSTP to a process whose group is
+    # orphaned (a test suite run as a background job) is discarded by the kernel.
+    group = {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+    proc = spawn(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                 **group)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None and not checkpoint.is_file():
         time.sleep(0.05)

@@ -112,15 +112,16 @@ def test_bad_settings_exit_2(tmp_path, capsys):
     assert ".gif" in capsys.readouterr().err
 
 
-def test_ctrl_c_keeps_the_frames_and_the_same_command_continues(tmp_path, painting_path):
+def test_ctrl_c_keeps_the_frames_and_the_same_command_continues(tmp_path, painting_path,
+                                                                spawn):
     clip = write_clip(tmp_path / "c.mp4", frames=5, fps=10)
     out = tmp_path / "out.mp4"
     cmd = [sys.executable, str(ROOT / "main.py"), "video", "--content", str(clip), "--style",
            str(painting_path), "-o", str(out), "--size", "64", "--iters", "20",
            "--frame-iters", "20", "--early-stop", "0", "--device", "cpu", "-q"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, cwd=tmp_path)
+    proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                 cwd=tmp_path)
     cache = cache_dir(out)
     deadline = time.monotonic() + 120
     while not list(cache.glob("*.png")) and time.monotonic() < deadline:
