@@ -26,8 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import common  # noqa: E402,F401  (puts the repository on the path)
 os.environ.setdefault("NST_STUDIO_DATA", tempfile.mkdtemp(prefix="nst-bench-"))
 
 PHOTOS = ("tubingen.jpg", "chelsea.png", "coffee.png")

@@ -1,5 +1,5 @@
 """How a run's picture converges: the judge's four measures (benchmarks/judge.py) against time,
-for several pairs and sizes (groundwork for issue #12, the two-minute picture).
+for several pairs and sizes (the groundwork of the picture rule).
 
     .venv/bin/python benchmarks/convergence.py                         # 3 pairs at 256 px
     .venv/bin/python benchmarks/convergence.py --sizes 256 512 --every 25 --json out.json
@@ -14,48 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("chelsea.png", "great_wave.jpg"),
-         ("coffee.png", "the_scream.jpg"))
-
-
-def trace(settings, tuning, every: int) -> dict:
-    from judge import Judge
-
-    from nst_core import PreviewPolicy, Preview, Progress, StillJob
-
-    run = StillJob(settings, tuning).prepare(PreviewPolicy(every=every))
-    judge = Judge(settings.content, settings.styles[0], run.output_size)
-    points, judged, scale, last = [], 0.0, 0, None
-    t0 = time.perf_counter()
-    for ev in run.events():
-        if isinstance(ev, Progress):
-            scale = ev.scale
-        elif isinstance(ev, Preview):
-            t = time.perf_counter()
-            # how far the picture moved since the last point, in 8-bit levels (what the
-            # picture rule of #12 watches); None at a scale's first point
-            change = None
-            if last is not None and last.shape == ev.image.shape:
-                change = float(np.abs(ev.image.astype(np.int16) - last).mean())
-            last = ev.image.astype(np.int16)
-            q = judge(ev.image)
-            points.append({"iteration": ev.iteration, "scale": scale,
-                           "seconds": round(t - t0 - judged, 2), "change": change,
-                           **{k: round(v, 5) for k, v in q.items()}})
-            judged += time.perf_counter() - t
-    seconds = time.perf_counter() - t0 - judged
-    final = {k: round(v, 5) for k, v in judge(run.result.image).items()}
-    return {"iterations": run.result.iterations, "seconds": round(seconds, 2),
-            "reason": run.result.reason, "final": final, "points": points,
-            "image": run.result.image}
+from common import RULE_PAIRS as PAIRS, trace  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

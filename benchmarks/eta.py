@@ -22,10 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-SAMPLES = ROOT / "resources" / "samples"
+from common import SAMPLES  # noqa: E402
 
 
 def _job(kind: str, size: int, quick: bool, folder: str):

@@ -35,13 +35,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import ROOT, median_time, sync  # noqa: E402
 
 import torch  # noqa: E402
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from instant import median_time, sync  # noqa: E402
 
 
 def _still(settings, tuning=None) -> dict:

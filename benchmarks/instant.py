@@ -1,4 +1,4 @@
-"""Instant styles (issue #9): how fast a model repaints, how fast it trains, and how its pictures
+"""Instant styles: how fast a model repaints, how fast it trains, and how its pictures
 compare with the optimization's.
 
     .venv/bin/python benchmarks/instant.py speed                  # apply and training speed
@@ -20,37 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import ROOT, Judge, median_time, trace  # noqa: E402
 
 import numpy as np
 import torch
-
-
-def sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
-def median_time(fn, repeat: int, warmup: int = 1) -> float:
-    """Median seconds of `fn()` over `repeat` calls after `warmup` calls, the GPU's queued work
-    finished before each clock starts and before it stops."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        sync()
-        t = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def speed(args) -> dict:
@@ -109,8 +86,6 @@ def speed(args) -> dict:
 
 
 def quality(args) -> dict:
-    from convergence import trace
-    from judge import Judge
 
     from nst_app.models import library
     from nst_app.samples import default_content, default_settings

@@ -1,6 +1,6 @@
-"""A fixed judge of a finished picture, for comparing schedules and stopping rules (issue #12).
+"""A fixed judge of a finished picture, for comparing schedules and stopping rules.
 
-Four measures of an 8-bit picture against its photo and painting, through the bundled VGG19 in
+Five measures of an 8-bit picture against its photo and painting, through the bundled VGG19 in
 float32 (whatever precision the run used):
 
     gram     layer-balanced Gram distance to the painting: the mean over relu1_1..relu5_1 of
@@ -22,14 +22,9 @@ settings sees it.
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import torch
+import torch.nn.functional as F
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"

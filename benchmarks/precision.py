@@ -26,13 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import PAIRS, ROOT, SAMPLES, Judge, same_picture  # noqa: E402
 
-SAMPLES = ROOT / "resources" / "samples"
-PAIRS = (("tubingen.jpg", "starry_night.jpg"), ("chelsea.png", "the_scream.jpg"),
-         ("astronaut.png", "great_wave.jpg"))
 PRESETS = {"quick": "1-quick-preview.json", "balanced": "2-balanced.json",
            "high": "3-high-quality.json"}
 
@@ -54,8 +49,6 @@ def bf16_name(device: str) -> str:
 
 
 def one_run(settings, precision: str, winograd: bool = True) -> dict:
-    from judge import Judge
-
     from nst_core import StillJob, Tuning
 
     device = "cuda" if settings.device == "cuda" else "cpu"
@@ -77,13 +70,6 @@ def one_run(settings, precision: str, winograd: bool = True) -> dict:
             "worst_eval_over_best": round(worst, 3),
             "final_loss": round(result.final_losses.get("total", float("nan")), 5),
             **{k: round(v, 5) for k, v in judged.items()}, "image": result.image}
-
-
-def same_picture(low: dict, ref: dict) -> bool:
-    """Style measures within 5%, content within 2% and SSIM within 0.01 of float32's (lower
-    style distance is not a fault: the measures are distances to the painting)."""
-    return (low["gram"] <= 1.05 * ref["gram"] and low["adain"] <= 1.05 * ref["adain"]
-            and low["content"] <= 1.02 * ref["content"] and low["ssim"] >= ref["ssim"] - 0.01)
 
 
 def main(argv: list[str] | None = None) -> int:

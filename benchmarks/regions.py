@@ -31,15 +31,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import CONTENT_LAYER, SAMPLES, STYLE_LAYERS, Judge  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-SAMPLES = ROOT / "resources" / "samples"
 METHODS = ("inside", "average", "all", "multiply")
 SKIES = (("tubingen.jpg", "starry_night.jpg", "great_wave.jpg"),
          ("rocket.jpg", "starry_night.jpg", "the_scream.jpg"))
@@ -86,7 +83,6 @@ def _multiply():
 def crop_judge(photo_rgb: np.ndarray, painting: str, picture: np.ndarray,
                box: tuple[int, int]) -> dict[str, float]:
     """The judge's measures of columns box[0]:box[1] of the picture against the photo's."""
-    from judge import Judge
 
     a, b = box
     part, photo = picture[:, a:b].copy(), photo_rgb[:, a:b].copy()
@@ -147,7 +143,6 @@ def sky_mask(rgb: np.ndarray) -> np.ndarray:
 def region_distance(net, picture: np.ndarray, guide: np.ndarray, painting: str) -> float:
     """The judge's Gram distance inside a region: guided Gram matrices of the picture (the
     region eroded at every layer, nst_core.objective.regions) against the painting's."""
-    from judge import STYLE_LAYERS
 
     from nst_core.media.images import fit_long_side, load_image, resize
     from nst_core.media.tensors import to_tensor
@@ -172,7 +167,6 @@ def region_distance(net, picture: np.ndarray, guide: np.ndarray, painting: str) 
 
 
 def sky_case(size: int, method: str, save: Path | None, iterations: int | None) -> list[dict]:
-    from judge import CONTENT_LAYER, STYLE_LAYERS
 
     from nst_core.media.images import load_image, resize
     from nst_core.networks.vgg import VGGFeatures

@@ -22,15 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from common import peak_rss_mib, sync  # noqa: E402
 
 
 def conv_shapes(settings, size_wh):
@@ -70,21 +67,14 @@ def conv_throughput(shapes, device, dtype=None) -> float:
                 F.conv2d(x, wt, padding=1)
             best = float("inf")
             for _ in range(5):
-                _sync(device)
+                sync(device)
                 t = time.perf_counter()
                 F.conv2d(x, wt, padding=1)
-                _sync(device)
+                sync(device)
                 best = min(best, time.perf_counter() - t)
             total_flops += 2 * ci * co * 9 * h * w
             total_time += best
     return total_flops / total_time
-
-
-def _sync(device) -> None:
-    import torch
-
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def measure_one(size: int, device: str, iters: int, warmup: int, autocast: str,
@@ -109,7 +99,7 @@ def measure_one(size: int, device: str, iters: int, warmup: int, autocast: str,
     for event in job.events():
         if not isinstance(event, Progress):
             continue
-        _sync(dev)
+        sync(dev)
         stamps.append(time.perf_counter())
     per_iter = [b - a for a, b in zip(stamps, stamps[1:])][warmup - 1:]
     shapes = conv_shapes(s, job.output_size)
@@ -120,7 +110,7 @@ def measure_one(size: int, device: str, iters: int, warmup: int, autocast: str,
         peak = torch.cuda.max_memory_allocated() / 2**20
         peak_kind = "cuda_allocated"
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+        peak = peak_rss_mib()
         peak_kind = "rss"
     sec = statistics.median(per_iter)
     floor = flops / throughput

@@ -34,16 +34,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from precision import PAIRS, SAMPLES, same_picture  # noqa: E402
+from common import PAIRS, SAMPLES, Judge, luminance, peak_rss_mib, same_picture, ssim  # noqa: E402
 
 FP32 = (("cpu", "float32"), ("cuda", "float32"))
 
@@ -86,7 +81,6 @@ def _run(settings, tuning):
 
 
 def compare(args) -> int:
-    from judge import Judge
 
     from nst_core import Tuning
     from nst_core.media.images import save_image
@@ -156,7 +150,6 @@ def large(args) -> int:
                                 zip(run.picture.scales, plan)], flush=True)
     final = len(run.picture.scales) - 1
     marks: list[float] = []
-    t0 = time.perf_counter()
     for event in run.events():
         if isinstance(event, Note):
             print("#", event.text, flush=True)
@@ -165,7 +158,7 @@ def large(args) -> int:
             if len(marks) > args.iters:
                 stop.set()
     per_it = (marks[-1] - marks[0]) / max(1, len(marks) - 1)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KB -> GB
+    peak = peak_rss_mib() / 1024
     from nst_core.painting.schedule import plan_scales
 
     default = plan_scales(settings.replace(iterations=300), load_image(settings.content).size)
@@ -211,7 +204,6 @@ def pace_mode(args) -> int:
 
 
 def stroke(args) -> int:
-    from judge import Judge, luminance, ssim
 
     from nst_core import Tuning
     from nst_core.media.images import resize, save_image
@@ -257,7 +249,6 @@ def stroke(args) -> int:
 def pairs_mode(args) -> int:
     import dataclasses
 
-    from judge import Judge
 
     from nst_core import Tuning
 

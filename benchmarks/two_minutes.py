@@ -1,4 +1,4 @@
-"""The two-minute picture (issue #12): how far the picture still moves as a run goes on, and the
+"""The two-minute picture: how far the picture still moves as a run goes on, and the
 old default against the new one.
 
     .venv/bin/python benchmarks/two_minutes.py trace --size 256 [--pairs 3] [--every 10]
@@ -14,7 +14,7 @@ rule watches).
 With --old, compare takes the old default's figures (and, with --save, its pictures) from an
 earlier `trace --json` (and `trace --save`) instead of running it again: at 512 px the old
 default takes about 9 minutes a pair on 2 AVX2 cores. Without it, compare runs `trace` in a
-child process first: the old default runs as it did before #12, also with glibc's own handling
+child process first: the old default runs as it did before the picture rule, also with glibc's own handling
 of freed memory, and the engine's keeping it (Tuning.keep_freed_memory) is process-wide.
 
 `trace --default new` traces the engine's defaults with the picture rule off, over the same 300
@@ -45,15 +45,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from convergence import PAIRS, trace  # noqa: E402
+from common import RULE_PAIRS as PAIRS, trace  # noqa: E402
 
 
 def old_default(settings):
-    """The default before #12: 300 iterations, the 0.1% loss early stop (it never fired at
+    """The default before the picture rule: 300 iterations, the 0.1% loss early stop (it never fired at
     512 px; here it is off, as in the issue's figures) and the 0.3 coarse ratio, no picture
     rule, torch's direct convolutions and glibc's own handling of freed memory."""
     from nst_core import Tuning
@@ -246,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--only", type=int, nargs="+", metavar="I",
                    help="these pairs (0-based, in PAIRS' order) instead of the first --pairs")
     t.add_argument("--default", choices=["old", "new"], default="old",
-                   help="old: the default before #12; new: the engine's, without the rule")
+                   help="old: the default before the picture rule; new: the engine's, without the rule")
     t.add_argument("--coarse-ratio", type=float, help="another coarse ratio (Tuning.coarse_ratio)")
     t.add_argument("--iterations", type=int, help="another budget of iterations (300)")
     c = sub.add_parser("compare")

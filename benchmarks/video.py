@@ -1,4 +1,4 @@
-"""Flicker, style and speed of video repainting (issue #10): each method with every frame on its
+"""Flicker, style and speed of video repainting: each method with every frame on its
 own (temporal weight 0) against the temporal method, on the bundled clip.
 
     python benchmarks/video.py [--clip PATH] [--size 256] [--seconds 2] [--fps 8] \\
@@ -24,9 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import ROOT, Judge  # noqa: E402
 
 CLIP = ROOT / "resources" / "samples" / "video" / "tubingen_pan.mp4"
 PAINTING = ROOT / "resources" / "samples" / "style" / "starry_night.jpg"
@@ -99,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.size, args.seconds, args.fps, args.iterations = 64, 0.25, 8.0, 3
-    from judge import Judge
 
     from nst_core.media.video import even_size, probe
 

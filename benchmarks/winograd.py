@@ -18,10 +18,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import common  # noqa: E402,F401  (puts the repository on the path)
 
 
 def _median_ms(fn, repeat: int) -> float:
