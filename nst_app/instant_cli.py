@@ -5,9 +5,11 @@
         [--strength 0..1] [--color keep]
 
 `train` with no `-o` writes `<painting>.nst` into the app's model library, where the window
-lists it. Running the same command again resumes a stopped training. `apply` takes photos and
+lists it, and a finished training's previews into the history. Running the same command again
+resumes a stopped training. `apply` takes photos and
 folders of photos, names each picture `photo__model.png` (distinct within the run, checked
-before any work) and repaints them one by one: a photo that cannot be read fails only itself.
+before any work) and repaints them one by one, each into the history too: a photo that cannot
+be read fails only itself.
 Exit codes as for every verb (nst_app.command).
 """
 from __future__ import annotations
@@ -31,8 +33,9 @@ from nst_core.settings.training import TrainSettings
 from . import models
 from .batch import expand_images, not_outputs
 from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Bar, absolute, common_flags,
-                      dataclass_options, error, exit_code, given, interruptible, printable,
-                      report_json, setup_logging, stop_on_signals, time_left, warn)
+                      dataclass_options, error, exit_code, given, history_for, interruptible,
+                      printable, report_json, setup_logging, stop_on_signals, time_left, warn)
+from .runs import record
 
 _TRAIN_RENAMED = {"crop": "size", "learning_rate": "lr"}
 _SKIP = ("style", "photos", "held_out", "output", "restart")
@@ -56,7 +59,7 @@ def build_train_parser() -> argparse.ArgumentParser:
     dataclass_options(p, TrainSettings, skip=_SKIP, renamed=_TRAIN_RENAMED)
     p.add_argument("--restart", action="store_true", default=False,
                    help="Start afresh even if the model file holds a training of this painting")
-    common_flags(p, history=False, overwrite="Replace the model file: the same as --restart")
+    common_flags(p, overwrite="Replace the model file: the same as --restart")
     return p
 
 
@@ -73,7 +76,8 @@ def train_main(argv: Sequence[str] | None = None) -> int:
                                  held_out=tuple(absolute(p) for p in args.held_out),
                                  output=str(out), restart=args.restart or args.overwrite,
                                  **given(args, TrainSettings, skip=_SKIP))
-        run = TrainJob(settings).prepare(NONE, stop)
+        job = TrainJob(settings)
+        run = job.prepare(NONE, stop)
     except NSTError as e:
         error(str(e))
         return EXIT_BAD_INPUT
@@ -107,6 +111,9 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         code = exit_code("stopped")
     if message:
         error(message)
+    _, problem = record(history_for(args), result, "cli", job)
+    if problem:
+        warn(problem)
     if args.json:
         report_json(code, model=str(out), steps_done=result.steps_done if result else None,
                     status=result.status if result else "failed",
@@ -137,7 +144,7 @@ def build_apply_parser() -> argparse.ArgumentParser:
     p.add_argument("--color", choices=("style", "keep"), default="style",
                    help="keep: the photo's own colours")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    common_flags(p, history=False)
+    common_flags(p)
     return p
 
 
@@ -217,7 +224,7 @@ def apply_main(argv: Sequence[str] | None = None) -> int:
         error(f"cannot make the folder {printable(out)} ({os_reason(e)})")
         return EXIT_BAD_INPUT
     bar = Bar(len(pairs), enabled=not args.quiet and len(pairs) > 1, unit="pic")
-    items, stop = [], threading.Event()
+    items, stop, history = [], threading.Event(), history_for(args)
     with stop_on_signals(stop):
         for k, (job, (photo, target)) in enumerate(zip(jobs, pairs)):
             if stop.is_set():
@@ -226,7 +233,7 @@ def apply_main(argv: Sequence[str] | None = None) -> int:
                 items.append({"photo": photo, "output": str(target), "state": "skipped",
                               "error": None})
             else:
-                items.append(_apply_one(job, target, args))
+                items.append(_apply_one(job, target, args, history))
             bar.show(k + 1, Path(photo).name)
     bar.close()
     failed = [it for it in items if it["state"] == "failed"]
@@ -253,8 +260,9 @@ def _made_by(job: ApplyJob) -> str:
                       sort_keys=True)
 
 
-def _apply_one(job: ApplyJob, target: Path, args) -> dict:
-    """One photo repainted and saved; what happened, for the summary."""
+def _apply_one(job: ApplyJob, target: Path, args, history) -> dict:
+    """One photo repainted, saved and listed in the history; what happened, for the
+    summary."""
     item = {"photo": job.content, "output": None, "state": "failed", "error": None}
     try:
         result = job.prepare().run()
@@ -268,4 +276,7 @@ def _apply_one(job: ApplyJob, target: Path, args) -> dict:
         h, w = result.image.shape[:2]
         item.update(state="done", width=w, height=h, reason=result.reason,
                     seconds=round(result.timings.get("total", 0.0), 3))
+        _, problem = record(history, result, "cli", job)
+        if problem:
+            warn(problem)
     return item

@@ -14,8 +14,8 @@ from .history import HistoryEntry, HistoryStore
 
 
 class Keeper:
-    """Keeps nothing: a kind whose result the history does not list (a training's model file is
-    its own record, a camera's frames are seen as they come, a chunk is joined by its render)."""
+    """Keeps nothing: a kind whose result the history does not list (a camera's frames are
+    seen as they come, a chunk is joined by its render)."""
 
     #: what a batch item of this kind writes: "picture", or "" for nothing
     output = ""
@@ -77,14 +77,58 @@ class PictureKeeper(Keeper):
         return result
 
 
+def _picture_settings(photo: str, painting: str, picture) -> TransferSettings:
+    """The picture settings an instant style's picture is listed with: its photo, the painting
+    the style learned (when that file is here) and its size, so that the history names them
+    and Paint Again paints the same pair with the full optimization."""
+    size = min(max(max(picture.shape[:2]), 32), 8192)
+    return TransferSettings(content=photo, styles=(painting,) if painting else (), size=size)
+
+
+def _painting_of(model_path: str) -> str:
+    from nst_core.networks.stylize import cached_model
+
+    from .models import painting_of
+
+    return painting_of(cached_model(model_path))
+
+
 class InstantPictureKeeper(Keeper):
-    """A photo repainted by an instant style: saved as a picture (the history lists optimized
-    pictures, whose settings can be painted again)."""
+    """A photo repainted by an instant style: saved as a picture, and listed in the history
+    with its photo and painting (the window lists one when the person keeps it: its live
+    repaints are previews)."""
 
     output = "picture"
 
+    def record(self, history, job, result, source):
+        return history.add_image(
+            result.image, _picture_settings(job.content, _painting_of(result.model), result.image),
+            0, float(result.timings.get("total", 0.0)), result.status,
+            f"instant style: {result.painting.replace('_', ' ')}", source, alpha=result.alpha)
+
     def save(self, result, path, overwrite):
         return save_image(path, result.image, overwrite=overwrite)
+
+
+class TrainingKeeper(Keeper):
+    """A finished training: its last previews (held-out photos repainted) in the history,
+    named by the painting and the model file; a stopped training is not listed (its
+    checkpoint is in the model file, and the same command goes on)."""
+
+    def record(self, history, job, result, source):
+        if result.status != "done" or result.preview is None:
+            return None
+        s = job.settings
+        photos = s.held_out or s.photos
+        return history.add_image(
+            result.preview, _picture_settings(photos[0] if photos else "", s.style,
+                                              result.preview),
+            result.steps_done, float(result.timings.get("total", 0.0)), "done",
+            f"instant style trained in {result.steps_done} steps: {result.path}", source)
+
+    def history_problem(self, history, result, reason):
+        return (f"The model is written to {result.path}, but it could not be listed in the "
+                f"history in {history.folder} ({reason}).")
 
 
 class VideoKeeper(Keeper):
@@ -99,7 +143,7 @@ class VideoKeeper(Keeper):
 
 
 KEEPERS: dict[str, Keeper] = {"still": PictureKeeper(), "apply": InstantPictureKeeper(),
-                              "video": VideoKeeper()}
+                              "video": VideoKeeper(), "train": TrainingKeeper()}
 
 
 def keeper_for(job: Job | None) -> Keeper:

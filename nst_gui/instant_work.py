@@ -255,7 +255,8 @@ class InstantWork(QObject):
         self.w.progress.reset(settings.steps)
         self.w.show_page("instant")
         job = TrainJob(settings)
-        self.trainer.start(lambda stop: run_and_record(job, None, "window", LIVE, stop))
+        history = self.w.history
+        self.trainer.start(lambda stop: run_and_record(job, history, "window", LIVE, stop))
         self.w.statusBar().showMessage(f"Preparing to train on {len(settings.photos)} photos…")
         from nst_core.kinds.train import estimated_seconds
 
@@ -293,6 +294,10 @@ class InstantWork(QObject):
         self.w.progress.finish(text)
         self.w.statusBar().showMessage(text)
         self.w.instant.status.setText(text)
+        if f.entry is not None:  # a finished training's previews
+            self.w.history_strip.add(f.entry, None)
+        elif f.history_error:
+            self.w.statusBar().showMessage(f.history_error)
 
     def refine(self) -> bool:
         """Start the full optimization from the instant picture on show."""

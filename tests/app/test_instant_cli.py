@@ -258,3 +258,45 @@ def test_a_damaged_checkpoint_is_trained_again_and_said_so(tmp_path, capsys):
     other.write_bytes(b"PK but not ours")
     assert train_main(args[:-len(TINY)] [:5] + [str(other), *TINY]) == 2
     assert other.read_bytes() == b"PK but not ours"
+
+
+def test_train_and_apply_record_to_the_history_like_render(tmp_path, tiny_model, photo_path,
+                                                           app_data):
+    """A finished training lists its previews, each applied picture itself, with the photo
+    and painting named; --no-history lists nothing; a stopped training is not listed."""
+    from nst_app.history import HistoryStore
+
+    history = HistoryStore(app_data / "history")
+    s = tiny_train_settings(tmp_path)
+    assert train_main(["--style", s.style, "--photos", *s.photos, "-o",
+                       str(tmp_path / "m.nst"), *TINY]) == 0
+    [trained] = history.entries()
+    assert trained.iterations == 2 and trained.status == "done"
+    assert trained.settings.styles == (s.style,) and trained.settings.content in s.photos
+    assert "instant style trained in 2 steps" in trained.reason
+    assert str(tmp_path / "m.nst") in trained.reason
+    assert read_rgb(trained.image_path).shape[2] == 3
+
+    out = tmp_path / "outs"
+    assert apply_main(["--model", tiny_model, "--content", str(photo_path), "-o", str(out),
+                       "--size", "64", "-q"]) == 0
+    applied = history.entries()[-1]
+    assert applied.settings.content == str(photo_path) and applied.settings.size == 64
+    assert applied.reason.startswith("instant style: ")
+    assert np.array_equal(read_rgb(applied.image_path), read_rgb(out / "photo__tiny.png"))
+    assert "photo ×" in applied.label()
+
+    before = len(history.entries())
+    assert apply_main(["--model", tiny_model, "--content", str(photo_path), "-o", str(out),
+                       "--overwrite", "--no-history", "-q"]) == 0
+    assert train_main(["--style", s.style, "--photos", *s.photos, "-o",
+                       str(tmp_path / "n.nst"), *TINY, "--no-history"]) == 0
+    assert len(history.entries()) == before
+    from nst_app.keepers import keeper_for
+    from nst_core.kinds.train import TrainJob, TrainResult
+
+    stopped = TrainResult(path=str(tmp_path / "m.nst"), steps_done=1, status="stopped",
+                          preview=np.zeros((8, 8, 3), np.uint8))
+    job = TrainJob(s)
+    assert keeper_for(job).record(history, job, stopped, "cli") is None
+    assert len(history.entries()) == before

@@ -162,3 +162,17 @@ def test_training_a_painting_you_already_have_a_style_of_keeps_both(window, tiny
     assert out.name == "starry_night-2.nst" and mine.is_file()
     assert "You already have a style of this painting (starry_night.nst)" in about
     assert "starry_night-2.nst" in about
+
+
+def test_a_finished_training_lists_its_previews_in_the_history(window, qtbot, tmp_path):
+    from tests.conftest import tiny_train_settings
+
+    before = window.history_strip.list.count()
+    settings = tiny_train_settings(tmp_path)
+    assert window.instants._start_training(settings)
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: window.history_strip.list.count() == before + 1, timeout=10000)
+    [entry] = window.history.entries()
+    assert entry.settings.styles == (settings.style,)
+    assert "instant style trained in 2 steps" in entry.reason
+    assert "Instant style ready" in window.instant.status.text()
