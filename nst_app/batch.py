@@ -24,8 +24,8 @@ from nst_core import (ImageError, NSTError, PreviewPolicy, Progress, SettingsErr
 from nst_core.catalogue import job_from_dict
 from nst_core.job import Job
 from nst_core.kinds.still import StillJob
-from nst_core.media.images import (check_output, load_image, os_reason, read_settings_json,
-                                   write_atomic)
+from nst_core.media.files import os_reason, write_atomic
+from nst_core.media.images import check_output, load_image, read_settings_json
 
 from .executors import Executor, ItemEvent, ItemFinished, ItemRequeued, ItemStarted
 from .history import HistoryEntry, HistoryStore

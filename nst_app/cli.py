@@ -130,7 +130,7 @@ def load_settings_file(path: str) -> TransferSettings:
 
 
 def default_output(settings: TransferSettings) -> Path:
-    from nst_core.media.images import unique_path
+    from nst_core.media.files import unique_path
 
     name = f"{Path(settings.content).stem[:60]}_{Path(settings.styles[0]).stem[:60]}.png"
     return unique_path(Path.cwd() / name)
@@ -147,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`main.py render`."""
     args = build_parser().parse_args(argv)
     setup_logging(args)
-    from nst_core.media.images import check_output, os_reason, save_image
+    from nst_core.media.files import os_reason
+    from nst_core.media.images import check_output, save_image
     from nst_core.kinds.still import StillJob
 
     from .runs import Finished, run_and_record
@@ -225,7 +226,8 @@ def _rescue(result, settings, out: Path, finished) -> str:
         return finished.entry.image_path
     import tempfile
 
-    from nst_core.media.images import save_image, unique_path
+    from nst_core.media.files import unique_path
+    from nst_core.media.images import save_image
 
     for folder in (paths.data_dir() / "rescued", Path(tempfile.gettempdir())):
         try:

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from nst_core import NSTError, TransferSettings
-from nst_core.media.images import read_settings_json, save_image, write_atomic
+from nst_core.media.files import write_atomic
+from nst_core.media.images import read_settings_json, save_image
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,8 @@ from nst_core import NONE, Note, NSTError, Progress
 from nst_core.base.errors import ModelError, RunFailedError, SettingsError
 from nst_core.kinds.apply import ApplyJob
 from nst_core.kinds.train import TrainJob
-from nst_core.media.images import SAVE_FORMATS, check_output, made_by, os_reason, save_image
+from nst_core.media.files import os_reason
+from nst_core.media.images import SAVE_FORMATS, check_output, made_by, save_image
 from nst_core.networks.model_file import SUFFIX
 from nst_core.networks.stylize import cached_model
 from nst_core.settings.training import TrainSettings

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nst_core.base.errors import ModelError, SettingsError
-from nst_core.media.images import os_reason, unique_path
+from nst_core.media.files import os_reason, unique_path
 from nst_core.networks.model_file import SUFFIX, InstantModel, load_model
 from nst_core.media.video import VIDEO_SUFFIXES
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from nst_core import NSTError, PreviewPolicy, RunFailedError
 from nst_core.job import Job
-from nst_core.media.images import os_reason
+from nst_core.media.files import os_reason
 
 from .history import HistoryEntry, HistoryStore
 from .keepers import keeper_for

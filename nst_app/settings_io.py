@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from nst_core import NSTError, SettingsError, TransferSettings
-from nst_core.media.images import os_reason, read_settings_json
+from nst_core.media.files import os_reason
+from nst_core.media.images import read_settings_json
 from nst_core.settings.picture import parse_json
 
 #: A settings file is a few kilobytes; anything far larger is not one.

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nst_core import NONE, NSTError, Note, OutputExistsError, Progress
 from nst_core.base.errors import RunFailedError
-from nst_core.media.images import os_reason, unique_path
+from nst_core.media.files import os_reason, unique_path
 
 from .picture_options import add_settings_options, paintings_given
 from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Bar, absolute, common_flags,

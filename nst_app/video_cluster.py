@@ -21,7 +21,8 @@ import numpy as np
 from nst_core import NONE, Note, Preview, PreviewPolicy, Progress
 from nst_core.base.events import Timer
 from nst_core.media.frame_cache import frame_path, lead_path
-from nst_core.media.images import png_bytes, rgb_from_png, write_atomic
+from nst_core.media.files import write_atomic
+from nst_core.media.images import png_bytes, rgb_from_png
 from nst_core.kinds.video import VideoJob, VideoResult, VideoRun
 from nst_core.kinds.video_chunk import VideoChunkJob
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nst_core.media.images import save_image, unique_path
+from nst_core.media.files import unique_path
+from nst_core.media.images import save_image
 from nst_core.media.video import Frame, VideoInfo, even_size, frame_at, probe, read_frames
 
 from . import paths

@@ -12,7 +12,8 @@ from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QFileDialog
 
 from nst_core import ImageError, NSTError, OutputExistsError
-from nst_core.media.images import save_image, unique_path
+from nst_core.media.files import unique_path
+from nst_core.media.images import save_image
 from nst_core.media.video import is_video
 
 from .file_filters import IMAGE_FILTER

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from nst_app.runs import Finished, run_and_record
 from nst_core import (LIVE, ImageError, Note, NSTError, Progress, SettingsError,
                       TransferSettings)
-from nst_core.media.images import unique_path
+from nst_core.media.files import unique_path
 
 from .outcome import RunOutcome
 from .params_panel import ParamsPanel

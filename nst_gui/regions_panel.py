@@ -322,7 +322,7 @@ class RegionsWork(QObject):
             self.save_mask(target, path if path.lower().endswith(".png") else path + ".png")
 
     def save_mask(self, painting: str, path: str) -> bool:
-        from nst_core.media.images import write_atomic
+        from nst_core.media.files import write_atomic
 
         from .regions import png_bytes
 

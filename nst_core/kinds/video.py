@@ -29,16 +29,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from nst_core.base.errors import (ImageError, OutOfMemoryError, OutputExistsError,
-                                  RunFailedError, SettingsError)
+from nst_core.base.errors import ImageError, OutOfMemoryError, RunFailedError, SettingsError
 from nst_core.base.events import Event, Note, Preview, PreviewPolicy, Progress, Timer
 from nst_core.base.results import Ended, Status
 from nst_core.job import Job, Run
 from nst_core.media.frame_cache import FrameCache, FrameWriter
-from nst_core.media.images import os_reason, probe_writable
+from nst_core.media.files import os_reason
 from nst_core.media.tensors import to_uint8
 from nst_core.media.video import even_size, probe, read_frames, read_selected
-from nst_core.media.video_out import check_video_output, write_video
+from nst_core.media.video_out import check_render_output, write_video
 from nst_core.objective.perceptual import Objective
 from nst_core.painting.frames import FramePainter
 from nst_core.painting.optimize import NonFiniteLoss
@@ -146,25 +145,12 @@ class VideoRun(Run):
         self.output = Path(s.output).expanduser()
         self.frames = FrameCache(self.output, self.size, self._identity())
         self.cache = self.frames.folder
-        self._check_output()
+        check_render_output(self.output, s.to_folder, s.overwrite)
         self.device = resolve_device(s.picture.device)
         self.done = self.frames.kept(len(self.times), s.overwrite)
         self.painter = FramePainter(s, self.tuning, self.device, self.size)
 
     # ---- preparing ---------------------------------------------------------------------------
-    def _check_output(self) -> None:
-        s, out = self.settings, self.output
-        if s.to_folder:
-            if not out.parent.is_dir():
-                raise SettingsError("output", f"the folder {out.parent} does not exist")
-            if out.exists() and not (out.is_dir() and not any(out.iterdir())) \
-                    and not s.overwrite:
-                raise OutputExistsError(f"{out} already exists; choose another name or allow "
-                                        "overwriting")
-        else:
-            check_video_output(out, s.overwrite)
-        probe_writable(out)
-
     def _identity(self) -> dict[str, Any]:
         """What the kept frames depend on: the job without `overwrite`, and the clip's bytes
         (its size and modification time)."""

@@ -18,7 +18,8 @@ import numpy as np
 from PIL import Image
 
 from nst_core.base.errors import OtherRenderKeptError, OutputExistsError, RunFailedError
-from nst_core.media.images import _umask, load_image, os_reason, png_bytes, resize, write_atomic
+from nst_core.media.files import _umask, os_reason, write_atomic
+from nst_core.media.images import load_image, png_bytes, resize
 
 CACHE_SUFFIX = ".frames"
 MANIFEST = "job.json"

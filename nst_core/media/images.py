@@ -1,4 +1,5 @@
-"""Images in and out: loading every common format safely, resizing, and saving atomically.
+"""Images in and out: loading every common format safely, resizing, and saving atomically
+(through `nst_core.media.files`).
 
 Loading turns whatever the person picked into an sRGB, 8-bit, HxWx3 array: EXIF orientation is
 applied, an embedded ICC profile is converted to sRGB, grayscale / palette / CMYK / 16-bit images
@@ -9,15 +10,10 @@ one-line reason.
 """
 from __future__ import annotations
 
-import errno
 import io
 import logging
 import os
-import tempfile
-import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +22,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from nst_core.base.errors import ImageError, OutputExistsError, SettingsError
 from nst_core.media import formats
+from nst_core.media.files import os_reason, probe_writable, replacing
 from nst_core.media.formats import EXIF_DESCRIPTION, JOB_KEY, SETTINGS_KEY
 
 log = logging.getLogger(__name__)
@@ -139,16 +136,6 @@ def _deep(p: Path, im: Image.Image, shape: tuple[int, ...]) -> np.ndarray | None
     return np.clip(rgb + 0.5, 0, 65535).astype(np.uint16)
 
 
-def os_reason(e: OSError) -> str:
-    """An OSError in a few words a person understands."""
-    words = {errno.ENAMETOOLONG: "the file name is too long for this file system",
-             errno.EROFS: "the disk is read-only", errno.ENOSPC: "the disk is full",
-             errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-             errno.EDQUOT: "the disk quota is used up", errno.ENOTDIR: "a part of the path "
-             "is a file, not a folder", errno.EISDIR: "it is a folder"}
-    return words.get(e.errno, e.strerror or str(e))
-
-
 def _to_srgb(im: Image.Image, p: Path) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         im = ImageOps.exif_transpose(im)
@@ -204,6 +191,9 @@ def resize(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 # ---- saving --------------------------------------------------------------------------------
+_WRITE_DELAY = float(os.environ.get("NST_STUDIO_TEST_WRITE_DELAY", "0") or 0)
+
+
 def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | None = None,
                overwrite: bool = False, quality: int = 95, made_by: str | None = None,
                alpha: np.ndarray | None = None, deep: np.ndarray | None = None) -> Path:
@@ -236,46 +226,6 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, settings_json: str | No
     return p
 
 
-@contextmanager
-def replacing(p: Path, overwrite: bool = True, suffix: str = ".tmp") -> Iterator[str]:
-    """A temporary path beside `p` for the block to write the new file to. When the block ends,
-    the file takes `p`'s place in one step (replacing a file there only with `overwrite`,
-    else OutputExistsError), with the permissions of the file it replaces or, for a new one,
-    what the umask gives; when the block fails, the temporary file is removed. A crash or a
-    full disk never leaves half a file."""
-    mode = _mode_for(p, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=suffix, dir=p.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        os.chmod(tmp, mode)  # mkstemp makes it 0600
-        put_in_place(tmp, p, overwrite)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _mode_for(p: Path, overwrite: bool) -> int:
-    """The permissions a file written at `p` gets: those of the file it replaces, else what the
-    umask gives a new file (mkstemp's temporary files are 0600)."""
-    try:
-        return p.stat().st_mode & 0o7777 if overwrite and p.is_file() else 0o666 & ~_umask()
-    except OSError:
-        return 0o666 & ~_umask()
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` in one step (a temporary file beside it, synced, then renamed
-    over it): a crash or a full disk never leaves half a file, and a file it replaces keeps
-    its permissions."""
-    with replacing(Path(path)) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-
-
 def png_bytes(rgb: np.ndarray) -> bytes:
     """(H, W, 3) uint8 as PNG bytes, compressed lightly (frames kept while a video renders)."""
     buf = io.BytesIO()
@@ -290,44 +240,6 @@ def rgb_from_png(data: bytes) -> np.ndarray:
 
     with Image.open(io.BytesIO(data)) as im:
         return np.asarray(im.convert("RGB")).copy()
-
-
-def put_in_place(tmp: str | os.PathLike, p: Path, overwrite: bool) -> None:
-    """Move a finished temporary file onto `p` in one step: replacing it with `overwrite`,
-    else only if nothing is there (OutputExistsError)."""
-    if overwrite:
-        os.replace(tmp, p)
-    else:
-        _rename_no_clobber(str(tmp), p)
-
-
-_WRITE_DELAY = float(os.environ.get("NST_STUDIO_TEST_WRITE_DELAY", "0") or 0)
-
-
-def _name_max(folder: Path) -> int:
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):
-        return 255
-
-
-def _umask() -> int:
-    """The process's umask: read from /proc on Linux (setting it to read it back, the only
-    portable way, could give a file another thread creates at that instant the wrong mode)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    with _UMASK_LOCK:
-        mask = os.umask(0o022)
-        os.umask(mask)
-    return mask
-
-
-_UMASK_LOCK = threading.Lock()
 
 
 def check_output(path: str | os.PathLike, overwrite: bool = False, probe: bool = True) -> str:
@@ -355,45 +267,6 @@ def check_output(path: str | os.PathLike, overwrite: bool = False, probe: bool =
     if probe:
         probe_writable(p)
     return fmt
-
-
-def probe_writable(p: Path) -> None:
-    """Raise SettingsError unless a file named like `p` can be made in its folder (the only
-    test that holds for read-only disks, full disks and names too long)."""
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name[:64]}.", suffix=".probe", dir=p.parent)
-        os.close(fd)
-        os.unlink(tmp)
-        if len(os.fsencode(p.name)) > _name_max(p.parent):
-            raise OSError(errno.ENAMETOOLONG, "File name too long")
-    except OSError as e:
-        raise SettingsError("output", f"cannot write {p} ({os_reason(e)}); choose another "
-                                      "folder or name") from None
-
-
-def _rename_no_clobber(tmp: str, p: Path) -> None:
-    try:
-        os.link(tmp, p)  # atomic, and fails if p appeared meanwhile
-    except FileExistsError:
-        raise OutputExistsError(f"{p} already exists; choose another name or allow "
-                                "overwriting") from None
-    except OSError:  # filesystems without hard links
-        if p.exists():
-            raise OutputExistsError(f"{p} already exists; choose another name or allow "
-                                    "overwriting") from None
-        os.replace(tmp, p)
-        return
-    os.unlink(tmp)
-
-
-def unique_path(path: str | os.PathLike) -> Path:
-    """`path` itself if free, else the first free `stem-2.ext`, `stem-3.ext`, ..."""
-    p = Path(path)
-    n = 2
-    while p.exists():
-        p = p.with_name(f"{Path(path).stem}-{n}{p.suffix}")
-        n += 1
-    return p
 
 
 def made_by(path: str | os.PathLike) -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_core.base.errors import ImageError
-from nst_core.media.images import os_reason
+from nst_core.media.files import os_reason
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".wmv",
                   ".gif"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from nst_core.base.errors import OutputExistsError, SettingsError
-from nst_core.media.images import replacing
+from nst_core.media.files import probe_writable, replacing
 from nst_core.media.video import VIDEO_OUTPUTS, _stream_start
 
 
@@ -29,6 +29,21 @@ def write_video(path: str | os.PathLike, frames: Iterable[tuple[float, np.ndarra
     with replacing(p, overwrite, suffix=p.suffix) as tmp:  # the suffix names the container
         _encode(tmp, frames, fps, audio_from, start, end, crf)
     return p
+
+
+def check_render_output(p: Path, to_folder: bool, overwrite: bool) -> None:
+    """Raise SettingsError or OutputExistsError unless a render can write `p`: a video file,
+    or with `to_folder` a folder of PNG frames (a new or empty one, or any with `overwrite`);
+    a real file is made there to be sure."""
+    if to_folder:
+        if not p.parent.is_dir():
+            raise SettingsError("output", f"the folder {p.parent} does not exist")
+        if p.exists() and not (p.is_dir() and not any(p.iterdir())) and not overwrite:
+            raise OutputExistsError(f"{p} already exists; choose another name or allow "
+                                    "overwriting")
+    else:
+        check_video_output(p, overwrite)
+    probe_writable(p)
 
 
 def check_video_output(p: Path, overwrite: bool) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from nst_core.base.errors import ModelError
-from nst_core.media.images import os_reason, write_atomic
+from nst_core.media.files import os_reason, write_atomic
 from nst_core.networks.transformer import NetShape, TransformerNet
 
 FORMAT = "nst-studio-instant-style"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from nst_core.media.images import replacing
+from nst_core.media.files import replacing
 from nst_core.settings.picture import TransferSettings
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,9 @@ import pytest
 from PIL import Image, ImageCms
 
 from nst_core import ImageError, OutputExistsError, SettingsError
-from nst_core.media.images import (MIN_SIDE, fit_long_side, load_image, read_settings_json, resize,
-                             save_image, unique_path)
+from nst_core.media.files import unique_path
+from nst_core.media.images import (MIN_SIDE, fit_long_side, load_image, read_settings_json,
+                                   resize, save_image)
 from tests.conftest import make_photo, read_rgb
 
 RGB = make_photo(40, 32)
@@ -249,7 +250,7 @@ def test_atomic_writes_follow_the_umask_keep_a_replaced_files_mode_and_leave_not
     mkstemp's 0600 must not reach the person's folder, and a failed write leaves no stray."""
     import os
 
-    from nst_core.media.images import write_atomic
+    from nst_core.media.files import write_atomic
 
     old = os.umask(0o022)
     try:
