@@ -172,7 +172,7 @@ class HistoryStore:
             return None
         return self.add_image(result.image, result.settings, result.iterations,
                               float(result.timings.get("total", 0.0)), result.status,
-                              result.reason, source, alpha=getattr(result, "alpha", None))
+                              result.reason, source, alpha=result.alpha)
 
     def add_video(self, result, settings, source: str = "") -> HistoryEntry | None:
         """Record a finished video (`nst_core.kinds.video.VideoResult` of a render of

@@ -42,5 +42,4 @@ class RunOutcome:
             return None
         return cls(r.image, to_qimage(r.image), r.settings, r.iterations,
                    float(r.timings.get("total", 0.0)), r.status, r.reason, list(r.losses),
-                   f.entry, dict(r.final_losses), alpha=getattr(r, "alpha", None),
-                   deep=getattr(r, "deep", None))
+                   f.entry, dict(r.final_losses), alpha=r.alpha, deep=r.deep)

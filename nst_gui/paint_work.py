@@ -200,7 +200,8 @@ class PaintWork(QObject):
             text = f"Stopped at iteration {outcome.iterations}; the picture so far is kept"
         else:
             text = f"Done: {outcome.iterations} iterations in {fmt_seconds(outcome.seconds)}" \
-                   + (f" ({outcome.reason})" if outcome.reason.startswith("converged") else "")
+                   + (f" ({outcome.reason})" if outcome.settings is not None
+                      and outcome.iterations < outcome.settings.iterations else "")  # stopped early
         if "total" in outcome.final_losses:  # the kept picture's loss, not the last step's
             text += f" · loss {outcome.final_losses['total']:.4g}"
         self.w.progress.finish(text)
