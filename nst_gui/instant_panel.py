@@ -55,7 +55,7 @@ class InstantPanel(QWidget):
         lay.addWidget(self.list, 1)
 
         row = QHBoxLayout()
-        row.addWidget(QLabel("Strength"))
+        row.addWidget(QLabel("Painting strength"))
         self.strength = QSlider(Qt.Orientation.Horizontal)
         self.strength.setRange(0, 100)
         self.strength.setValue(100)
@@ -75,7 +75,8 @@ class InstantPanel(QWidget):
         self.size.setSingleStep(64)
         self.size.setValue(1024)
         self.size.setSuffix(" px")
-        self.size.setToolTip("Long side of the instant picture")
+        self.size.setToolTip("Long side of the picture: the same setting as the Paint page's "
+                             "output size")
         row.addWidget(self.size)
         lay.addLayout(row)
 

@@ -39,6 +39,12 @@ class InstantWork(QObject):
         self.trainer.preview.connect(w._on_preview)
         self.trainer.failed.connect(lambda e: w.paint.on_refused(e))
         self.trainer.crashed.connect(w._on_crashed)
+        # One output size for a still picture, painted or instant: the two boxes are one
+        # setting (setValue of the same value emits nothing, so they do not echo).
+        w.instant.size.setRange(w.params.size.minimum(), w.params.size.maximum())
+        w.instant.size.setValue(w.params.size.value())
+        w.params.size.valueChanged.connect(w.instant.size.setValue)
+        w.instant.size.valueChanged.connect(w.params.size.setValue)
 
     def _settings_for(self, painting: str = "") -> TransferSettings:
         """Settings an instant picture is saved with (its painting, when the file is here)."""

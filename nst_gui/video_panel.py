@@ -82,13 +82,14 @@ class VideoPanel(QWidget):
         self.model.setToolTip(_help("model"))
         form.addRow("Instant style", self.model)
         self.size = SpinBox()  # a number out of range is refused in one line
-        self.size.setAccessibleName("Output size")
+        self.size.setAccessibleName("Frame size")
         self.size.setRange(64, 4096)
         self.size.setSingleStep(32)
         self.size.setValue(VIDEO_PICTURE.size)
         self.size.setSuffix(" px")
-        self.size.setToolTip("Long side of the repainted video")
-        form.addRow("Output size", self.size)
+        self.size.setToolTip("Long side of the repainted video's frames: its own setting, "
+                             "smaller than a still picture's, as every frame is painted")
+        form.addRow("Frame size", self.size)
         self.fps = QDoubleSpinBox()
         self.fps.setRange(0, 240)
         self.fps.setDecimals(1)

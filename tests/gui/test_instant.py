@@ -176,3 +176,12 @@ def test_a_finished_training_lists_its_previews_in_the_history(window, qtbot, tm
     assert entry.settings.styles == (settings.style,)
     assert "instant style trained in 2 steps" in entry.reason
     assert "Instant style ready" in window.instant.status.text()
+
+
+def test_one_output_size_for_painted_and_instant_pictures(window):
+    window.params.size.setValue(640)
+    assert window.instant.size.value() == 640
+    window.instant.size.setValue(320)
+    assert window.params.size.value() == 320
+    assert window.current_settings().size == 320
+    assert window.instant.size.minimum() == window.params.size.minimum()
