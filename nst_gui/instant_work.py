@@ -264,20 +264,42 @@ class InstantWork(QObject):
         history = self.w.history
         self.trainer.start(lambda stop: run_and_record(job, history, "window", LIVE, stop))
         self.w.statusBar().showMessage(f"Preparing to train on {len(settings.photos)} photos…")
-        from nst_core.kinds.train import estimated_seconds
+        from nst_core.kinds.train import estimated_seconds, takes_shape
 
         title = Path(settings.style).stem.replace("_", " ")
+        done = self._steps_done(settings)
+        shape = takes_shape(settings, done)
+        when = ("" if not shape else " The previews show the painting's strokes after about "
+                f"{shape[0][0]} steps (≈ {fmt_seconds(shape[0][1])} here)"
+                + (f", the photo's shapes after {shape[1][0]}." if len(shape) > 1 else "."))
         self.w.instant.status.setText(
             f"Training an instant style of {title} into {Path(settings.output).name}, about "
-            f"{fmt_seconds(estimated_seconds(settings))} here (the bar follows the real pace): "
-            "Stop keeps what it learned; Resume training continues."
+            f"{fmt_seconds(estimated_seconds(settings, done))} here (the bar follows the real "
+            "pace): Stop keeps what it learned; Resume training continues." + when
             + ("" if len(settings.photos) > 5 else " More photos give a more general style."))
         return True
 
+    @staticmethod
+    def _steps_done(settings) -> int:
+        """Steps a training resumed from its model file has behind it (0 for a new one)."""
+        from nst_core.networks.model_file import load_model
+
+        if settings.restart or not Path(settings.output).is_file():
+            return 0
+        try:
+            return load_model(settings.output).steps_done
+        except NSTError:
+            return 0
+
     def on_training_event(self, ev) -> None:
         if isinstance(ev, Progress):
-            self.w.statusBar().showMessage("Training the instant style… (the previews are "
-                                           "photos it never trains on)")
+            from nst_core.kinds.train import TAKES_SHAPE_STEPS
+
+            first = TAKES_SHAPE_STEPS[0]
+            self.w.statusBar().showMessage(
+                "Training the instant style… (the previews are photos it never trains on"
+                + (f"; they take shape from about step {first})" if ev.iteration < first
+                   else ")"))
             self.w.progress.update_progress(ev)
             self.w.progressed.emit(ev)
         elif isinstance(ev, Note):

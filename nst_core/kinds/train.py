@@ -56,6 +56,11 @@ log = logging.getLogger(__name__)
 #: forward and back. Measured 1.44 on a 2-core AMD EPYC (AVX2, float32), benchmarks/RESULTS.md.
 TRAIN_STEP_COST = 1.45
 
+#: Steps after which a default training's previews show the painting's colours and strokes,
+#: and the photo's shapes under them (seen on the shipped styles' trainings,
+#: docs/decisions/instant-network.md); before, a preview is a blotch of the painting's colours.
+TAKES_SHAPE_STEPS = (150, 300)
+
 #: Frames taken from each training video.
 FRAMES_PER_VIDEO = 120
 #: Training photos are kept in memory at this long side at most.
@@ -126,6 +131,14 @@ def estimated_seconds(settings: TrainSettings, steps_done: int = 0) -> float:
     cost = pace.known_cost(device.type)
     step = TRAIN_STEP_COST * cost(settings.batch * settings.crop * settings.crop)
     return max(0, settings.steps - steps_done) * step
+
+
+def takes_shape(settings: TrainSettings, steps_done: int = 0) -> list[tuple[int, float]]:
+    """(step, seconds from now) at which the previews are expected to show the painting's
+    strokes, then the photo's shapes: those still ahead and within the training."""
+    step = estimated_seconds(settings.replace(steps=1))  # one step's seconds
+    return [(n, (n - steps_done) * step) for n in TAKES_SHAPE_STEPS
+            if steps_done < n <= settings.steps]
 
 
 def _load_photos(paths: tuple[str, ...]) -> list[np.ndarray]:

@@ -185,3 +185,23 @@ def test_one_output_size_for_painted_and_instant_pictures(window):
     assert window.params.size.value() == 320
     assert window.current_settings().size == 320
     assert window.instant.size.minimum() == window.params.size.minimum()
+
+
+def test_training_says_when_its_previews_take_shape(window, tmp_path, monkeypatch):
+    """The start names the step (and the time here) at which the previews show the painting's
+    strokes, counted from where a resumed training stands."""
+    from nst_core.kinds import train
+    from tests.conftest import tiny_train_settings
+
+    step = train.estimated_seconds(tiny_train_settings(tmp_path, steps=1))
+    settings = tiny_train_settings(tmp_path, steps=400)
+    assert [n for n, _ in train.takes_shape(settings)] == [150, 300]
+    [(n, seconds)] = train.takes_shape(settings, steps_done=200)
+    assert n == 300 and abs(seconds - 100 * step) < 1e-6
+    assert train.takes_shape(tiny_train_settings(tmp_path, steps=100)) == []
+    started: list = []
+    monkeypatch.setattr(window.instants.trainer, "start", lambda fn: started.append(fn))
+    assert window.instants._start_training(settings)
+    text = window.instant.status.text()
+    assert "strokes after about 150 steps" in text and "shapes after 300" in text
+    assert started
