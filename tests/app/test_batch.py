@@ -267,8 +267,9 @@ def test_ray_is_started_on_a_thread_that_outlives_the_run():
 
 def test_a_queue_keeps_each_kind_as_its_keeper_says(tmp_path, tiny_model, app_data, photo_path,
                                                      painting_path):
-    """An instant-style item writes its picture and stays out of the history; a still item
-    writes its picture with its settings and is listed."""
+    """An instant-style item writes its picture (no settings embedded: it has none to paint
+    again) and is listed with its photo; a still item writes its picture with its settings
+    and is listed."""
     import threading
 
     from nst_core.kinds.apply import ApplyJob
@@ -287,7 +288,9 @@ def test_a_queue_keeps_each_kind_as_its_keeper_says(tmp_path, tiny_model, app_da
         assert im.size == (48, 40)
     assert read_settings_json(tmp_path / "instant.png") is None
     assert TransferSettings.from_json(read_settings_json(tmp_path / "still.png")) == still.settings
-    assert [e.settings for e in history.entries()] == [still.settings]
+    instant, painted = history.entries()
+    assert instant.reason.startswith("instant style: ") and instant.settings.content == str(photo)
+    assert painted.settings == still.settings
 
 
 def test_a_batch_writing_into_its_photo_folder_does_not_feed_on_itself(tmp_path, folders,
