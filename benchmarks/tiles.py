@@ -218,6 +218,10 @@ def stroke(args) -> int:
                                  **({"iterations": 4} if args.quick else {}))
             if size != sizes[0] and args.print_scales:  # the print's coarse-to-fine schedule
                 settings = settings.replace(scales=args.print_scales)
+            # the strokes as at the preview's size (the size one tuned at), or as the network
+            # sets them at each size (--strokes-at 0)
+            settings = settings.replace(
+                strokes_at=sizes[0] if args.strokes_at is None else args.strokes_at)
             run, result, seconds = _run(settings, tuning)
             pictures[size] = (run.output_size, result.image, seconds)
             if args.save_dir:
@@ -282,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--histories", type=int, nargs="+", default=[50, 12, 5])
     ap.add_argument("--print-scales", type=int, default=0,
                     help="stroke: the prints' number of scales (0: the default)")
+    ap.add_argument("--strokes-at", type=int, default=None,
+                    help="stroke: the pictures' strokes_at (default: the preview's size; 0: "
+                         "off)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 768])
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--pairs", type=int, default=len(PAIRS))

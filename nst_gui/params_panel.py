@@ -204,6 +204,11 @@ class ParamsPanel(QWidget):
         self.tile.setSuffix(" px")
         self.tile.setSpecialValueText("where needed")
         self._row(adv, "tile", self.tile)
+        self.strokes_at = SpinBox()
+        self._number(self.strokes_at, "strokes_at", step=64)
+        self.strokes_at.setSuffix(" px")
+        self.strokes_at.setSpecialValueText("any size")
+        self._row(adv, "strokes_at", self.strokes_at)
         lay.addWidget(run)
         lay.addWidget(self.advanced_toggle)
         form = adv
@@ -260,7 +265,7 @@ class ParamsPanel(QWidget):
         for w in (self.style_weight, self.content_weight, self.tv_weight):
             w.value_changed.connect(self._emit_changed)
         for w in (self.style_scale, self.size, self.iterations, self.scales, self.seed, self.lr,
-                  self.early_stop, self.settle, self.max_memory, self.tile):
+                  self.early_stop, self.settle, self.max_memory, self.tile, self.strokes_at):
             w.valueChanged.connect(self._emit_changed)
         for w in (self.color, self.optimizer, self.init, self.device, self.pooling,
                   self.weights):
@@ -352,6 +357,7 @@ class ParamsPanel(QWidget):
             "device": self.device.currentData(),
             "max_memory": self.max_memory.value(),
             "tile": self.tile.value(),
+            "strokes_at": self.strokes_at.value(),
             "learning_rate": None if self.lr_auto.isChecked() else self.lr.value(),
             "pooling": self.pooling.currentData(),
             "content_layers": tuple(
@@ -399,6 +405,7 @@ class ParamsPanel(QWidget):
                 self._select(self.device, s.device)
             self._put(self.max_memory, s.max_memory)
             self._put(self.tile, s.tile)
+            self._put(self.strokes_at, s.strokes_at)
             self.lr_auto.setChecked(s.learning_rate is None)
             self._put(self.lr, s.lr)
             self.lr.setEnabled(s.learning_rate is not None)

@@ -121,13 +121,59 @@ def _style_grams(extract: Extract, styles: Sequence[torch.Tensor],
                 for n in settings.style_layers}
 
 
+#: The share of the content and style terms measured on the picture reduced to `strokes_at`
+#: (the rest at full size), where `TransferSettings.strokes_reduction` says so: the print
+#: scaled down is held to its preview's objective, and keeps its own detail at full size
+#: (docs/decisions/strokes.md).
+STROKES_SHARE = 0.5
+
+
+def reduce(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """(B, C, H, W) reduced by `factor` with area averaging (differentiable)."""
+    h, w = x.shape[-2:]
+    size = (max(1, round(h * factor)), max(1, round(w * factor)))
+    return torch.nn.functional.interpolate(x, size=size, mode="area")
+
+
 def scale_objective(extract: Extract, content: torch.Tensor, styles: Sequence[torch.Tensor],
                     settings: TransferSettings, tile: int = 0,
                     guides: Sequence[torch.Tensor] | None = None, method: str = "inside"
                     ) -> tuple[Callable[[torch.Tensor], dict[str, torch.Tensor]], int]:
     """One scale's loss terms as a function of the image, and how many tiles it goes through
     the network in: whole (1, `tile` 0), or tile by tile with the same loss and gradient
-    (nst_core.objective.tiled). `guides`: each painting's region at this scale."""
+    (nst_core.objective.tiled). `guides`: each painting's region at this scale. A scale well
+    above `settings.strokes_at` measures `STROKES_SHARE` of its content and style on the
+    picture reduced to that size (the photo, paintings and regions reduced alike), which keeps
+    the strokes' size."""
+    s = settings
+    r = s.strokes_reduction(max(content.shape[-2:]))
+    if r is None:
+        return _scale_objective(extract, content, styles, s, tile, guides, method)
+    full, part = 1 - STROKES_SHARE, STROKES_SHARE
+    terms, count = _scale_objective(
+        extract, content, styles, s.replace(content_weight=s.content_weight * full,
+                                            style_weight=s.style_weight * full),
+        tile, guides, method)
+    reduced = Objective.gatys(
+        extract, reduce(content, r), [reduce(st, r) for st in styles],
+        s.replace(content_weight=s.content_weight * part, style_weight=s.style_weight * part,
+                  tv_weight=0.0),
+        None if guides is None else [reduce(g, r) for g in guides], method)
+
+    def both(image: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = terms(image)
+        small = reduce(image, r)
+        seen = reduced(extract(small), small)
+        for name in ("content", "style"):
+            out[name] = out[name] + seen[name]
+        out["total"] = out["total"] + seen["content"] + seen["style"]
+        return out
+
+    return both, count
+
+
+def _scale_objective(extract: Extract, content: torch.Tensor, styles: Sequence[torch.Tensor],
+                     settings: TransferSettings, tile: int, guides, method: str):
     s = settings
     if not tile:
         objective = Objective.gatys(extract, content, styles, s, guides, method)

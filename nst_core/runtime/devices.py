@@ -133,6 +133,10 @@ def estimate_memory(settings: TransferSettings, final_size: tuple[int, int],
         edge = tile + 2 * tile_margin(layers)
         net_w, net_h = min(w, edge), min(h, edge)
     network = _network_bytes(settings, (net_w, net_h), device, tuning)
+    reduced = settings.strokes_reduction(max(w, h))
+    if reduced is not None:  # the picture seen at the strokes' size: its pass is kept too
+        network += _network_bytes(settings, (round(w * reduced), round(h * reduced)), device,
+                                  tuning)
     image = 4 * 3 * w * h
     pairs = tuning.lbfgs_history if history is None else history
     optimizer = image * (2 * pairs + 10 if settings.optimizer == "lbfgs" else 6)

@@ -35,6 +35,12 @@ SETTINGS_FORMAT = 1  # bump when a field changes meaning
 _JSON_KEY = "nst_studio_settings"
 
 
+#: A picture at least this many times `strokes_at` measures part of its style at that size
+#: (`TransferSettings.strokes_reduction`, nst_core.objective.perceptual): nearer, the strokes
+#: differ too little to pay for the extra pass.
+STROKES_FROM = 1.5
+
+
 @dataclass(frozen=True)
 class TransferSettings(Fields):
     """What the person chose for one picture. Paths are strings so the value is plain JSON.
@@ -119,6 +125,12 @@ class TransferSettings(Fields):
     style_scale: float = field(default=1.0, metadata=meta(
         "Size of the painting relative to the output: larger values give larger strokes.",
         range=(0.1, 4.0), label="Stroke size"))
+    strokes_at: int = field(default=512, metadata=meta(
+        "A picture larger than this keeps the strokes it has at this size, the size you tune "
+        "at: half its loss is measured on the picture reduced to this size, so a print "
+        "scaled down looks like its preview (0: the network alone sets the strokes, finer "
+        "the larger the picture).",
+        range=(0, 8192), label="Strokes sized at"))
     color: ColorMode = field(default="none", metadata=meta(
         "Keep the photo's colours: 'luminance' transfers only light and dark; 'histogram' "
         "recolours the painting to the photo's palette before the run.",
@@ -165,6 +177,14 @@ class TransferSettings(Fields):
 
     def layer_weights(self) -> tuple[float, ...]:
         return self.style_layer_weights or (1.0,) * len(self.style_layers)
+
+    def strokes_reduction(self, long_side: int) -> float | None:
+        """The factor a picture of `long_side` px is reduced by to be seen at the strokes'
+        size (`strokes_at`), or None where it is near enough that size (under
+        `STROKES_FROM` times it) or `strokes_at` is 0."""
+        if not self.strokes_at or long_side < STROKES_FROM * self.strokes_at:
+            return None
+        return self.strokes_at / long_side
 
     # ---- validation -----------------------------------------------------------------------
     def validate(self) -> "TransferSettings":

@@ -438,7 +438,7 @@ def test_form_round_trips_every_setting(window, photo_path, painting_path, paint
         style_layers=("relu1_1", "relu3_1"), style_layer_weights=(1.0, 0.5), init="noise",
         optimizer="adam", learning_rate=0.05, iterations=77, early_stop=0.01, settle=0.55,
         multiscale=False, scales=4, style_scale=0.5, color="luminance", pooling="avg", seed=1234,
-        device="cpu", max_memory=12.5, tile=1024, weights="torchvision",
+        device="cpu", max_memory=12.5, tile=1024, strokes_at=768, weights="torchvision",
         weights_path="/x/vgg19.pth", masks=(_left_half(photo_path), ""), soft_edges=3.5)
     assert set(s.to_dict()) == set(TransferSettings().to_dict())
     for name, value in s.to_dict().items():  # every field differs from its default
