@@ -263,7 +263,8 @@ class InstantWork(QObject):
         job = TrainJob(settings)
         history = self.w.history
         self.trainer.start(lambda stop: run_and_record(job, history, "window", LIVE, stop))
-        self.w.statusBar().showMessage(f"Preparing to train on {len(settings.photos)} photos…")
+        n = len(settings.photos)
+        self.w.statusBar().showMessage(f"Preparing to train on {n} photo{'s' * (n != 1)}…")
         from nst_core.kinds.train import estimated_seconds, takes_shape
 
         title = Path(settings.style).stem.replace("_", " ")

@@ -60,13 +60,19 @@ def work_size(size: tuple[int, int], plan: MemoryPlan | None,
               settings: TransferSettings) -> tuple[int, int]:
     """A (w, h) whose pixels are the network's work per iteration at a scale of `size`: the
     scale itself painted whole; in tiles, their passes with margins, the first without a
-    backward (a third of the second's work)."""
-    if plan is None or not plan.tile:
-        return size
-    layers = settings.content_layers + settings.style_layers
-    pixels = sum((t.outer[1] - t.outer[0]) * (t.outer[3] - t.outer[2])
-                 for t in plan_tiles(size, plan.tile, layers)) * 4 / 3
+    backward (a third of the second's work); and the pass at the strokes' size, where the
+    scale has one (`TransferSettings.strokes_reduction`)."""
     w, h = size
+    pixels = float(w * h)
+    if plan is not None and plan.tile:
+        layers = settings.content_layers + settings.style_layers
+        pixels = sum((t.outer[1] - t.outer[0]) * (t.outer[3] - t.outer[2])
+                     for t in plan_tiles(size, plan.tile, layers)) * 4 / 3
+    reduced = settings.strokes_reduction(max(w, h))
+    if reduced is not None:
+        pixels += round(w * reduced) * round(h * reduced)
+    if pixels == w * h:
+        return size
     grow = (pixels / (w * h)) ** 0.5
     return round(w * grow), round(h * grow)
 

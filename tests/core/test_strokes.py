@@ -126,3 +126,13 @@ def test_the_memory_estimate_counts_the_pass_at_the_strokes_size():
     without = estimate_memory(s.replace(strokes_at=0), (2048, 1536), "cpu", tuning)
     assert with_pass - without == _network_bytes(s, (512, 384), "cpu", tuning)  # 2048 / 4
     assert with_pass - without > 100 * 2**20
+
+
+def test_the_time_estimate_counts_the_pass_at_the_strokes_size():
+    from nst_core.painting.sizing import work_size
+
+    s = TransferSettings(content="c", styles=("s",), size=2048)
+    w, h = work_size((2048, 1536), None, s)
+    assert w * h == pytest.approx(2048 * 1536 + 512 * 384, rel=0.01)
+    assert work_size((2048, 1536), None, s.replace(strokes_at=0)) == (2048, 1536)
+    assert work_size((512, 384), None, s) == (512, 384)  # no pass at the tuned size itself
