@@ -127,7 +127,9 @@ class FramePainter:
         the picture rule), as "Preview This Frame" paints it."""
         p = self.settings.picture
         name = f"frame {index + 1} of {self.settings.content}"
-        return Picture(p.replace(size=max(self.size)), self.tuning,
+        # strokes_at 0: the later frames are held to one full-size objective, and the first
+        # frame's strokes must be theirs
+        return Picture(p.replace(size=max(self.size), strokes_at=0), self.tuning,
                        LoadedImage(rgb, None, name), self.styles, None, self.masks)
 
     def optimize(self, index: int, rgb: np.ndarray, inputs: Sequence[np.ndarray],

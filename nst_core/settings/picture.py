@@ -35,7 +35,7 @@ SETTINGS_FORMAT = 1  # bump when a field changes meaning
 _JSON_KEY = "nst_studio_settings"
 
 
-#: A picture at least this many times `strokes_at` measures part of its style at that size
+#: A picture at least this many times `strokes_at` measures part of its loss at that size
 #: (`TransferSettings.strokes_reduction`, nst_core.objective.perceptual): nearer, the strokes
 #: differ too little to pay for the extra pass.
 STROKES_FROM = 1.5
@@ -126,8 +126,8 @@ class TransferSettings(Fields):
         "Size of the painting relative to the output: larger values give larger strokes.",
         range=(0.1, 4.0), label="Stroke size"))
     strokes_at: int = field(default=512, metadata=meta(
-        "A picture larger than this keeps the strokes it has at this size, the size you tune "
-        "at: half its loss is measured on the picture reduced to this size, so a print "
+        "A picture 1.5 times this size or more keeps the strokes it has at this size, the size "
+        "you tune at: half its loss is measured on the picture reduced to this size, so a print "
         "scaled down looks like its preview (0: the network alone sets the strokes, finer "
         "the larger the picture).",
         range=(0, 8192), label="Strokes sized at"))
