@@ -136,3 +136,23 @@ def test_the_time_estimate_counts_the_pass_at_the_strokes_size():
     assert w * h == pytest.approx(2048 * 1536 + 512 * 384, rel=0.01)
     assert work_size((2048, 1536), None, s.replace(strokes_at=0)) == (2048, 1536)
     assert work_size((512, 384), None, s) == (512, 384)  # no pass at the tuned size itself
+
+
+def test_a_videos_first_frame_is_painted_as_its_later_frames_are(tmp_path):
+    """No pass at the strokes' size for a video's first frame, even at a size that has one:
+    the later frames are held to one full-size objective, and the first must match them."""
+    from PIL import Image
+
+    from nst_core.painting.frames import FramePainter
+    from nst_core.settings.tuning import Tuning
+    from nst_core.settings.video import VideoSettings
+
+    painting = tmp_path / "painting.png"
+    Image.fromarray(textured(96, 96, 2)).save(painting)
+    picture = TransferSettings(content="clip.mp4", styles=(str(painting),), size=200,
+                               strokes_at=64, device="cpu")
+    painter = FramePainter(VideoSettings(content="clip.mp4", output="out.mp4", picture=picture),
+                           Tuning(), torch.device("cpu"), (200, 150))
+    first = painter.picture(textured(200, 150, 1), 0)
+    assert picture.strokes_reduction(200) is not None  # a still of this size has the pass
+    assert first.settings.strokes_at == 0 and first.settings.size == 200
