@@ -120,6 +120,16 @@ def history_for(args: argparse.Namespace):
     return HistoryStore(paths.history_dir())
 
 
+def record_in_history(history, result, job) -> None:
+    """Add what `job` made to the history (None: --no-history), as its kind's keeper says; a
+    warning on stderr when it cannot be."""
+    from .runs import record
+
+    _, problem = record(history, result, "cli", job)
+    if problem:
+        warn(problem)
+
+
 # ---- running ---------------------------------------------------------------------------------
 class Bar:
     """A tqdm progress bar on stderr (nothing with -q)."""

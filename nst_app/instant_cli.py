@@ -35,8 +35,8 @@ from . import models
 from .batch import expand_images, not_outputs
 from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Bar, absolute, common_flags,
                       dataclass_options, error, exit_code, given, history_for, interruptible,
-                      printable, report_json, setup_logging, stop_on_signals, time_left, warn)
-from .runs import record
+                      printable, record_in_history, report_json, setup_logging,
+                      stop_on_signals, time_left, warn)
 
 _TRAIN_RENAMED = {"crop": "size", "learning_rate": "lr"}
 _SKIP = ("style", "photos", "held_out", "output", "restart")
@@ -112,9 +112,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
         code = exit_code("stopped")
     if message:
         error(message)
-    _, problem = record(history_for(args), result, "cli", job)
-    if problem:
-        warn(problem)
+    record_in_history(history_for(args), result, job)
     if args.json:
         report_json(code, model=str(out), steps_done=result.steps_done if result else None,
                     status=result.status if result else "failed",
@@ -277,7 +275,5 @@ def _apply_one(job: ApplyJob, target: Path, args, history) -> dict:
         h, w = result.image.shape[:2]
         item.update(state="done", width=w, height=h, reason=result.reason,
                     seconds=round(result.timings.get("total", 0.0), 3))
-        _, problem = record(history, result, "cli", job)
-        if problem:
-            warn(problem)
+        record_in_history(history, result, job)
     return item

@@ -85,6 +85,11 @@ def _picture_settings(photo: str, painting: str, picture) -> TransferSettings:
     return TransferSettings(content=photo, styles=(painting,) if painting else (), size=size)
 
 
+def instant_reason(painting: str) -> str:
+    """What an instant style's picture says it is, in the window and the history alike."""
+    return f"instant style: {painting.replace('_', ' ')}"
+
+
 def _painting_of(model_path: str) -> str:
     from nst_core.networks.stylize import cached_model
 
@@ -104,7 +109,7 @@ class InstantPictureKeeper(Keeper):
         return history.add_image(
             result.image, _picture_settings(job.content, _painting_of(result.model), result.image),
             0, float(result.timings.get("total", 0.0)), result.status,
-            f"instant style: {result.painting.replace('_', ' ')}", source, alpha=result.alpha)
+            instant_reason(result.painting), source, alpha=result.alpha)
 
     def save(self, result, path, overwrite):
         return save_image(path, result.image, overwrite=overwrite)

@@ -26,7 +26,8 @@ from nst_core.media.files import os_reason, unique_path
 from .picture_options import add_settings_options, paintings_given
 from .command import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, Bar, absolute, common_flags,
                       dataclass_options, error, exit_code, given, history_for, interruptible,
-                      printable, report_json, setup_logging, stop_on_signals, time_left, warn)
+                      printable, record_in_history, report_json, setup_logging, stop_on_signals,
+                      time_left)
 
 _RENAMED = {"max_fps": "fps", "frame_iterations": "frame-iters"}
 _OWN = ("content", "output", "overwrite", "picture")
@@ -145,7 +146,7 @@ def video_main(argv: Sequence[str] | None = None) -> int:
         code = exit_code("stopped")
     if message:
         error(message)
-    _record(args, result, job)
+    record_in_history(history_for(args), result, job)
     if args.json:
         report_json(code, output=result.output if result else None,
                     status=result.status if result else "failed",
@@ -199,7 +200,7 @@ def _on_cluster(args, stop: threading.Event) -> int:
     code = exit_code(finished.status if finished else "failed")
     if finished and finished.message:
         error(finished.message)
-    _record(args, result, job)
+    record_in_history(history_for(args), result, job)
     if args.json:
         report_json(code, output=result.output if result else None,
                     status=result.status if result else "failed",
@@ -211,10 +212,3 @@ def _on_cluster(args, stop: threading.Event) -> int:
     return code
 
 
-def _record(args, result, job) -> None:
-    """List a written video in the app's history (a warning when it cannot be)."""
-    from .runs import record
-
-    _, problem = record(history_for(args), result, "cli", job)
-    if problem:
-        warn(problem)

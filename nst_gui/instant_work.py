@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from nst_app.keepers import instant_reason
 from nst_app.runs import Finished, run_and_record
 from nst_core import (LIVE, ImageError, Note, NSTError, Progress, SettingsError,
                       TransferSettings)
@@ -95,7 +96,7 @@ class InstantWork(QObject):
             painting = ""
         seconds = float(r.timings.get("total", 0.0))
         outcome = RunOutcome(r.image, to_qimage(r.image), self._settings_for(painting), 0,
-                             seconds, "done", f"instant style: {r.painting}", kind="instant")
+                             seconds, "done", instant_reason(r.painting), kind="instant")
         self.w.canvas.set_before(self.w.inputs.content_image)
         h, w = r.image.shape[:2]
         name = r.painting.replace("_", " ")

@@ -73,6 +73,11 @@ def test_tiles_and_regions_take_the_strokes_term_too(net):
     b["total"].backward()
     assert float(b["total"].detach()) == pytest.approx(float(a["total"].detach()), rel=1e-4)
     assert float((x.grad - g).norm() / g.norm()) < 1e-3
+    # and the term is there: without it the tiled loss is another
+    plain, _ = scale_objective(net.extract, content, [style], s.replace(strokes_at=0), 96,
+                               [guide])
+    assert float(plain(x)["total"].detach()) != pytest.approx(float(b["total"].detach()),
+                                                              rel=0.01)
 
 
 def test_a_larger_picture_keeps_the_strokes_it_has_at_the_tuned_size(tmp_path):
