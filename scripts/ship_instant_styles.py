@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-PAINTINGS = ("starry_night", "great_wave")
+PAINTINGS = ("starry_night", "great_wave", "the_scream", "udnie")
 
 
 def ship(src: Path, dst: Path) -> None:

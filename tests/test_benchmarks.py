@@ -52,6 +52,21 @@ def test_every_benchmark_runs_in_its_quick_mode(name, args, says, capsys):
     assert says in capsys.readouterr().out
 
 
+def test_the_instant_recipe_benchmark_trains_judges_and_names_the_peak(tmp_path, capsys):
+    import json
+
+    instant = _bench("instant")
+    assert instant.main(["recipe", "--steps", "2", "--size", "96", "--set", "crop=32",
+                         "--set", "width=4", "--set", "blocks=1", "--set", "style_size=64",
+                         "--set", "grid_weight=0", "--save", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["changes"] == {"crop": 32, "width": 4, "blocks": 1, "style_size": 64,
+                              "grid_weight": 0.0}
+    assert out["hatching"] > 0 and len(out["strongest_fine_frequency"]) == 2
+    assert (tmp_path / "recipe_starry_night_2_crop32_width4_blocks1_style_size64_grid_weight0.png"
+            ).is_file()
+
+
 def test_the_window_responsiveness_benchmark_runs(tmp_path):
     proc = subprocess.run([sys.executable, str(BENCH / "gui_responsiveness.py"), "--quick"],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path,

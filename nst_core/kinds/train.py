@@ -41,8 +41,9 @@ from nst_core.media.tensors import to_tensor
 from nst_core.media.video import is_video, sample_frames
 from nst_core.networks.model_file import damaged_own, load_model, save_model, thumbnail_of
 from nst_core.networks.stylize import stylize
-from nst_core.networks.transformer import TransformerNet
+from nst_core.networks.transformer import DIVISOR, TransformerNet
 from nst_core.networks.vgg import shared_features
+from nst_core.objective.losses import grid_pattern
 from nst_core.objective.perceptual import Objective
 from nst_core.painting import pace
 from nst_core.runtime.devices import configure, is_oom, resolve_device
@@ -247,6 +248,8 @@ class TrainRun(Run):
         style = to_tensor(resize(self.style.rgb, fit_long_side(*self.style.size, s.style_size)),
                           dev)
         objective = Objective.for_styles(self.loss_net.extract, [style], s.loss_settings())
+        if s.grid_weight:
+            objective.add_term("grid", s.grid_weight, lambda _, image: grid_pattern(image, DIVISOR))
         thumb = thumbnail_of(self.style.rgb)
         step = self.start_step
         good = (copy.deepcopy(net.state_dict()), copy.deepcopy(opt.state_dict()))

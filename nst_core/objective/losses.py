@@ -99,3 +99,17 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     dy = image[:, :, 1:, :] - image[:, :, :-1, :]
     dx = image[:, :, :, 1:] - image[:, :, :, :-1]
     return dy.pow(2).mean() + dx.pow(2).mean()
+
+
+def grid_pattern(image: torch.Tensor, period: int) -> torch.Tensor:
+    """The energy of the pattern that repeats every `period` pixels in step with the pixel
+    grid: the picture cut into period x period cells, the mean cell (its "motif", one value
+    per place in the cell), and the variance of that motif over its places, summed over
+    channels, averaged over the batch. A picture with no such pattern has a flat mean cell
+    (its edges and strokes fall anywhere in a cell, and average out); a network whose strides
+    multiply to `period` paints one motif into every cell of a flat area, and scores high."""
+    b, c, h, w = image.shape
+    h, w = h - h % period, w - w % period
+    cells = torch.nn.functional.pixel_unshuffle(image[..., :h, :w], period)
+    motif = cells.mean(dim=(2, 3)).view(b, c, period * period)
+    return motif.var(dim=2, unbiased=False).sum(dim=1).mean()

@@ -31,12 +31,15 @@ class TrainSettings(Fields):
     steps: int = field(default=1600, metadata=meta(
         "Training steps in all (a resumed training counts the steps already done).",
         range=(1, 1_000_000), label="Steps"))
-    batch: int = field(default=4, metadata=meta(
+    batch: int = field(default=1, metadata=meta(
         "Photos per step.", range=(1, 64), label="Batch size"))
-    crop: int = field(default=128, metadata=meta(
-        "Side of the square crops the network trains on.", range=(32, 1024), label="Crop size"))
-    style_size: int = field(default=256, metadata=meta(
-        "Long side of the painting when its style is measured: larger gives larger strokes.",
+    crop: int = field(default=256, metadata=meta(
+        "Side of the square crops the network trains on: larger crops teach the strokes and "
+        "shapes a picture has at the size it is used at (one crop of 256 px costs as much as "
+        "four of 128 and is much closer to the painting).", range=(32, 1024), label="Crop size"))
+    style_size: int = field(default=512, metadata=meta(
+        "Long side of the painting when its style is measured: larger gives larger strokes. "
+        "The size the pictures are made at keeps the painting's strokes in proportion.",
         range=(64, 2048), label="Style size"))
     width: int = field(default=8, metadata=meta(
         "Base width of the network (Johnson's is 32): wider is slower and a little better.",
@@ -55,6 +58,10 @@ class TrainSettings(Fields):
         label="Style strength"))
     tv_weight: float = field(default=_LOSS_DEFAULTS.tv_weight, metadata=meta(
         "Smoothing.", range=(0.0, 10.0), log=True, label="Smoothing (TV)"))
+    grid_weight: float = field(default=1000.0, metadata=meta(
+        "How strongly the network is kept from painting one motif into every 4x4 cell of the "
+        "pixel grid (its strides' hatching).", range=(0.0, 1e8), log=True,
+        label="Grid pattern penalty"))
     checkpoint_seconds: float = field(default=60.0, metadata=meta(
         "The model file is written at least this often while training.", range=(1.0, 3600.0),
         label="Checkpoint every (s)"))

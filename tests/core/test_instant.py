@@ -114,6 +114,31 @@ def test_training_writes_a_model_that_round_trips(tmp_path):
     assert os.path.getsize(shared) < os.path.getsize(settings.output)
 
 
+def test_the_grid_penalty_is_the_first_steps_pattern_energy_times_its_weight(tmp_path):
+    """With `grid_weight`, each step's losses carry "grid": the weight times the energy of the
+    pattern the network's pictures repeat in every 4x4 cell (the network's strides), here
+    recomputed by hand for the first step from the same crops and the same starting weights."""
+    import copy
+    import random
+
+    from nst_core.objective.losses import grid_pattern
+
+    settings = tiny_train_settings(tmp_path, steps=1, grid_weight=1e4)
+    run = TrainJob(settings).prepare()
+    net = copy.deepcopy(run.net).train()
+    x = run._batch(random.Random(settings.seed * 1_000_003))
+    with torch.no_grad():
+        expected = 1e4 * grid_pattern(net(x), 4).item()
+    result = run.run()
+    assert result.losses[0]["grid"] == pytest.approx(expected, rel=1e-4)
+    assert expected > 0
+    assert result.losses[0]["total"] == pytest.approx(sum(
+        v for k, v in result.losses[0].items() if k != "total"), rel=1e-5)
+    plain = TrainJob(tiny_train_settings(tmp_path, steps=1, output=str(tmp_path / "p.nst"),
+                                         grid_weight=0.0)).prepare().run()
+    assert "grid" not in plain.losses[0]  # off by the setting
+
+
 def test_stop_then_resume_continues_the_step_count(tmp_path):
     settings = tiny_train_settings(tmp_path, steps=5)
     stop = threading.Event()

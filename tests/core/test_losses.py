@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from nst_core.media import color
-from nst_core.objective.losses import ContentLoss, StyleLoss, gram, relative_mse, tv_loss
+from nst_core.objective.losses import (ContentLoss, StyleLoss, gram, grid_pattern, relative_mse,
+                                      tv_loss)
 
 
 def test_gram_matches_hand_calculation():
@@ -57,6 +58,23 @@ def test_tv_loss_by_hand():
     # vertical diffs: 2, 3 -> mean(4, 9) = 6.5; horizontal diffs: 1, 2 -> mean(1, 4) = 2.5
     assert tv_loss(x).item() == pytest.approx(9.0)
     assert tv_loss(torch.full((1, 3, 5, 5), 0.3)).item() == 0.0
+
+
+def test_grid_pattern_by_hand():
+    # 2x2 cells of one channel: the cells [[1, 0], [0, 0]] and [[3, 0], [0, 0]] have the mean
+    # cell [[2, 0], [0, 0]], whose four places have mean 0.5 and variance (1.5^2 + 3 * 0.5^2) / 4
+    x = torch.tensor([[1.0, 0.0, 3.0, 0.0], [0.0, 0.0, 0.0, 0.0]]).reshape(1, 1, 2, 4)
+    assert grid_pattern(x, 2).item() == pytest.approx(0.75)
+    # a trailing row or column that is no whole cell is left out
+    assert grid_pattern(torch.cat([x, torch.full((1, 1, 1, 4), 9.0)], 2), 2).item() == \
+        pytest.approx(0.75)
+    # a pattern that does not repeat with the grid's period averages out: a grating of period
+    # 3 over cells of 2, and a flat picture
+    grating = torch.tensor([0.0, 0.0, 1.0] * 16).reshape(1, 1, 1, 48).expand(1, 3, 12, 48)
+    assert grid_pattern(grating, 2).item() == pytest.approx(0.0, abs=1e-6)
+    assert grid_pattern(torch.full((2, 3, 8, 8), 0.7), 4).item() == 0.0
+    # the same grating in step with a grid of 3: variance 2/9 per channel, three channels
+    assert grid_pattern(grating, 3).item() == pytest.approx(3 * 2 / 9)
 
 
 def test_yiq_round_trip_and_luminance_recombination():
