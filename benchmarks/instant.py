@@ -216,19 +216,12 @@ def recipe(args) -> dict:
 def _peak(rgb) -> list[float]:
     """(vertical, horizontal) cycles a pixel of the strongest fine frequency, as the judge's
     hatching score finds it."""
-    from judge import _blur, luminance
+    from judge import fine_spectrum
 
     from nst_core.media.tensors import to_tensor
 
-    lum = luminance(to_tensor(rgb))
-    fine = (lum - _blur(lum, 2.0))[0, 0]
-    h, w = fine.shape
-    window = torch.outer(torch.hann_window(h, periodic=False), torch.hann_window(w, periodic=False))
-    power = torch.fft.rfft2(fine * window).abs() ** 2
-    fy = torch.fft.fftfreq(h)[:, None].expand_as(power)
-    fx = torch.fft.rfftfreq(w)[None, :].expand_as(power)
-    power = power * (torch.maximum(fy.abs(), fx) > 1 / 32)
-    i = int(power.flatten().argmax())
+    power, fy, fx, keep = fine_spectrum(to_tensor(rgb))
+    i = int((power * keep).flatten().argmax())
     return [round(float(fy.flatten()[i]), 3), round(float(fx.flatten()[i]), 3)]
 
 

@@ -66,17 +66,25 @@ def hatching(x: torch.Tensor, peaks: int = 8) -> float:
     picture's layout lives) over the spectrum's median. A texture that repeats concentrates
     its energy in a few frequencies: a pure grating scores in the thousands, white noise about
     10 (the largest of many exponential draws against their median)."""
+    power, _, _, keep = fine_spectrum(x)
+    values = power[keep]
+    return float(values.topk(min(peaks, values.numel())).values.mean()
+                 / values.median().clamp_min(1e-20))
+
+
+def fine_spectrum(x: torch.Tensor):
+    """The power spectrum `hatching` scores, of a (1, 3, H, W) picture: (power, fy, fx, keep),
+    each (H, W // 2 + 1): the windowed, high-passed luminance's power, each frequency's
+    vertical (signed) and horizontal cycles a pixel, and the frequencies scored (the layout's
+    lowest 1/32 left out)."""
     lum = luminance(x)
     fine = (lum - _blur(lum, 2.0))[0, 0]
     h, w = fine.shape
     window = torch.outer(torch.hann_window(h, periodic=False), torch.hann_window(w, periodic=False))
     power = torch.fft.rfft2(fine * window).abs() ** 2
-    fy = torch.fft.fftfreq(h).abs()[:, None]
-    fx = torch.fft.rfftfreq(w)[None, :]
-    keep = torch.maximum(fy, fx) > 1 / 32
-    values = power[keep]
-    return float(values.topk(min(peaks, values.numel())).values.mean()
-                 / values.median().clamp_min(1e-20))
+    fy = torch.fft.fftfreq(h)[:, None].expand_as(power)
+    fx = torch.fft.rfftfreq(w)[None, :].expand_as(power)
+    return power, fy, fx, torch.maximum(fy.abs(), fx) > 1 / 32
 
 
 def luminance(x: torch.Tensor) -> torch.Tensor:
