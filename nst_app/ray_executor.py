@@ -19,9 +19,14 @@ import hashlib
 import logging
 import os
 import queue
+import secrets
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -83,61 +88,19 @@ def _ray():
     return ray
 
 
-class _OwnerThread:
-    """One thread that lives as long as the process and runs `ray.init` for every other
-    thread. Ray starts its own processes (the GCS and the raylet of a private cluster) with
-    PR_SET_PDEATHSIG, which Linux fires when the *thread* that started them exits, not the
-    process (prctl(2)). Called on a run's worker thread (the window's QThread), `ray.init`
-    had them killed the moment that run ended, and the next run on Ray hung on a dead cluster.
-    """
-
-    def __init__(self) -> None:
-        self._calls: queue.Queue = queue.Queue()
-        threading.Thread(target=self._serve, daemon=True, name="ray-owner").start()
-
-    def _serve(self) -> None:
-        while True:
-            fn, done = self._calls.get()
-            try:
-                done.put((True, fn()))
-            except BaseException as e:  # handed to the caller, raised there
-                done.put((False, e))
-
-    def call(self, fn):
-        done: queue.Queue = queue.Queue(maxsize=1)
-        self._calls.put((fn, done))
-        ok, value = done.get()
-        if not ok:
-            raise value
-        return value
-
-
-_owner: _OwnerThread | None = None
-_owner_lock = threading.Lock()
-
-
-def _on_a_lasting_thread(fn):
-    """`fn()` on the main thread or on the process's Ray owner thread, never on a thread that
-    may end before the process does."""
-    global _owner
-    if threading.current_thread() is threading.main_thread():
-        return fn()
-    with _owner_lock:
-        if _owner is None:
-            _owner = _OwnerThread()
-    return _owner.call(fn)
-
-
 def connect(address: str | None, num_cpus: int | None = None) -> None:
     """Join a cluster: "auto" (the one started on this machine with `ray start`), "local" (a
-    private one in this process), an address such as "10.0.0.2:6379"; None uses the Ray this
-    process already started. Safe from any thread (see `_OwnerThread`)."""
+    private one on this machine, which ends with this process), an address such as
+    "10.0.0.2:6379"; None uses the Ray this process already started. Safe from any thread:
+    "local" starts its cluster in a process of its own (nst_app.ray_head), so it outlives the
+    thread that asked."""
     ray = _ray()
     if ray.is_initialized():
         return
     if address not in (None, "local", "auto"):
         _probe(address)
-    _on_a_lasting_thread(lambda: _init(ray, address, num_cpus))
+    with _connect_lock:
+        _init(ray, address, num_cpus)
 
 
 def _init(ray, address: str | None, num_cpus: int | None) -> None:
@@ -145,22 +108,111 @@ def _init(ray, address: str | None, num_cpus: int | None) -> None:
         return
     try:
         if address in (None, "local"):
-            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                     object_store_memory=256 * 2**20, logging_level=logging.WARNING,
-                     configure_logging=False)
-        else:
-            ray.init(address=address, logging_level=logging.WARNING, configure_logging=False)
+            address = _private_head(num_cpus or os.cpu_count() or 1)
+            _use_the_access_token()
+        ray.init(address=address, logging_level=logging.WARNING, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if address in (None, "local") or _head is not None:
+            stop_private_cluster()
+            raise ClusterError(f"the private Ray cluster did not start ({first}); run "
+                               "'ray start --head' and choose auto instead") from None
         raise ClusterError(f"cannot reach a Ray cluster at {address} ({first}); start one with "
                            "'ray start --head' or give its address") from None
+
+
+_connect_lock = threading.Lock()
+#: The private cluster's process (nst_app.ray_head) while it runs.
+_head: subprocess.Popen | None = None
+#: Seconds a private cluster may take to start.
+HEAD_START_SECONDS = 120
+
+
+def _private_head(num_cpus: int) -> str:
+    """Start this app's private cluster in a process of its own and return its address, once
+    it answers. It ends with this process (it watches the pipe to its standard input)."""
+    global _head
+    stop_private_cluster()
+    _ensure_access_token()
+    port = _free_port()
+    with tempfile.TemporaryFile() as log:  # what the head says, for the line if it fails
+        _head = subprocess.Popen(
+            [sys.executable, "-m", "nst_app.ray_head", str(port), str(num_cpus),
+             str(256 * 2**20)], stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)  # Ctrl-C in a terminal stops the run, not the cluster
+        deadline = time.monotonic() + HEAD_START_SECONDS
+        while not _answers("127.0.0.1", port):
+            if _head.poll() is not None or time.monotonic() > deadline:
+                stop_private_cluster()
+                log.seek(0)
+                said = [ln for ln in log.read().decode(errors="replace").splitlines()
+                        if ln.strip()]
+                raise RuntimeError(said[-1].strip() if said else "the cluster did not start")
+            time.sleep(0.2)
+    return f"127.0.0.1:{port}"
+
+
+def _ensure_access_token() -> None:
+    """Ray's clusters admit only holders of this account's token (~/.ray/auth_token) once it
+    exists; `ray.init` makes it for the clusters it starts itself, `ray start` does not."""
+    if "RAY_AUTH_TOKEN" in os.environ:
+        return
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if path.is_file():
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(secrets.token_hex(32))
+    except OSError:  # a read-only home: the cluster starts without a token, as Ray would
+        pass
+
+
+def _use_the_access_token() -> None:
+    """Present the token to the private cluster as `ray start` asked for it there (Ray uses it
+    by itself only for clusters it finds with "auto")."""
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available)
+    except ImportError:  # a Ray without access tokens
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+
+
+def stop_private_cluster() -> None:
+    """Leave Ray and end the private cluster, if this process started one."""
+    global _head
+    if _head is None:
+        return
+    ray = _ray()
+    if ray.is_initialized():
+        ray.shutdown()
+    head, _head = _head, None
+    head.stdin.close()  # the head's watcher sees the end of its input and exits
+    try:
+        head.wait(30)
+    except subprocess.TimeoutExpired:
+        head.kill()
+        head.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _probe(address: str) -> None:
     """Fail at once, in one line, when nothing answers at HOST:PORT (Ray itself retries for
     minutes)."""
-    import socket
-
     text = address.split("://", 1)[-1]
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():

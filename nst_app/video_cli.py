@@ -53,7 +53,7 @@ def build_video_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray", metavar="auto|local|ADDRESS", help="Share the frames between the "
                    "workers of a Ray cluster, in chunks that overlap and are cross-faded: "
                    "'auto' joins the one started on this machine with 'ray start', an address "
-                   "HOST:PORT another, 'local' starts one in this process")
+                   "HOST:PORT another, 'local' starts a private one here")
     p.add_argument("--workers", type=int, metavar="N", help="Ray workers (default: one per "
                    "CPU of the cluster)")
     common_flags(p, overwrite="Replace an existing output (and frames kept from another "

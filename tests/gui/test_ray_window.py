@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from nst_app.ray_executor import stop_private_cluster
 from nst_core.media.video import probe
 from tests.gui.conftest import wait_idle
 from tests.gui.test_batch_panel import run_queue
@@ -14,9 +15,9 @@ from tests.gui.test_video import _open
 
 def test_a_batch_then_a_video_run_on_one_ray_cluster_from_the_window(
         batch_window, qtbot, tmp_path, tiny_model, photo_path):
-    """Both start Ray from a run's worker thread, which ends with the run. Ray's own processes
-    die with the thread that started them (PR_SET_PDEATHSIG), so before the fix the batch left
-    a dead cluster behind and the video hung on it (nst_app.ray_executor._OwnerThread)."""
+    """Both join Ray from a run's worker thread, which ends with the run; the private cluster
+    runs in a process of its own (nst_app.ray_head), so it outlives the batch's thread and the
+    video runs on it."""
     ray = pytest.importorskip("ray")
     w = batch_window
     w.batch.add_photos([str(photo_path)])
@@ -40,6 +41,6 @@ def test_a_batch_then_a_video_run_on_one_ray_cluster_from_the_window(
         assert w.videos.render_video(str(out))
         wait_idle(qtbot, w, timeout=120000)
     finally:
-        ray.shutdown()
+        stop_private_cluster()
     assert probe(out).frames == 4
     assert "Done: 4 frames" in w.video.status.text()

@@ -1,0 +1,74 @@
+"""The app's private Ray cluster ("local"): started in a process of its own, whatever this
+process's other threads hold, and gone with it."""
+import os
+import threading
+import time
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the cluster extra is installed by the test command")
+
+from nst_app import ray_executor  # noqa: E402
+
+
+class _FreedOnlyWithTheLock:
+    """Freeing it waits for `lock`, as a PyAV frame converter waits for FFmpeg's threads."""
+
+    def __init__(self, lock: threading.Lock):
+        self.lock = lock
+
+    def __del__(self):
+        with self.lock:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_local_starts_while_another_thread_holds_what_a_forked_child_cannot_free():
+    """Forked from here with Python code to run before exec (Ray's preexec_fn), a child
+    frees the other threads' objects, and this one would wait forever for a lock held by a
+    thread the child does not have: before the private cluster ran in a process of its own,
+    `ray.init` hung on exactly that (the window's batch after a video)."""
+    assert not ray.is_initialized()
+    lock, held, release = threading.Lock(), threading.Event(), threading.Event()
+    local = threading.local()
+
+    def holder():
+        with lock:
+            local.value = _FreedOnlyWithTheLock(lock)
+            held.set()
+            release.wait()
+        local.value = None
+
+    t = threading.Thread(target=holder, daemon=True)
+    t.start()
+    held.wait()
+    connected = threading.Thread(target=ray_executor.connect, args=("local", 1), daemon=True)
+    try:
+        connected.start()  # from a thread that ends, as the window's worker does
+        connected.join(120)
+        assert not connected.is_alive(), "the private cluster did not start"
+        assert ray.is_initialized() and ray.cluster_resources().get("CPU") == 1
+
+        @ray.remote
+        def pid():
+            return os.getpid()
+
+        assert ray.get(pid.remote()) != os.getpid()  # a worker of the cluster ran it
+        head = ray_executor._head.pid
+    finally:
+        release.set()
+        t.join()
+        ray_executor.stop_private_cluster()
+    assert not ray.is_initialized() and ray_executor._head is None
+    deadline = time.monotonic() + 30
+    while _alive(head) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(head)
