@@ -234,37 +234,6 @@ def test_an_executor_that_fails_leaves_no_item_running(tmp_path, tiny_settings):
     assert [it.state for it in BatchQueue.load(tmp_path / "queue.json").items] == ["queued"]
 
 
-def test_ray_is_started_on_a_thread_that_outlives_the_run():
-    """Ray's own processes die with the thread that started them (PR_SET_PDEATHSIG), so
-    `connect` starts Ray on the main thread or on one lasting owner thread, never on a run's
-    worker thread (nst_app.ray_executor._OwnerThread)."""
-    import threading
-
-    from nst_app import ray_executor
-
-    def where():
-        return threading.current_thread()
-
-    assert ray_executor._on_a_lasting_thread(where) is threading.main_thread()
-    seen = []
-
-    def run():  # a run's worker thread, which ends right after
-        seen.append(ray_executor._on_a_lasting_thread(where))
-        try:
-            ray_executor._on_a_lasting_thread(lambda: 1 / 0)
-        except ZeroDivisionError:
-            seen.append("raised here")
-
-    for _ in range(2):
-        t = threading.Thread(target=run)
-        t.start()
-        t.join()
-    owners = seen[0::2]
-    assert owners[0] is owners[1] and owners[0].name == "ray-owner"  # one thread, kept
-    assert owners[0].is_alive() and owners[0] is not threading.main_thread()
-    assert seen[1::2] == ["raised here", "raised here"]  # errors reach the caller
-
-
 def test_a_queue_keeps_each_kind_as_its_keeper_says(tmp_path, tiny_model, app_data, photo_path,
                                                      painting_path):
     """An instant-style item writes its picture (no settings embedded: it has none to paint
