@@ -135,11 +135,12 @@ def _private_head(num_cpus: int) -> str:
     stop_private_cluster()
     _ensure_access_token()
     port = _free_port()
+    folder = tempfile.mkdtemp(prefix="nst-ray-")  # short: Ray's sockets are made in it
     with tempfile.TemporaryFile() as log:  # what the head says, for the line if it fails
         _head = subprocess.Popen(
             [sys.executable, "-m", "nst_app.ray_head", str(port), str(num_cpus),
-             str(256 * 2**20)], stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)  # Ctrl-C in a terminal stops the run, not the cluster
+             str(256 * 2**20), folder], stdin=subprocess.PIPE, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)  # Ctrl-C stops runs, not it
         deadline = time.monotonic() + HEAD_START_SECONDS
         while not _answers("127.0.0.1", port):
             if _head.poll() is not None or time.monotonic() > deadline:
@@ -194,6 +195,11 @@ def stop_private_cluster() -> None:
     except subprocess.TimeoutExpired:
         head.kill()
         head.wait()
+    shutil.rmtree(_head_folder(head), ignore_errors=True)
+
+
+def _head_folder(head: subprocess.Popen) -> str:
+    return head.args[-1]  # the last argument of nst_app.ray_head
 
 
 def _free_port() -> int:

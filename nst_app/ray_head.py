@@ -1,54 +1,47 @@
 """The app's private Ray cluster ("local"), run in a fresh process of its own.
 
-    python -m nst_app.ray_head PORT NUM_CPUS OBJECT_STORE_BYTES
+    python -m nst_app.ray_head PORT NUM_CPUS OBJECT_STORE_BYTES TEMP_DIR
 
 Ray starts its processes with a Python `preexec_fn`, which runs in the forked child before
 exec; there only the forking thread exists, and Python clears the other threads' states, so
 their objects are freed in the child. Forked from the app (the window's threads, a video's
 PyAV frames, whose converter waits on FFmpeg's threads when freed), such a child waited
 forever and `ray.init` hung. This process has nothing of the app's: it runs `ray start --head
---block` (which ties Ray's processes to it) and exits when its standard input closes, that is
-when the app ends, however it ends; Ray's processes go with it, and the machine's current
-cluster (the one `ray.init()` joins by itself) is again the one it was before.
+--block`, and when its standard input closes (the app ended, however it ended) it has Ray end
+every process of the cluster. Its files are in a folder of its own, so the cluster is never
+the machine's "current" one, which other programs' `ray.init()` would join.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import signal
 import sys
 import threading
+import time
+
+#: Seconds Ray's own shutdown of the cluster may take before this process simply exits.
+GRACE_SECONDS = 20
 
 
-def _exit_when_the_app_ends(address_file: str, port: int, before: str | None) -> None:
+def _exit_when_the_app_ends() -> None:
     sys.stdin.buffer.read()  # returns at end of file: the app closed the pipe or died
-    try:  # `ray start` named this cluster the machine's current one: name the one before again
-        with open(address_file) as f:
-            if f.read().strip().endswith(f":{port}"):  # the host is the machine's address
-                if before is None:
-                    os.remove(address_file)
-                else:
-                    with open(address_file, "w") as g:
-                        g.write(before)
-    except OSError:
-        pass
-    os._exit(0)
+    os.kill(os.getpid(), signal.SIGTERM)  # Ray's handler ends every process of the cluster
+    time.sleep(GRACE_SECONDS)
+    os._exit(1)  # the rest go with this process (Ray ties them to it)
 
 
 def main(argv: list[str]) -> None:
-    port, num_cpus, store = (int(a) for a in argv)
-    from ray._private.utils import get_ray_address_file
+    port, num_cpus, store = (int(a) for a in argv[:3])
+    atexit.register(shutil.rmtree, argv[3], True)  # after Ray's own exit handler has run
+    threading.Thread(target=_exit_when_the_app_ends, daemon=True).start()
+    # Ray's SIGTERM handler first waits for a node drain meant for long-lived services
+    os.environ["RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S"] = "0"
     from ray.scripts.scripts import main as ray_main
 
-    address_file = get_ray_address_file(None)
-    try:
-        with open(address_file) as f:
-            before = f.read()
-    except OSError:
-        before = None
-    threading.Thread(target=_exit_when_the_app_ends, daemon=True,
-                     args=(address_file, port, before)).start()
-
     sys.argv = ["ray", "start", "--head", "--block", "--node-ip-address=127.0.0.1",
-                f"--port={port}", f"--num-cpus={num_cpus}",
+                f"--port={port}", f"--num-cpus={num_cpus}", f"--temp-dir={argv[3]}",
                 f"--object-store-memory={store}", "--include-dashboard=false",
                 "--disable-usage-stats", "--log-style=record"]
     ray_main()

@@ -1,8 +1,10 @@
 """The app's private Ray cluster ("local"): started in a process of its own, whatever this
 process's other threads hold, and gone with it."""
 import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,13 +24,17 @@ class _FreedOnlyWithTheLock:
             pass
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+def _alive(pids) -> list[int]:
+    import psutil  # Ray's own dependency
+
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
 
 
 def test_local_starts_while_another_thread_holds_what_a_forked_child_cannot_free():
@@ -37,6 +43,8 @@ def test_local_starts_while_another_thread_holds_what_a_forked_child_cannot_free
     thread the child does not have: before the private cluster ran in a process of its own,
     `ray.init` hung on exactly that (the window's batch after a video)."""
     assert not ray.is_initialized()
+    current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    before = current.read_text() if current.is_file() else None
     lock, held, release = threading.Lock(), threading.Event(), threading.Event()
     local = threading.local()
 
@@ -62,13 +70,19 @@ def test_local_starts_while_another_thread_holds_what_a_forked_child_cannot_free
             return os.getpid()
 
         assert ray.get(pid.remote()) != os.getpid()  # a worker of the cluster ran it
+        # not named the machine's current cluster, which a plain ray.init() would join
+        assert (current.read_text() if current.is_file() else None) == before
+        import psutil
+
         head = ray_executor._head.pid
+        cluster = [head, *(c.pid for c in psutil.Process(head).children(recursive=True))]
+        assert len(cluster) >= 3  # the head's process, Ray's GCS and raylet at least
     finally:
         release.set()
         t.join()
         ray_executor.stop_private_cluster()
     assert not ray.is_initialized() and ray_executor._head is None
     deadline = time.monotonic() + 30
-    while _alive(head) and time.monotonic() < deadline:
+    while _alive(cluster) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(head)
+    assert _alive(cluster) == []  # Ray's processes went with the head
