@@ -148,7 +148,7 @@ def _private_head(num_cpus: int) -> str:
                 log.seek(0)
                 said = [ln for ln in log.read().decode(errors="replace").splitlines()
                         if ln.strip()]
-                raise RuntimeError(said[-1].strip() if said else "the cluster did not start")
+                raise RuntimeError(said[-1].strip() if said else "its process ended at once")
             time.sleep(0.2)
     return f"127.0.0.1:{port}"
 

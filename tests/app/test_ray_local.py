@@ -86,3 +86,16 @@ def test_local_starts_while_another_thread_holds_what_a_forked_child_cannot_free
     while _alive(cluster) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _alive(cluster) == []  # Ray's processes went with the head
+
+
+def test_a_private_cluster_that_cannot_start_is_refused_in_one_line(tmp_path, monkeypatch):
+    """What the head's process said last is the reason given; nothing is left running."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho 'ray start: some ports are taken' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(ray_executor.sys, "executable", str(fake))
+    with pytest.raises(ray_executor.ClusterError) as e:
+        ray_executor.connect("local", 1)
+    assert str(e.value).startswith("the private Ray cluster did not start (ray start: some "
+                                   "ports are taken)") and "\n" not in str(e.value)
+    assert ray_executor._head is None and not ray.is_initialized()
